@@ -1,0 +1,265 @@
+"""The helpdesk's admin: password + TOTP (django-otp), search, read-only audit trail."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from django_otp.admin import OTPAdminSite
+
+from .audit import audit_log
+from .constants import AuditAction
+from .models import (
+    Account,
+    AuditEvent,
+    Beheerautorisatie,
+    EmailOutbox,
+    Kenmerk,
+    KenmerkType,
+    Organisatie,
+    Rol,
+    RolToekenning,
+)
+from .services import beheerautorisaties_set, beheerautorisaties_validate
+
+# Every admin page requires a verified OTP device: staff without a confirmed TOTP device
+# cannot log in at all (see README, "Enrol a helpdesk member").
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = _("Mijn DUO Zakelijk — helpdesk")
+admin.site.site_title = _("Mijn DUO Zakelijk helpdesk")
+admin.site.index_title = _("Security Service Desk")
+
+
+class AuditedAdminMixin:
+    """Write every admin change to the audit trail (object, not field values: they may be personal)."""
+
+    def log_addition(self, request, obj, message):
+        audit_log(action=AuditAction.ADMIN_CHANGE, request=request, obj=obj, detail={"change": "add"})
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        audit_log(action=AuditAction.ADMIN_CHANGE, request=request, obj=obj, detail={"change": "change"})
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            audit_log(action=AuditAction.ADMIN_CHANGE, request=request, obj=obj, detail={"change": "delete"})
+        return super().log_deletions(request, queryset)
+
+
+class KenmerkInline(admin.TabularInline):
+    model = Kenmerk
+    extra = 1
+    fields = ["type", "waarde", "omschrijving"]
+
+
+@admin.register(Organisatie)
+class OrganisatieAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["naam", "type", "instellingscode", "bestuursnummer", "gemeentecode", "kvk_nummer"]
+    list_filter = ["type"]
+    search_fields = [
+        "naam",
+        "instellingscode",
+        "bestuursnummer",
+        "gemeentecode",
+        "crediteurnummer",
+        "kvk_nummer",
+        "rsin",
+        "kenmerken__waarde",
+    ]
+    inlines = [KenmerkInline]
+    fieldsets = [
+        (None, {"fields": ["type", "type_anders", "naam"]}),
+        (_("Address"), {"fields": ["straat", "huisnummer", "postcode", "woonplaats"]}),
+        (
+            _("Numbers"),
+            {
+                "fields": [
+                    "instellingscode",
+                    "bestuursnummer",
+                    "gemeentecode",
+                    "crediteurnummer",
+                    "kvk_nummer",
+                    "rsin",
+                ]
+            },
+        ),
+    ]
+
+
+class AccountAdminForm(forms.ModelForm):
+    beheerautorisaties_keuze = forms.ModelMultipleChoiceField(
+        label=_("Beheerautorisaties"),
+        queryset=Beheerautorisatie.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Only the helpdesk grants beheerautorisaties. "
+            "The prerequisites of the registration form are checked."
+        ),
+    )
+
+    class Meta:
+        model = Account
+        fields = ["organisatie", "name", "job_title", "phone", "email", "language", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["beheerautorisaties_keuze"].initial = list(self.instance.beheerautorisaties.all())
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = cleaned.get("beheerautorisaties_keuze") or []
+        try:
+            beheerautorisaties_validate(organisatie=cleaned.get("organisatie"), beheerautorisaties=chosen)
+        except ValidationError as error:
+            self.add_error("beheerautorisaties_keuze", error)
+        return cleaned
+
+
+class RolToekenningInline(admin.TabularInline):
+    model = RolToekenning
+    fk_name = "account"
+    extra = 0
+    fields = ["rol", "kenmerk", "granted_by", "granted_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # roles are given by the organisation's beheerder, within his beheerautorisaties
+
+
+@admin.register(Account)
+class AccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    form = AccountAdminForm
+    list_display = ["username", "name", "email", "organisatie", "is_active", "last_login"]
+    list_filter = ["is_active", "is_staff", "organisatie__type", "beheerautorisaties"]
+    search_fields = [
+        "username",
+        "name",
+        "email",
+        "organisatie__naam",
+        "organisatie__kenmerken__waarde",
+        "organisatie__instellingscode",
+        "organisatie__bestuursnummer",
+        "organisatie__gemeentecode",
+    ]
+    search_help_text = _("Search by username, name, e-mail, organisation or kenmerk.")
+    list_select_related = ["organisatie"]
+    autocomplete_fields = ["organisatie"]
+    readonly_fields = ["username", "date_joined", "last_login", "removed_at"]
+    inlines = [RolToekenningInline]
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).distinct()
+            if request.GET.get("q")
+            else super().get_queryset(request)
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        main = ["organisatie", "name", "job_title", "phone", "email", "language", "is_active"]
+        fieldsets = [
+            (None, {"fields": (["username"] if obj else []) + main}),
+            (_("Beheerautorisaties"), {"fields": ["beheerautorisaties_keuze"]}),
+        ]
+        if obj:
+            fieldsets.append((_("History"), {"fields": ["date_joined", "last_login", "removed_at"]}))
+        return fieldsets
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.username = Account.objects.unused_username()
+            obj.set_unusable_password()
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        audit_log(
+            action=AuditAction.ACCOUNT_UPDATE if change else AuditAction.ACCOUNT_CREATE,
+            request=request,
+            obj=obj,
+        )
+
+    @transaction.atomic
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        beheerautorisaties_set(
+            account=form.instance,
+            beheerautorisaties=form.cleaned_data.get("beheerautorisaties_keuze") or [],
+            granted_by=request.user,
+            request=request,
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # removal is a status (removed_at), never a hard delete: history must stay
+
+
+@admin.register(KenmerkType)
+class KenmerkTypeAdmin(admin.ModelAdmin):
+    list_display = ["naam", "code"]
+
+
+@admin.register(Rol)
+class RolAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["naam", "onderwerp", "code"]
+    search_fields = ["naam", "onderwerp", "code"]
+    filter_horizontal = ["kenmerk_types"]
+
+
+@admin.register(Beheerautorisatie)
+class BeheerautorisatieAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["naam", "code", "requires_bestuursnummer"]
+    filter_horizontal = ["rollen", "requires_one_of"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "action", "result", "actor_repr", "object_repr", "ip", "request_id"]
+    list_filter = ["action", "result"]
+    search_fields = ["actor_repr", "object_repr", "object_id", "ip", "request_id"]
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EmailOutbox)
+class EmailOutboxAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "to", "template", "sent_at", "attempts", "last_error"]
+    list_filter = ["template"]
+    search_fields = ["to"]
+    readonly_fields = [
+        "created_at",
+        "to",
+        "template",
+        "language",
+        "account",
+        "message_id",
+        "subject",
+        "sent_at",
+        "attempts",
+        "last_error",
+    ]
+    exclude = ["context"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

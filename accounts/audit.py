@@ -1,0 +1,70 @@
+"""The one way to write the audit trail (design.md §6)."""
+
+import re
+from typing import Any
+
+from django.db import models
+
+from mijnduo.middleware import client_ip, current_request_id
+
+from .constants import AuditAction, AuditResult
+from .models import AuditEvent
+
+# Keys that must never reach the audit trail, whatever the caller passes.
+_SECRET_KEY = re.compile(r"pass|secret|token|code|otp|key|saml_?response|assertion$", re.IGNORECASE)
+_ALLOWED_KEYS = {
+    "reason_code",
+    "kenmerk_code",
+    "rol_code",
+    "beheerautorisatie_code",
+    "status_code",
+    "error_code",
+}
+
+
+def _clean_detail(detail: dict[str, Any] | None) -> dict[str, Any]:
+    if not detail:
+        return {}
+    for key in detail:
+        if _SECRET_KEY.search(key) and key not in _ALLOWED_KEYS:
+            raise ValueError(f"Refusing to write {key!r} to the audit trail: it may hold a secret.")
+    return {
+        key: value if isinstance(value, str | int | float | bool | None) else str(value)
+        for key, value in detail.items()
+    }
+
+
+def audit_log(
+    *,
+    action: AuditAction | str,
+    result: AuditResult | str = AuditResult.SUCCESS,
+    actor=None,
+    obj: models.Model | None = None,
+    request=None,
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the audit trail.
+
+    ``actor`` is the account that acted (None for the system or an anonymous visitor); the
+    request, when given, supplies the client IP, the request id and — if no actor is given — the
+    logged-in user. ``detail`` must not hold secrets: keys that look like one are refused.
+    """
+    action = AuditAction(action)
+    result = AuditResult(result)
+    if request is not None:
+        ip = ip or client_ip(request)
+        if actor is None and getattr(request, "user", None) is not None and request.user.is_authenticated:
+            actor = request.user
+    return AuditEvent.objects.create(
+        action=action.value,
+        result=result.value,
+        actor_id=getattr(actor, "pk", None),
+        actor_repr=str(actor)[:255] if actor is not None else "",
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
+        object_repr=str(obj)[:255] if obj is not None else "",
+        ip=ip,
+        request_id=getattr(request, "request_id", None) or current_request_id(),
+        detail=_clean_detail(detail),
+    )

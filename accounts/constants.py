@@ -1,0 +1,65 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from . import validators
+
+
+class OrganisatieType(models.TextChoices):
+    ONDERWIJSINSTELLING = "onderwijsinstelling", _("Onderwijsinstelling")
+    BESTUUR = "bestuur", _("Bestuur")
+    GEMEENTE = "gemeente", _("Gemeente")
+    DEURWAARDER = "deurwaarder", _("Deurwaarder")
+    ANDERS = "anders", _("Other")
+
+
+KENMERK_VALIDATORS = {
+    "instellingscode": validators.validate_instellingscode,
+    "vestigingscode": validators.validate_vestigingscode,
+    "bestuursnummer": validators.validate_bestuursnummer,
+    "gemeentecode": validators.validate_gemeentecode,
+    "rmc_regio": validators.validate_rmc_regio,
+    "crediteurnummer": validators.validate_crediteurnummer,
+    "kvk_nummer": validators.validate_kvk_nummer,
+}
+
+
+class AuditResult(models.TextChoices):
+    SUCCESS = "success", _("success")
+    FAILURE = "failure", _("failure")
+    REFUSED = "refused", _("refused")
+
+
+class AuditAction(models.TextChoices):
+    """Every security event the audit trail knows. Add new ones here (no migration needed)."""
+
+    # accounts and catalogue
+    ACCOUNT_CREATE = "account.create", _("account registered")
+    ACCOUNT_UPDATE = "account.update", _("account changed")
+    ACCOUNT_REMOVE = "account.remove", _("account removed")
+    ORGANISATIE_CREATE = "organisatie.create", _("organisation created")
+    ORGANISATIE_UPDATE = "organisatie.update", _("organisation changed")
+    BEHEERAUTORISATIE_GRANT = "beheerautorisatie.grant", _("beheerautorisatie granted")
+    BEHEERAUTORISATIE_REVOKE = "beheerautorisatie.revoke", _("beheerautorisatie revoked")
+    ROL_GRANT = "rol.grant", _("role granted")
+    ROL_REVOKE = "rol.revoke", _("role revoked")
+    EMAIL_QUEUED = "email.queued", _("e-mail queued")
+    EMAIL_SENT = "email.sent", _("e-mail sent")
+    EMAIL_FAILED = "email.failed", _("e-mail failed")
+    # helpdesk
+    ADMIN_LOGIN = "admin.login", _("helpdesk login")
+    ADMIN_LOGIN_FAILED = "admin.login_failed", _("helpdesk login failed")
+    ADMIN_LOGOUT = "admin.logout", _("helpdesk logout")
+    ADMIN_CHANGE = "admin.change", _("helpdesk change")
+    TOTP_ENROL = "admin.totp_enrol", _("TOTP device enrolled")
+    # eHerkenning and koppeling
+    SAML_LOGIN = "saml.login", _("eHerkenning login")
+    SAML_FAILED = "saml.failed", _("eHerkenning response refused")
+    LOGOUT = "logout", _("logout")
+    KOPPEL_ATTEMPT = "koppel.attempt", _("koppel attempt")
+    KOPPEL_BLOCKED = "koppel.blocked", _("koppel blocked")
+    KOPPEL_UNBLOCK = "koppel.unblock", _("koppel block lifted")
+    LINK_CREATE = "link.create", _("link made")
+    LINK_UNDO = "link.undo", _("link undone")
+    CODE_ISSUED = "code.issued", _("activation code issued")
+    TOKEN_LOGIN = "token.login", _("token login")
+    TOKEN_LOGIN_FAILED = "token.login_failed", _("token login failed")

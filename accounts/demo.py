@@ -1,0 +1,240 @@
+"""Demo organisations, accounts and eHerkenning personas for the development profile.
+
+The dev broker lists ``PERSONAS`` on its login page, so a newcomer can log in as each of them.
+A persona is the pair an eHerkenning broker would assert: a pseudonym (ActingSubjectID) and the
+KvK-nummer of the organisation the person acts for (LegalSubjectID).
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Persona:
+    key: str
+    label: str
+    acting_subject_id: str
+    legal_subject_id: str
+
+
+ORGANISATIES = [
+    # key, fields
+    (
+        "noorderlicht",
+        dict(
+            type="bestuur",
+            naam="Stichting Openbaar Onderwijs Noorderlicht",
+            bestuursnummer="41234",
+            kvk_nummer="41012345",
+            straat="Kanaalweg",
+            huisnummer="12",
+            postcode="9711 AB",
+            woonplaats="Groningen",
+        ),
+    ),
+    (
+        "regenboog",
+        dict(
+            type="onderwijsinstelling",
+            naam="OBS De Regenboog",
+            instellingscode="12AB",
+            bestuursnummer="41234",
+            kvk_nummer="41012345",
+            straat="Schoolstraat",
+            huisnummer="3",
+            postcode="9712 CD",
+            woonplaats="Groningen",
+        ),
+    ),
+    (
+        "noordercollege",
+        dict(
+            type="onderwijsinstelling",
+            naam="Het Noorder College",
+            instellingscode="23CD",
+            bestuursnummer="42345",
+            kvk_nummer="52012345",
+            straat="Collegelaan",
+            huisnummer="1",
+            postcode="8911 EF",
+            woonplaats="Leeuwarden",
+        ),
+    ),
+    (
+        "gemeente",
+        dict(
+            type="gemeente",
+            naam="Gemeente Wadwerd",
+            gemeentecode="0014",
+            kvk_nummer="01012345",
+            straat="Raadhuisplein",
+            huisnummer="1",
+            postcode="9741 GH",
+            woonplaats="Wadwerd",
+        ),
+    ),
+    (
+        "deurwaarder",
+        dict(
+            type="deurwaarder",
+            naam="Gerechtsdeurwaarders Van Dijk",
+            crediteurnummer="123456",
+            kvk_nummer="70012345",
+            straat="Herestraat",
+            huisnummer="99",
+            postcode="9711 LM",
+            woonplaats="Groningen",
+        ),
+    ),
+]
+
+KENMERKEN = [
+    # organisation key, kenmerk type, value, description
+    ("noorderlicht", "bestuursnummer", "41234", "Stichting Noorderlicht"),
+    ("regenboog", "instellingscode", "12AB", "OBS De Regenboog"),
+    ("regenboog", "vestigingscode", "12AB00", "Hoofdvestiging"),
+    ("regenboog", "vestigingscode", "12AB01", "Dependance Oosterpark"),
+    ("regenboog", "bestuursnummer", "41234", "Stichting Noorderlicht"),
+    ("noordercollege", "instellingscode", "23CD", "Het Noorder College"),
+    ("noordercollege", "vestigingscode", "23CD00", "Hoofdvestiging"),
+    ("noordercollege", "bestuursnummer", "42345", "Stichting VO Noord"),
+    ("gemeente", "gemeentecode", "0014", "Gemeente Wadwerd"),
+    ("gemeente", "rmc_regio", "22", "RMC-regio Noord"),
+    ("deurwaarder", "crediteurnummer", "123456", "Van Dijk"),
+]
+
+# key, organisation, name, job title, e-mail, beheerautorisaties, roles (rol code, kenmerk value), state
+ACCOUNTS = [
+    (
+        "anna",
+        "regenboog",
+        "Anna de Vries",
+        "Directeur",
+        "anna@regenboog.example",
+        ["po"],
+        [("osr", "12AB")],
+        "linked",
+    ),
+    (
+        "bram",
+        "noordercollege",
+        "Bram Jansen",
+        "Teamleider administratie",
+        "bram@noordercollege.example",
+        ["vo", "bekostiging", "rio_algemeen"],
+        [],
+        "code_sent",
+    ),
+    (
+        "carla",
+        "gemeente",
+        "Carla Smit",
+        "Leerplichtambtenaar",
+        "carla@wadwerd.example",
+        ["gemeente"],
+        [("rmc", "22")],
+        "linked",
+    ),
+    (
+        "dirk",
+        "regenboog",
+        "Dirk Visser",
+        "Administrateur",
+        "dirk@regenboog.example",
+        [],
+        [("osr", "12AB"), ("po_informatiediensten", "12AB00")],
+        "linked",
+    ),
+    (
+        "eva",
+        "regenboog",
+        "Eva Bakker",
+        "Intern begeleider",
+        "eva@regenboog.example",
+        [],
+        [("osr", "12AB01")],
+        "registered",
+    ),
+    (
+        "fatima",
+        "noordercollege",
+        "Fatima el Amrani",
+        "Examensecretaris",
+        "fatima@noordercollege.example",
+        [],
+        [("examensecretaris", "23CD")],
+        "code_sent",
+    ),
+    (
+        "gert",
+        "noordercollege",
+        "Gert Mulder",
+        "Verzuimcoördinator",
+        "gert@noordercollege.example",
+        [],
+        [("verzuimmelder", "23CD00")],
+        "blocked",
+    ),
+    ("hanna", "gemeente", "Hanna Vos", "Consulent", "hanna@wadwerd.example", [], [], "removed"),
+    (
+        "ivo",
+        "gemeente",
+        "Ivo de Boer",
+        "RMC-coördinator",
+        "ivo@wadwerd.example",
+        [],
+        [("rmc", "22")],
+        "unlinked",
+    ),
+    (
+        "jan",
+        "noorderlicht",
+        "Jan Kok",
+        "Controller",
+        "jan@noorderlicht.example",
+        [],
+        [("medewerker_bekostiging", "41234")],
+        "token",
+    ),
+]
+
+PERSONAS = [
+    Persona(
+        "anna",
+        "Anna de Vries — beheerder PO, OBS De Regenboog (gekoppeld)",
+        "demo-pseudonym-anna",
+        "41012345",
+    ),
+    Persona(
+        "carla",
+        "Carla Smit — beheerder Gemeente, Gemeente Wadwerd (gekoppeld)",
+        "demo-pseudonym-carla",
+        "01012345",
+    ),
+    Persona(
+        "dirk", "Dirk Visser — gebruiker, OBS De Regenboog (gekoppeld)", "demo-pseudonym-dirk", "41012345"
+    ),
+    Persona(
+        "bram",
+        "Bram Jansen — beheerder VO, Het Noorder College (nog niet gekoppeld)",
+        "demo-pseudonym-bram",
+        "52012345",
+    ),
+    Persona(
+        "fatima",
+        "Fatima el Amrani — gebruiker, Het Noorder College (nog niet gekoppeld)",
+        "demo-pseudonym-fatima",
+        "52012345",
+    ),
+    Persona(
+        "eva", "Eva Bakker — gebruiker, OBS De Regenboog (nog geen code)", "demo-pseudonym-eva", "41012345"
+    ),
+    Persona(
+        "ivo",
+        "Ivo de Boer — gebruiker, Gemeente Wadwerd (koppeling ongedaan gemaakt)",
+        "demo-pseudonym-ivo-new",
+        "01012345",
+    ),
+    Persona("stranger", "Onbekende medewerker — andere organisatie", "demo-pseudonym-stranger", "99012345"),
+]
+
+TOKEN_DEMO_PASSWORD = "demo-token-wachtwoord"  # noqa: S105  (development profile only)

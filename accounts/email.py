@@ -1,0 +1,141 @@
+"""The e-mail service: every mail goes through the outbox and is sent by Celery.
+
+``email_queue`` writes an outbox row in the caller's transaction and publishes the send task on
+commit. If the broker is unreachable the request still succeeds: the row stays unsent and the
+beat task ``flush_email_outbox`` sends it once the broker and a worker are back.
+"""
+
+import logging
+from datetime import timedelta
+from email.utils import make_msgid
+from smtplib import SMTPException
+from urllib.parse import urlsplit
+
+from celery.exceptions import Retry
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from .constants import AuditAction, AuditResult
+from .models import EmailOutbox
+
+logger = logging.getLogger(__name__)
+
+# Template → dotted path of ``hook(*, outbox: EmailOutbox) -> dict``, called at send time, inside the
+# sending transaction, to add a secret to the context (it must not be stored in the outbox row).
+SECRET_HOOKS: dict[str, str] = {
+    "koppeling/email/activation_code": "koppeling.services.activation_code_email_context",
+}
+
+MAX_ATTEMPTS = 10
+
+
+def email_queue(
+    *, to: str, template: str, context: dict | None = None, language: str = "nl", account=None
+) -> EmailOutbox:
+    """Queue ``templates/<template>_subject.txt`` / ``.txt`` (/ ``.html``) for ``to``.
+
+    ``context`` is stored as JSON, so it holds plain values and no secrets.
+    """
+    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+    outbox = EmailOutbox.objects.create(
+        to=to,
+        template=template,
+        context=context or {},
+        language=language,
+        account=account,
+        message_id=make_msgid(domain=domain),
+    )
+    transaction.on_commit(lambda: publish_send(outbox.pk))
+    return outbox
+
+
+def publish_send(outbox_id: int) -> None:
+    from .tasks import send_email
+
+    try:
+        send_email.delay(outbox_id)
+    except (OSError, SMTPException, KombuOperationalError, Retry):
+        # Broker down (or, when eager, the SMTP server): the row stays in the outbox and the beat
+        # sweep sends it later. Programming errors still propagate.
+        logger.warning("E-mail %s not sent now; the outbox sweep will send it", outbox_id)
+
+
+def email_render(*, outbox: EmailOutbox, extra_context: dict | None = None) -> EmailMultiAlternatives:
+    context = {"SITE_URL": settings.SITE_URL, **outbox.context, **(extra_context or {})}
+    with translation.override(outbox.language):
+        subject = " ".join(render_to_string(f"{outbox.template}_subject.txt", context).split())
+        body = render_to_string(f"{outbox.template}.txt", context)
+        try:
+            html = render_to_string(f"{outbox.template}.html", context)
+        except TemplateDoesNotExist:
+            html = None
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[outbox.to],
+        headers={"Message-ID": outbox.message_id, "Auto-Submitted": "auto-generated"},
+    )
+    if html:
+        message.attach_alternative(html, "text/html")
+    return message
+
+
+def email_send(*, outbox_id: int) -> bool:
+    """Send one queued mail; return False if it was already sent (or is being sent elsewhere).
+
+    The row is locked for the duration of the SMTP exchange and marked sent in the same
+    transaction, so two workers (or a retry racing the sweep) never both send it.
+    """
+    from .audit import audit_log
+
+    try:
+        with transaction.atomic():
+            outbox = (
+                EmailOutbox.objects.select_for_update(skip_locked=True)
+                .filter(pk=outbox_id, sent_at__isnull=True)
+                .first()
+            )
+            if outbox is None:
+                return False
+            extra = {}
+            hook_path = SECRET_HOOKS.get(outbox.template)
+            if hook_path:
+                extra = import_string(hook_path)(outbox=outbox)
+            message = email_render(outbox=outbox, extra_context=extra)
+            message.send(fail_silently=False)
+            outbox.sent_at = timezone.now()
+            outbox.subject = message.subject[:255]
+            outbox.attempts += 1
+            outbox.last_error = ""
+            outbox.save(update_fields=["sent_at", "subject", "attempts", "last_error"])
+            audit_log(
+                action=AuditAction.EMAIL_SENT, obj=outbox, actor=None, detail={"template": outbox.template}
+            )
+            return True
+    except Exception as error:
+        EmailOutbox.objects.filter(pk=outbox_id).update(
+            attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:500]
+        )
+        audit_log(
+            action=AuditAction.EMAIL_FAILED,
+            result=AuditResult.FAILURE,
+            detail={"outbox_id": outbox_id, "error": type(error).__name__},
+        )
+        raise
+
+
+def pending_outbox_ids(*, older_than_seconds: int = 60, limit: int = 500) -> list[int]:
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        EmailOutbox.objects.filter(sent_at__isnull=True, created_at__lte=cutoff, attempts__lt=MAX_ATTEMPTS)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -1,0 +1,422 @@
+"""Organisations, accounts, the catalogue and the audit trail (design.md §2)."""
+
+import secrets
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import validators
+from .constants import KENMERK_VALIDATORS, OrganisatieType
+
+# Capital letters and digits that cannot be mistaken for each other when read off a letter:
+# no 0/O, 1/I/L, 5/S, 2/Z, 8/B.
+USERNAME_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+USERNAME_LENGTH = 8
+
+
+def generate_username() -> str:
+    """Return a random username: never chosen by a person, never derived from a name."""
+    return "".join(secrets.choice(USERNAME_ALPHABET) for _ in range(USERNAME_LENGTH))
+
+
+class Organisatie(models.Model):
+    type = models.CharField(_("type of organisation"), max_length=32, choices=OrganisatieType.choices)
+    type_anders = models.CharField(_("other type, namely"), max_length=100, blank=True)
+    naam = models.CharField(_("name"), max_length=200)
+    straat = models.CharField(_("street"), max_length=200, blank=True)
+    huisnummer = models.CharField(_("house number"), max_length=20, blank=True)
+    postcode = models.CharField(
+        _("postcode"), max_length=7, blank=True, validators=[validators.validate_postcode]
+    )
+    woonplaats = models.CharField(_("town"), max_length=100, blank=True)
+    instellingscode = models.CharField(
+        _("instellingscode (BRIN)"),
+        max_length=4,
+        blank=True,
+        validators=[validators.validate_instellingscode],
+    )
+    bestuursnummer = models.CharField(
+        _("bestuursnummer"), max_length=5, blank=True, validators=[validators.validate_bestuursnummer]
+    )
+    gemeentecode = models.CharField(
+        _("gemeentecode"), max_length=4, blank=True, validators=[validators.validate_gemeentecode]
+    )
+    crediteurnummer = models.CharField(
+        _("crediteurnummer"), max_length=10, blank=True, validators=[validators.validate_crediteurnummer]
+    )
+    kvk_nummer = models.CharField(
+        _("KvK-nummer"), max_length=8, blank=True, validators=[validators.validate_kvk_nummer]
+    )
+    rsin = models.CharField(_("RSIN"), max_length=9, blank=True, validators=[validators.validate_rsin])
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["naam"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instellingscode"],
+                condition=~models.Q(instellingscode=""),
+                name="uniq_instellingscode",
+            ),
+            models.UniqueConstraint(
+                fields=["gemeentecode"], condition=~models.Q(gemeentecode=""), name="uniq_gemeentecode"
+            ),
+            models.UniqueConstraint(
+                fields=["crediteurnummer"],
+                condition=~models.Q(crediteurnummer=""),
+                name="uniq_crediteurnummer",
+            ),
+        ]
+
+    def __str__(self):
+        return self.naam
+
+    @property
+    def legal_subject_ids(self) -> set[str]:
+        """The numbers under which this organisation's eHerkenning machtigingen may be issued."""
+        return {number for number in (self.kvk_nummer, self.rsin) if number}
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        if self.type == OrganisatieType.ONDERWIJSINSTELLING:
+            if not self.instellingscode:
+                errors["instellingscode"] = _("An onderwijsinstelling needs its instellingscode.")
+            if not self.bestuursnummer:
+                errors["bestuursnummer"] = _("An onderwijsinstelling needs the bestuursnummer of its board.")
+        elif self.type == OrganisatieType.BESTUUR and not self.bestuursnummer:
+            errors["bestuursnummer"] = _("A bestuur needs its bestuursnummer.")
+        elif self.type == OrganisatieType.GEMEENTE and not self.gemeentecode:
+            errors["gemeentecode"] = _("A gemeente needs its gemeentecode.")
+        elif self.type == OrganisatieType.DEURWAARDER and not self.crediteurnummer:
+            errors["crediteurnummer"] = _("A deurwaarder needs its crediteurnummer.")
+        elif self.type == OrganisatieType.ANDERS and not self.type_anders:
+            errors["type_anders"] = _("Say what kind of organisation this is.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class KenmerkType(models.Model):
+    """A kind of selection key: instellingscode, vestigingscode, bestuursnummer, gemeentecode, …"""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    naam = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        verbose_name = _("kenmerk type")
+        verbose_name_plural = _("kenmerk types")
+        ordering = ["naam"]
+
+    def __str__(self):
+        return self.naam
+
+    def validate_value(self, value: str) -> None:
+        validator = KENMERK_VALIDATORS.get(self.code)
+        if validator is not None:
+            validator(value)
+
+
+class Kenmerk(models.Model):
+    """A selection key value owned by one organisation, e.g. its instellingscode 12AB."""
+
+    organisatie = models.ForeignKey(
+        Organisatie, on_delete=models.CASCADE, related_name="kenmerken", verbose_name=_("organisation")
+    )
+    type = models.ForeignKey(KenmerkType, on_delete=models.PROTECT, related_name="+", verbose_name=_("type"))
+    waarde = models.CharField(_("value"), max_length=32)
+    omschrijving = models.CharField(_("description"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("kenmerk")
+        verbose_name_plural = _("kenmerken")
+        ordering = ["type__naam", "waarde"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisatie", "type", "waarde"], name="uniq_kenmerk_per_organisatie"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.type.naam} {self.waarde}"
+
+    def clean(self):
+        super().clean()
+        if self.type_id and self.waarde:
+            try:
+                self.type.validate_value(self.waarde)
+            except ValidationError as error:
+                raise ValidationError({"waarde": error.messages}) from error
+
+
+class Rol(models.Model):
+    """A named authorisation for a DUO service; shown to the user as an Onderwerp."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    naam = models.CharField(_("name"), max_length=200)
+    onderwerp = models.CharField(_("Onderwerp (service)"), max_length=200)
+    omschrijving = models.TextField(_("description"), blank=True)
+    kenmerk_types = models.ManyToManyField(
+        KenmerkType, related_name="rollen", verbose_name=_("kenmerk types it can be scoped with")
+    )
+
+    class Meta:
+        verbose_name = _("rol")
+        verbose_name_plural = _("rollen")
+        ordering = ["naam"]
+
+    def __str__(self):
+        return self.naam
+
+
+class Beheerautorisatie(models.Model):
+    """One of the 14 beheerautorisaties of the registration form (seed 003)."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    naam = models.CharField(_("name"), max_length=200)
+    volgorde = models.PositiveSmallIntegerField(_("order"), default=0)
+    rollen = models.ManyToManyField(
+        Rol, related_name="beheerautorisaties", verbose_name=_("rollen it may hand out")
+    )
+    requires_one_of = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requires one of these beheerautorisaties"),
+    )
+    requires_bestuursnummer = models.BooleanField(_("requires a bestuursnummer"), default=False)
+
+    class Meta:
+        verbose_name = _("beheerautorisatie")
+        verbose_name_plural = _("beheerautorisaties")
+        ordering = ["volgorde"]
+
+    def __str__(self):
+        return self.naam
+
+
+class AccountManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, username=None, password=None, **fields):
+        account = self.model(username=username or self.unused_username(), **fields)
+        if password:
+            account.set_password(password)
+        else:
+            account.set_unusable_password()
+        account.save(using=self._db)
+        return account
+
+    def create_superuser(self, username=None, password=None, **fields):
+        fields.setdefault("is_staff", True)
+        fields.setdefault("is_superuser", True)
+        return self.create_user(username=username, password=password, **fields)
+
+    def unused_username(self) -> str:
+        # 25**8 ≈ 1.5e11 usernames: a collision is rare, and the unique index is the final guard.
+        while True:
+            username = generate_username()
+            if not self.filter(username=username).exists():
+                return username
+
+    def get_by_natural_key(self, username):
+        return self.get(username__iexact=username)
+
+
+class Account(AbstractBaseUser, PermissionsMixin):
+    """A person's account within one organisation (a person with several organisations has several)."""
+
+    username = models.CharField(_("username"), max_length=32, unique=True, editable=False)
+    organisatie = models.ForeignKey(
+        Organisatie,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+        null=True,
+        blank=True,
+        verbose_name=_("organisation"),
+        help_text=_("Empty only for helpdesk staff."),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    job_title = models.CharField(_("job title"), max_length=200, blank=True)
+    phone = models.CharField(_("telephone"), max_length=32, blank=True)
+    email = models.EmailField(_("e-mail address"))
+    language = models.CharField(
+        _("language"), max_length=8, default="nl", choices=[("nl", "Nederlands"), ("en", "English")]
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    is_staff = models.BooleanField(_("helpdesk staff"), default=False)
+    date_joined = models.DateTimeField(_("registered at"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("registered by"),
+    )
+    removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+    beheerautorisaties = models.ManyToManyField(
+        Beheerautorisatie,
+        through="BeheerautorisatieToekenning",
+        through_fields=("account", "beheerautorisatie"),
+        related_name="accounts",
+        blank=True,
+        verbose_name=_("beheerautorisaties"),
+    )
+
+    objects = AccountManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name", "email"]
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        ordering = ["name"]
+        indexes = [models.Index(fields=["organisatie", "name"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.username})"
+
+    def get_full_name(self):
+        return self.name
+
+    def get_short_name(self):
+        return self.name
+
+
+class BeheerautorisatieToekenning(models.Model):
+    """A beheerautorisatie granted to an account; only the helpdesk grants them."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="beheerautorisatie_toekenningen"
+    )
+    beheerautorisatie = models.ForeignKey(Beheerautorisatie, on_delete=models.PROTECT, related_name="+")
+    granted_by = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("granted beheerautorisatie")
+        verbose_name_plural = _("granted beheerautorisaties")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "beheerautorisatie"], name="uniq_beheerautorisatie_per_account"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account} — {self.beheerautorisatie}"
+
+
+class RolToekenning(models.Model):
+    """A role assignment: (account, rol, kenmerk)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="rol_toekenningen")
+    rol = models.ForeignKey(Rol, on_delete=models.PROTECT, related_name="toekenningen")
+    kenmerk = models.ForeignKey(Kenmerk, on_delete=models.PROTECT, related_name="toekenningen")
+    granted_by = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("role assignment")
+        verbose_name_plural = _("role assignments")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "rol", "kenmerk"], name="uniq_rol_toekenning")
+        ]
+
+    def __str__(self):
+        return f"{self.account} — {self.rol} ({self.kenmerk})"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Audit events cannot be changed.")
+
+    def delete(self):
+        raise PermissionError("Audit events cannot be deleted.")
+
+    def bulk_update(self, *args, **kwargs):
+        raise PermissionError("Audit events cannot be changed.")
+
+
+class AuditEvent(models.Model):
+    """One security event. Append-only: written by ``accounts.audit.audit_log`` and never changed.
+
+    The actor is stored as its id and a text (not a foreign key) so that no later deletion can
+    rewrite history; on PostgreSQL a trigger refuses UPDATE and DELETE (migration 0003).
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    action = models.CharField(max_length=64, db_index=True, editable=False)
+    result = models.CharField(max_length=16, editable=False)
+    actor_id = models.BigIntegerField(null=True, blank=True, db_index=True, editable=False)
+    actor_repr = models.CharField(max_length=255, blank=True, editable=False)
+    object_type = models.CharField(max_length=64, blank=True, editable=False)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    object_repr = models.CharField(max_length=255, blank=True, editable=False)
+    ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    request_id = models.CharField(max_length=64, blank=True, editable=False)
+    detail = models.JSONField(default=dict, blank=True, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit trail")
+        ordering = ["-created_at", "-id"]
+        default_permissions = ("add", "view")
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.result}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit events cannot be deleted.")
+
+
+class EmailOutbox(models.Model):
+    """An e-mail to send, written in the same transaction as the change that causes it.
+
+    A request made while the Celery broker is down still commits its row here; the beat task
+    ``flush_email_outbox`` picks up whatever was not sent. ``sent_at`` is set under a row lock
+    right after the SMTP server accepted the message, so a retry never sends it twice.
+
+    The row holds a template name and a non-secret context only. A mail that carries a secret
+    (the activation code) gets it at send time from a hook (``accounts.email.SECRET_HOOKS``), so
+    the secret exists in plain text only in the worker's memory and in the message itself.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    to = models.EmailField()
+    template = models.CharField(max_length=100)
+    context = models.JSONField(default=dict, blank=True)
+    language = models.CharField(max_length=8, default="nl")
+    account = models.ForeignKey(Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    message_id = models.CharField(max_length=255, unique=True)
+    subject = models.CharField(max_length=255, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("e-mail")
+        verbose_name_plural = _("e-mail outbox")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.template} → {self.to}"

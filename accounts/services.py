@@ -1,0 +1,89 @@
+"""Writes for accounts, organisations and beheerautorisaties (rules from seed 003)."""
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from .audit import audit_log
+from .constants import AuditAction
+from .models import Account, Beheerautorisatie, BeheerautorisatieToekenning, Organisatie
+
+
+def beheerautorisaties_validate(
+    *, organisatie: Organisatie | None, beheerautorisaties: Iterable[Beheerautorisatie]
+) -> None:
+    """Check the prerequisites of seed 003 for a complete set of beheerautorisaties.
+
+    RIO Algemeen and RIO Selfservice need a Beheerder PO/VO/BVE/HO beheerautorisatie and a
+    bestuursnummer; RIO Opleidingseenheid needs BVE or HO and a bestuursnummer. Raises a
+    ValidationError with one Dutch message per unmet prerequisite.
+    """
+    chosen = list(beheerautorisaties)
+    if not chosen:
+        return
+    if organisatie is None:
+        raise ValidationError(_("Only an account of an organisation can be a beheerder."))
+    chosen_ids = {item.pk for item in chosen}
+    errors = []
+    for item in sorted(chosen, key=lambda item: item.volgorde):
+        required = list(item.requires_one_of.all())
+        if required and not chosen_ids.intersection(r.pk for r in required):
+            errors.append(
+                _("%(name)s also needs one of: %(required)s.")
+                % {
+                    "name": item.naam,
+                    "required": ", ".join(r.naam for r in sorted(required, key=lambda r: r.volgorde)),
+                }
+            )
+        if item.requires_bestuursnummer and not organisatie.bestuursnummer:
+            errors.append(
+                _("%(name)s needs a bestuursnummer; the organisation %(organisatie)s has none.")
+                % {"name": item.naam, "organisatie": organisatie.naam}
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def beheerautorisaties_set(
+    *,
+    account: Account,
+    beheerautorisaties: Iterable[Beheerautorisatie],
+    granted_by: Account | None,
+    request=None,
+) -> None:
+    """Make ``account``'s beheerautorisaties exactly the given set (helpdesk only), audited per change."""
+    wanted = {item.pk: item for item in beheerautorisaties}
+    if granted_by is not None and granted_by.pk == account.pk:
+        raise ValidationError(_("Nobody can change his own beheerautorisaties."))
+    beheerautorisaties_validate(organisatie=account.organisatie, beheerautorisaties=wanted.values())
+    current = {
+        toekenning.beheerautorisatie_id: toekenning
+        for toekenning in BeheerautorisatieToekenning.objects.select_for_update()
+        .filter(account=account)
+        .select_related("beheerautorisatie")
+    }
+    for pk, toekenning in current.items():
+        if pk not in wanted:
+            toekenning.delete()
+            audit_log(
+                action=AuditAction.BEHEERAUTORISATIE_REVOKE,
+                actor=granted_by,
+                obj=account,
+                request=request,
+                detail={"beheerautorisatie_code": toekenning.beheerautorisatie.code},
+            )
+    for pk, item in wanted.items():
+        if pk not in current:
+            BeheerautorisatieToekenning.objects.create(
+                account=account, beheerautorisatie=item, granted_by=granted_by
+            )
+            audit_log(
+                action=AuditAction.BEHEERAUTORISATIE_GRANT,
+                actor=granted_by,
+                obj=account,
+                request=request,
+                detail={"beheerautorisatie_code": item.code},
+            )

@@ -1,0 +1,136 @@
+"""Links between eHerkenning identities and accounts, activation codes, lockout, SAML replay store."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class UnlinkReason(models.TextChoices):
+    LOST = "lost", _("Means lost")
+    STOLEN = "stolen", _("Means stolen")
+    DEFECT = "defect", _("Means defect")
+    OTHER = "other", _("Other")
+    INACTIVE = "inactive", _("18 months without login")
+    HELPDESK = "helpdesk", _("Undone by the helpdesk")
+
+
+class Koppeling(models.Model):
+    """Binds one eHerkenning identity (ActingSubjectID, LegalSubjectID) to one account.
+
+    At most one active link per identity and per account; an undone link stays as history.
+    """
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="koppelingen",
+        verbose_name=_("account"),
+    )
+    acting_subject_id = models.CharField(_("ActingSubjectID (pseudonym)"), max_length=255)
+    legal_subject_id = models.CharField(_("LegalSubjectID (KvK-nummer or RSIN)"), max_length=9)
+    intermediate_entity_id = models.CharField(_("intermediate entity (KvK-nummer)"), max_length=9, blank=True)
+    level = models.CharField(_("assurance level at linking"), max_length=100)
+    created_at = models.DateTimeField(_("linked at"), default=timezone.now)
+    created_ip = models.GenericIPAddressField(_("linked from"), null=True, blank=True)
+    last_login_at = models.DateTimeField(_("last eHerkenning login"), default=timezone.now, db_index=True)
+    inactivity_warned_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    ended_reason = models.CharField(
+        _("reason undone"), max_length=16, choices=UnlinkReason.choices, blank=True
+    )
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("koppeling")
+        verbose_name_plural = _("koppelingen")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["acting_subject_id", "legal_subject_id"],
+                condition=Q(ended_at__isnull=True),
+                name="uniq_active_identity",
+            ),
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(ended_at__isnull=True), name="uniq_active_account"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["last_login_at"], condition=Q(ended_at__isnull=True), name="active_link_last_login"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account} ↔ {self.legal_subject_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class ActivationCode(models.Model):
+    """A one-time koppel secret: only its salted hash is stored (design.md §6)."""
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="activation_codes"
+    )
+    code_hash = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("activation code")
+        verbose_name_plural = _("activation codes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(used_at__isnull=True, invalidated_at__isnull=True),
+                name="uniq_open_activation_code",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class KoppelAttemptCounter(models.Model):
+    """Failed koppel attempts for one key: a username (``u:…``) or an eHerkenning identity (``i:…``).
+
+    Incremented with a single atomic UPDATE … RETURNING (koppeling/lockout.py), never read-modify-write.
+    """
+
+    key = models.CharField(max_length=300, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(default=timezone.now)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("koppel attempt counter")
+        verbose_name_plural = _("koppel attempt counters")
+
+    def __str__(self):
+        return self.key
+
+
+class UsedAssertion(models.Model):
+    """Every accepted SAML assertion ID, kept until its NotOnOrAfter, so that none is accepted twice."""
+
+    assertion_id = models.CharField(max_length=255, unique=True)
+    not_on_or_after = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("used SAML assertion")
+        verbose_name_plural = _("used SAML assertions")
+
+    def __str__(self):
+        return self.assertion_id

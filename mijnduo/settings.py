@@ -1,0 +1,313 @@
+"""Settings for mijnduo, read entirely from the environment (design.md §5).
+
+Three profiles, chosen with ``DJANGO_ENV``:
+
+* ``production`` (the default): safe defaults; the process refuses to start with the
+  default secret key, with DEBUG on, or with the dev eHerkenning broker enabled.
+* ``development``: what ``make run`` uses — SQLite, eager Celery, the dev broker, the
+  dev mailbox at /dev/mail/, keys and data outside the repository tree.
+* ``test``: what the test suite uses — PostgreSQL and Redis on loopback, real connections.
+
+Every value below can still be overridden by its environment variable in any profile.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+DJANGO_ENV = env.str("DJANGO_ENV", default="production")
+if DJANGO_ENV not in {"production", "development", "test"}:
+    raise ImproperlyConfigured(f"DJANGO_ENV must be production, development or test, not {DJANGO_ENV!r}")
+IS_PRODUCTION = DJANGO_ENV == "production"
+IS_DEVELOPMENT = DJANGO_ENV == "development"
+IS_TEST = DJANGO_ENV == "test"
+
+# Where development keeps its generated key pair, SQLite file and mailbox: outside the repo tree.
+DEV_DATA_DIR = Path(env.str("MIJNDUO_DEV_DIR", default=str(Path.home() / ".local/share/mijnduo")))
+
+INSECURE_SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_SECRET_KEY)
+DEBUG = env.bool("DJANGO_DEBUG", default=IS_DEVELOPMENT)
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["localhost", "127.0.0.1", "testserver"]
+)
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+
+EHERKENNING_DEV_BROKER = env.bool("EHERKENNING_DEV_BROKER", default=IS_DEVELOPMENT or IS_TEST)
+
+if IS_PRODUCTION:
+    problems = []
+    if SECRET_KEY == INSECURE_SECRET_KEY or len(SECRET_KEY) < 50:
+        problems.append("DJANGO_SECRET_KEY is unset, the default, or shorter than 50 characters")
+    if DEBUG:
+        problems.append("DJANGO_DEBUG is on")
+    if EHERKENNING_DEV_BROKER:
+        problems.append("EHERKENNING_DEV_BROKER is on")
+    if not SITE_URL.startswith("https://"):
+        problems.append("SITE_URL must be an https:// URL")
+    if problems:
+        raise ImproperlyConfigured("Refusing to start with production settings: " + "; ".join(problems))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "djangosaml2",
+    "accounts",
+    "koppeling",
+    "beheer",
+]
+if EHERKENNING_DEV_BROKER:
+    INSTALLED_APPS.append("koppeling.dev_broker")
+
+MIDDLEWARE = [
+    "mijnduo.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "mijnduo.urls"
+WSGI_APPLICATION = "mijnduo.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mijnduo.context_processors.site",
+            ],
+        },
+    }
+]
+
+# --- Database -------------------------------------------------------------------------------
+if IS_DEVELOPMENT:
+    DEV_DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _default_db = f"sqlite:///{DEV_DATA_DIR / 'dev.sqlite3'}"
+else:
+    _default_db = "postgres://postgres@127.0.0.1:5432/mijnduo"
+DATABASES = {"default": env.db("DATABASE_URL", default=_default_db)}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Parallel test runs (several developers or helpers on one machine) each get their own test database.
+DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_mijnduo")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache and sessions ---------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/1")
+if IS_DEVELOPMENT and not env.bool("USE_REDIS", default=False):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Parallel test runs share one Redis: each run's keys carry its test database name.
+            "KEY_PREFIX": env.str(
+                "CACHE_KEY_PREFIX",
+                default=env.str("TEST_DATABASE_NAME", default="test_mijnduo") if IS_TEST else "mijnduo",
+            ),
+        }
+    }
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60)  # one hour
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+# The SAML response is a cross-site POST from the broker: Lax would drop the session cookie on it.
+# djangosaml2 keeps its outstanding-request cache in the session, so the session cookie must be
+# sent on that POST. "None" requires Secure, which production enforces below.
+SESSION_COOKIE_SAMESITE = "None" if IS_PRODUCTION else "Lax"
+CSRF_COOKIE_HTTPONLY = True
+
+# --- Authentication ----------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.Account"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "/saml2/login/"
+LOGIN_REDIRECT_URL = "/overzicht/"
+LOGOUT_REDIRECT_URL = "/"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# django-axes throttles failed password logins (the admin and the legacy token login). Its
+# counting is not atomic, which is acceptable for a throttle but not for the koppel lockout,
+# which is our own (koppeling/lockout.py).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "activation_code"]
+TRUSTED_PROXY_COUNT = AXES_IPWARE_PROXY_COUNT
+
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Mijn DUO Zakelijk (mijnduo)")
+
+# --- Internationalisation ----------------------------------------------------------------------
+LANGUAGE_CODE = "nl"
+LANGUAGES = [("nl", _("Dutch")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Amsterdam"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if IS_PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- E-mail ------------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mijn DUO Zakelijk <noreply@mijnduo.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+DEV_MAIL_DIR = DEV_DATA_DIR / "mail"
+if "EMAIL_URL" in env:
+    vars().update(env.email_url("EMAIL_URL"))
+elif IS_DEVELOPMENT:
+    EMAIL_BACKEND = "accounts.devmail.DevMailboxBackend"
+elif IS_TEST:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = "localhost"
+    EMAIL_PORT = 25
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEV_MAILBOX_ENABLED = env.bool("DEV_MAILBOX", default=IS_DEVELOPMENT)
+if IS_PRODUCTION and DEV_MAILBOX_ENABLED:
+    raise ImproperlyConfigured("Refusing to start with production settings: DEV_MAILBOX is on")
+
+# --- Celery ------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=IS_DEVELOPMENT or IS_TEST)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing must fail fast when the broker is down: the e-mail outbox catches up later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "flush-email-outbox": {"task": "accounts.tasks.flush_email_outbox", "schedule": 60.0},
+}
+
+# --- eHerkenning (design.md §4) ---------------------------------------------------------------
+EHERKENNING_IDP_METADATA = env.str("EHERKENNING_IDP_METADATA", default="")
+EHERKENNING_SP_ENTITY_ID = env.str("EHERKENNING_SP_ENTITY_ID", default=f"{SITE_URL}/saml2/metadata/")
+EHERKENNING_SP_KEY_FILE = env.str("EHERKENNING_SP_KEY_FILE", default="")
+EHERKENNING_SP_CERT_FILE = env.str("EHERKENNING_SP_CERT_FILE", default="")
+EHERKENNING_SERVICE_ID = env.str(
+    "EHERKENNING_SERVICE_ID", default="urn:etoegang:DV:00000001234567890000:services:1"
+)
+EHERKENNING_MIN_LEVEL = "urn:etoegang:core:assurance-class:loa3"
+if IS_PRODUCTION and not (EHERKENNING_IDP_METADATA and EHERKENNING_SP_KEY_FILE and EHERKENNING_SP_CERT_FILE):
+    raise ImproperlyConfigured(
+        "Refusing to start with production settings: set EHERKENNING_IDP_METADATA, "
+        "EHERKENNING_SP_KEY_FILE and EHERKENNING_SP_CERT_FILE"
+    )
+
+# --- Web hardening (design.md §6) -------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+if IS_PRODUCTION:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=63072000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+if TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        # The SAML POST binding submits a form to the broker: allow the broker's origin.
+        "form-action": ["'self'", *env.list("CSP_FORM_ACTION", default=[])],
+        "object-src": ["'none'"],
+    }
+}
+
+# --- Logging: never log secrets; the audit trail is in the database -----------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "mijnduo.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "saml2": {"level": "WARNING"},
+        "djangosaml2": {"level": "WARNING"},
+        "xmlsec": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,85 @@
+"""factory-boy factories shared by all tests."""
+
+import factory
+from django.contrib.auth.hashers import make_password
+
+from accounts.constants import OrganisatieType
+from accounts.models import (
+    Account,
+    Beheerautorisatie,
+    BeheerautorisatieToekenning,
+    Kenmerk,
+    KenmerkType,
+    Organisatie,
+    Rol,
+    RolToekenning,
+)
+
+
+class OrganisatieFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisatie
+
+    type = OrganisatieType.ONDERWIJSINSTELLING
+    naam = factory.Sequence(lambda n: f"Testschool {n}")
+    instellingscode = factory.Sequence(
+        lambda n: f"{n % 100:02d}{chr(65 + (n // 100) % 26)}{chr(65 + (n // 2600) % 26)}"
+    )
+    bestuursnummer = factory.Sequence(lambda n: f"{10000 + n % 90000:05d}")
+    kvk_nummer = factory.Sequence(lambda n: f"{30000000 + n:08d}")
+    straat = "Schoolstraat"
+    huisnummer = "1"
+    postcode = "9700 AB"
+    woonplaats = "Groningen"
+
+
+class GemeenteFactory(OrganisatieFactory):
+    type = OrganisatieType.GEMEENTE
+    naam = factory.Sequence(lambda n: f"Gemeente {n}")
+    instellingscode = ""
+    bestuursnummer = ""
+    gemeentecode = factory.Sequence(lambda n: f"{n % 10000:04d}")
+
+
+def kenmerk_type(code: str) -> KenmerkType:
+    return KenmerkType.objects.get(code=code)
+
+
+class KenmerkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Kenmerk
+
+    organisatie = factory.SubFactory(OrganisatieFactory)
+    type = factory.LazyFunction(lambda: kenmerk_type("instellingscode"))
+    waarde = factory.LazyAttribute(lambda o: o.organisatie.instellingscode or "12AB")
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Account
+
+    username = factory.LazyFunction(lambda: Account.objects.unused_username())
+    organisatie = factory.SubFactory(OrganisatieFactory)
+    name = factory.Sequence(lambda n: f"Gebruiker {n}")
+    job_title = "Administrateur"
+    phone = "050 123 4567"
+    email = factory.Sequence(lambda n: f"gebruiker{n}@school.example")
+    password = factory.LazyFunction(lambda: make_password(None))
+
+
+class StaffFactory(AccountFactory):
+    organisatie = None
+    is_staff = True
+    name = factory.Sequence(lambda n: f"Helpdesk {n}")
+    email = factory.Sequence(lambda n: f"helpdesk{n}@duo.example")
+
+
+def grant_beheerautorisatie(account: Account, *codes: str) -> None:
+    for code in codes:
+        BeheerautorisatieToekenning.objects.create(
+            account=account, beheerautorisatie=Beheerautorisatie.objects.get(code=code)
+        )
+
+
+def grant_rol(account: Account, rol_code: str, kenmerk: Kenmerk) -> RolToekenning:
+    return RolToekenning.objects.create(account=account, rol=Rol.objects.get(code=rol_code), kenmerk=kenmerk)
