@@ -63,3 +63,7 @@ class AuditAction(models.TextChoices):
     CODE_ISSUED = "code.issued", _("activation code issued")
     TOKEN_LOGIN = "token.login", _("token login")
     TOKEN_LOGIN_FAILED = "token.login_failed", _("token login failed")
+    # autorisatiebeheer (beheer app)
+    LETTER_DOWNLOAD = "letter.download", _("username letter downloaded")
+    LETTER_WRITE = "letter.write", _("username letter written")
+    IMPORT_ROW = "import.row", _("registration form imported")
