@@ -238,3 +238,7 @@ PERSONAS = [
 ]
 
 TOKEN_DEMO_PASSWORD = "demo-token-wachtwoord"  # noqa: S105  (development profile only)
+
+HELPDESK_USERNAME = "HELPDESK"
+HELPDESK_PASSWORD = "demo-helpdesk-wachtwoord"  # noqa: S105  (development profile only)
+HELPDESK_TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238 test key, demo only

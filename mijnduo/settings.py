@@ -11,10 +11,13 @@ Three profiles, chosen with ``DJANGO_ENV``:
 Every value below can still be overridden by its environment variable in any profile.
 """
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -201,7 +204,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if IS_PRODUCTION
+        if env.bool("STATIC_MANIFEST", default=IS_PRODUCTION)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
@@ -240,6 +243,11 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "flush-email-outbox": {"task": "accounts.tasks.flush_email_outbox", "schedule": 60.0},
+    # Seed 002 §1.5: links unused for 18 months are undone (and warned at 17 months), daily at night.
+    "unlink-inactive-links": {
+        "task": "accounts.tasks.unlink_inactive_links",
+        "schedule": crontab(hour=3, minute=17),
+    },
 }
 
 # --- eHerkenning (design.md §4) ---------------------------------------------------------------
@@ -251,6 +259,23 @@ EHERKENNING_SERVICE_ID = env.str(
     "EHERKENNING_SERVICE_ID", default="urn:etoegang:DV:00000001234567890000:services:1"
 )
 EHERKENNING_MIN_LEVEL = "urn:etoegang:core:assurance-class:loa3"
+# Generated development/test SAML key pairs (SP and dev broker) live here, outside the repo tree.
+EHERKENNING_KEY_DIR = Path(
+    env.str(
+        "EHERKENNING_KEY_DIR",
+        default=str(
+            DEV_DATA_DIR / "saml"
+            if IS_DEVELOPMENT
+            else Path(tempfile.gettempdir()) / f"mijnduo-saml-{DJANGO_ENV}-{os.getuid()}"
+        ),
+    )
+)
+EHERKENNING_CLOCK_SKEW_SECONDS = env.int("EHERKENNING_CLOCK_SKEW_SECONDS", default=60)
+EHERKENNING_DEV_BROKER_ENCRYPT = env.bool("EHERKENNING_DEV_BROKER_ENCRYPT", default=True)
+# djangosaml2: the pysaml2 configuration is built from the settings above (koppeling/saml/config.py).
+SAML_CONFIG_LOADER = "koppeling.saml.config.sp_config_load"
+SAML_DEFAULT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+SAML_IGNORE_AUTHENTICATED_USERS_ON_LOGIN = False
 if IS_PRODUCTION and not (EHERKENNING_IDP_METADATA and EHERKENNING_SP_KEY_FILE and EHERKENNING_SP_CERT_FILE):
     raise ImproperlyConfigured(
         "Refusing to start with production settings: set EHERKENNING_IDP_METADATA, "
@@ -266,6 +291,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=256
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 if IS_PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container health check speaks plain HTTP on loopback
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=63072000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -10,6 +10,6 @@ echo "==> ruff"
 echo "==> migrations are complete"
 .venv/bin/python manage.py makemigrations --check --dry-run
 echo "==> docker-compose.yml"
-docker-compose -f docker-compose.yml config -q
+DJANGO_SECRET_KEY=compose-config-check docker-compose -f docker-compose.yml config -q
 echo "==> pytest"
 exec .venv/bin/pytest "$@"

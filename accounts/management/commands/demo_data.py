@@ -93,6 +93,23 @@ class Command(BaseCommand):
                 account.removed_at = now - timezone.timedelta(days=10)
                 account.save(update_fields=["is_active", "removed_at"])
             self._extra_state(account=account, state=state)
+        self._helpdesk()
+
+    def _helpdesk(self):
+        """A helpdesk member with a known password and TOTP key, so a newcomer can open the admin."""
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from accounts.helpdesk import helpdesk_group_sync
+
+        staff = Account.objects.create_user(
+            username=demo.HELPDESK_USERNAME,
+            password=demo.HELPDESK_PASSWORD,
+            name="Hélène Helpdesk",
+            email="helpdesk@duo.example",
+            is_staff=True,
+        )
+        staff.groups.add(helpdesk_group_sync())
+        TOTPDevice.objects.create(user=staff, name="demo", key=demo.HELPDESK_TOTP_KEY, confirmed=True)
 
     def _extra_state(self, *, account, state):
         """States that need the koppel and token services (activation codes, blocks, TOTP)."""
@@ -101,6 +118,11 @@ class Command(BaseCommand):
         demo_states.apply(account=account, state=state, stdout=self.stdout)
 
     def _report(self):
+        self.stdout.write(self.style.MIGRATE_HEADING("Helpdesk (admin at /admin/):"))
+        self.stdout.write(
+            f"  username {demo.HELPDESK_USERNAME}, password {demo.HELPDESK_PASSWORD}, "
+            f"TOTP code: python manage.py totp_now {demo.HELPDESK_USERNAME}"
+        )
         self.stdout.write(self.style.MIGRATE_HEADING("Demo accounts (log in through the dev broker):"))
         for _key, _org_key, name, *_rest, state in demo.ACCOUNTS:
             account = Account.objects.filter(name=name).select_related("organisatie").first()
