@@ -10,7 +10,7 @@ SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 
 packages=(xmlsec1 gettext)
-if [ "$PROFILE" = "test" ]; then packages+=(chromium docker-compose); fi
+if [ "$PROFILE" = "test" ]; then packages+=(chromium docker-compose poppler-utils); fi
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
