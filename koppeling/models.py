@@ -43,6 +43,10 @@ class Koppeling(models.Model):
     ended_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The koppel wizard makes the user accept the gebruiksvoorwaarden (seed 002, step 4): which
+    # version and when, so that a later version can be asked for again.
+    terms_version = models.CharField(_("accepted terms of use version"), max_length=32, blank=True)
+    terms_accepted_at = models.DateTimeField(_("terms of use accepted at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("koppeling")
@@ -102,9 +106,11 @@ class ActivationCode(models.Model):
 
 
 class KoppelAttemptCounter(models.Model):
-    """Failed koppel attempts for one key: a username (``u:…``) or an eHerkenning identity (``i:…``).
+    """Koppel attempts for one key: a typed username (``u:…``) or an eHerkenning identity (``i:…``).
 
-    Incremented with a single atomic UPDATE … RETURNING (koppeling/lockout.py), never read-modify-write.
+    Every attempt is reserved here before its code is checked and counts as a failure until it
+    succeeds (a success resets the row). Written only with a single atomic
+    ``INSERT … ON CONFLICT … DO UPDATE … RETURNING`` (koppeling/lockout.py), never read-modify-write.
     """
 
     key = models.CharField(max_length=300, unique=True)

@@ -1,45 +1,457 @@
-"""Koppel services: activation codes, links, blocks.
+"""Koppel services: activation codes, the koppel attempt, links and blocks.
 
-CONTRACT (other parts call these; the koppel issue implements them). Until implemented they raise
-NotImplementedError.
+CONTRACT: other parts call ``activation_code_send``, ``activation_code_issue``, ``link_create``,
+``link_undo`` and ``koppel_block_lift`` (and the e-mail hook ``activation_code_email_context``);
+keep their signatures.
 """
 
-from django.http import HttpRequest
+import logging
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.audit import audit_log
+from accounts.constants import AuditAction, AuditResult
+from accounts.email import email_queue
 from accounts.models import Account, EmailOutbox
 
+from . import codes
 from .identity import EHerkenningIdentity
-from .models import Koppeling, UnlinkReason
+from .lockout import identity_key, lockout, username_key
+from .models import ActivationCode, Koppeling, UnlinkReason
+
+logger = logging.getLogger(__name__)
+
+CODE_VALIDITY = timedelta(hours=24)
+ACTIVATION_CODE_TEMPLATE = "koppeling/email/activation_code"
+MAX_USERNAME_LENGTH = 64
+
+
+class LinkRefusedError(Exception):
+    """A link that may not be made; ``message`` is shown to the user as it is."""
+
+    def __init__(self, message, *, reason: str):
+        super().__init__(str(message))
+        self.message = message
+        self.reason = reason
+
+
+# --- activation codes ------------------------------------------------------------------------
 
 
 def activation_code_send(
     *, account: Account, issued_by: Account | None, request: HttpRequest | None = None
 ) -> EmailOutbox:
-    """Queue the activation-code e-mail for ``account`` (the code itself is issued at send time)."""
-    raise NotImplementedError
+    """Queue the activation-code e-mail for ``account``; the code itself is issued at send time.
+
+    The outbox row holds no secret: ``activation_code_email_context`` issues the code inside the
+    sending transaction, so the plain code exists only in the worker's memory and in the message.
+    The username is deliberately not in this mail: it reaches the user on paper, through the
+    beheerder (seed 002 §1.1), so a mailbox alone is not enough to link an account.
+    """
+    outbox = email_queue(
+        to=account.email,
+        template=ACTIVATION_CODE_TEMPLATE,
+        context={
+            "name": account.name,
+            "organisatie": account.organisatie.naam if account.organisatie_id else "",
+            "valid_hours": int(CODE_VALIDITY.total_seconds() // 3600),
+            "issued_by_id": issued_by.pk if issued_by is not None else None,
+        },
+        language=account.language,
+        account=account,
+    )
+    audit_log(
+        action=AuditAction.EMAIL_QUEUED,
+        actor=issued_by,
+        obj=account,
+        request=request,
+        detail={"template": ACTIVATION_CODE_TEMPLATE, "outbox_id": outbox.pk},
+    )
+    return outbox
 
 
 def activation_code_email_context(*, outbox: EmailOutbox) -> dict:
-    """E-mail secret hook (accounts.email.SECRET_HOOKS): issue a fresh code, return {"activation_code": …}."""
-    raise NotImplementedError
+    """E-mail secret hook (accounts.email.SECRET_HOOKS): issue a fresh code, return {"activation_code": …}.
+
+    Runs inside the sending transaction: if the SMTP server refuses the message, the new code and
+    the invalidation of the previous one roll back with it.
+    """
+    if outbox.account_id is None:
+        raise ValueError("An activation-code e-mail needs its account.")
+    issued_by = None
+    issued_by_id = outbox.context.get("issued_by_id")
+    if issued_by_id:
+        issued_by = Account.objects.filter(pk=issued_by_id).first()
+    account = Account.objects.get(pk=outbox.account_id)
+    code = activation_code_issue(account=account, issued_by=issued_by)
+    return {
+        "activation_code": code,
+        "valid_until": timezone.now() + CODE_VALIDITY,
+        "koppel_url": "/koppelen/",
+    }
 
 
+@transaction.atomic
 def activation_code_issue(*, account: Account, issued_by: Account | None = None) -> str:
-    """Create a new code for ``account`` (invalidating the previous one) and return it in plain text."""
-    raise NotImplementedError
+    """Create a new code for ``account`` (invalidating the previous one) and return it in plain text.
+
+    Only the salted hash is stored. The failure counter of the username is left alone: a fresh
+    code must not give an attacker (or an impatient beheerder) a fresh set of five tries.
+    """
+    # Serialise concurrent issues for one account; the partial unique index is the final guard.
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+    now = timezone.now()
+    ActivationCode.objects.filter(account=account, used_at__isnull=True, invalidated_at__isnull=True).update(
+        invalidated_at=now
+    )
+    code = codes.code_generate()
+    activation_code = ActivationCode.objects.create(
+        account=account,
+        code_hash=codes.code_hash(codes.code_normalise(code)),
+        created_at=now,
+        expires_at=now + CODE_VALIDITY,
+        issued_by=issued_by,
+    )
+    audit_log(
+        action=AuditAction.CODE_ISSUED,
+        actor=issued_by,
+        obj=account,
+        detail={"activation_id": activation_code.pk, "expires_at": activation_code.expires_at.isoformat()},
+    )
+    return code
 
 
-def link_create(*, account: Account, identity: EHerkenningIdentity, ip: str | None) -> Koppeling:
-    raise NotImplementedError
+def _activation_code_consume(*, activation_code: ActivationCode, now: datetime) -> bool:
+    """Mark the code used with one conditional UPDATE, so that two parallel requests cannot both use it."""
+    return (
+        ActivationCode.objects.filter(
+            pk=activation_code.pk, used_at__isnull=True, invalidated_at__isnull=True, expires_at__gt=now
+        ).update(used_at=now)
+        == 1
+    )
+
+
+# --- the koppel attempt ----------------------------------------------------------------------
+
+
+def username_normalise(text: str) -> str:
+    """The form in which a typed username is looked up and counted: no spaces, upper case."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return "".join(text.split()).replace("-", "").upper()[:MAX_USERNAME_LENGTH]
+
+
+@dataclass(frozen=True)
+class KoppelResult:
+    """The outcome of one koppel attempt. ``koppeling`` is set on success only.
+
+    ``failed`` covers every case in which the username and code were not both right — unknown
+    username, wrong code, expired, used or superseded code, a block — and the view answers them
+    all with the same response. ``refused`` is set only after the username and code were right.
+    """
+
+    koppeling: Koppeling | None = None
+    failed: bool = False
+    refused: LinkRefusedError | None = None
+
+
+def koppel_attempt(
+    *,
+    identity: EHerkenningIdentity,
+    username: str,
+    code: str,
+    ip: str | None,
+    terms_version: str = "",
+    terms_accepted_at: datetime | None = None,
+) -> KoppelResult:
+    """Try to link ``identity`` to the account with ``username`` using activation ``code``.
+
+    Order matters for what an attacker can learn (design.md §6): reserve a try on both counters
+    first (identity, then username; see koppeling/lockout.py), then always run exactly one
+    password-hash check (against a dummy hash when there is no usable code), and only after the
+    username and code proved right, look at the link rules — so nothing about an account leaks
+    to someone who does not hold its code.
+    """
+    typed = username_normalise(username)
+    canonical = codes.code_normalise(code) or ""
+    detail = {"username": typed, "identity": identity.key}
+
+    identity_reservation = lockout.reserve(identity_key(identity.key))
+    if not identity_reservation.allowed:
+        _attempt_refused(detail={**detail, "reason": "identity_blocked"}, ip=ip)
+        return KoppelResult(failed=True)
+    if identity_reservation.started_block:
+        audit_log(action=AuditAction.KOPPEL_BLOCKED, ip=ip, detail={"identity": identity.key})
+    username_reservation = lockout.reserve(username_key(typed))
+    if not username_reservation.allowed:
+        _attempt_refused(detail={**detail, "reason": "username_blocked"}, ip=ip)
+        return KoppelResult(failed=True)
+
+    now = timezone.now()
+    account = Account.objects.filter(username=typed).select_related("organisatie").first()
+    activation_code = None
+    if account is not None:
+        activation_code = (
+            ActivationCode.objects.filter(account=account, used_at__isnull=True, invalidated_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+    matches = codes.code_check(canonical, activation_code.code_hash if activation_code else None)
+    valid = matches and activation_code is not None and activation_code.expires_at > now
+
+    if not valid:
+        if account is None:
+            reason = "unknown_username"
+        elif activation_code is None:
+            reason = "no_open_code"
+        elif not matches:
+            reason = "wrong_code"
+        else:
+            reason = "expired_code"
+        audit_log(
+            action=AuditAction.KOPPEL_ATTEMPT,
+            result=AuditResult.FAILURE,
+            obj=account,
+            ip=ip,
+            detail={**detail, "reason": reason, "attempt": username_reservation.count},
+        )
+        if username_reservation.started_block:
+            audit_log(action=AuditAction.KOPPEL_BLOCKED, obj=account, ip=ip, detail={"username": typed})
+        return KoppelResult(failed=True)
+
+    try:
+        with transaction.atomic():
+            koppeling = link_create(
+                account=account,
+                identity=identity,
+                ip=ip,
+                terms_version=terms_version,
+                terms_accepted_at=terms_accepted_at,
+            )
+            if not _activation_code_consume(activation_code=activation_code, now=now):
+                # Used by a parallel request between our read and now: the same answer as "used".
+                raise _CodeGoneError
+    except _CodeGoneError:
+        audit_log(
+            action=AuditAction.KOPPEL_ATTEMPT,
+            result=AuditResult.FAILURE,
+            obj=account,
+            ip=ip,
+            detail={**detail, "reason": "code_used_concurrently"},
+        )
+        return KoppelResult(failed=True)
+    except LinkRefusedError as refusal:
+        audit_log(
+            action=AuditAction.KOPPEL_ATTEMPT,
+            result=AuditResult.REFUSED,
+            obj=account,
+            ip=ip,
+            detail={**detail, "reason": refusal.reason},
+        )
+        return KoppelResult(refused=refusal)
+
+    lockout.reset(username_key(typed))
+    lockout.reset(identity_key(identity.key))
+    audit_log(action=AuditAction.KOPPEL_ATTEMPT, obj=account, ip=ip, detail=detail)
+    return KoppelResult(koppeling=koppeling)
+
+
+class _CodeGoneError(Exception):
+    pass
+
+
+def _attempt_refused(*, detail: dict, ip: str | None) -> None:
+    audit_log(action=AuditAction.KOPPEL_ATTEMPT, result=AuditResult.REFUSED, ip=ip, detail=detail)
+
+
+# --- links -----------------------------------------------------------------------------------
+
+
+def link_create(
+    *,
+    account: Account,
+    identity: EHerkenningIdentity,
+    ip: str | None,
+    terms_version: str = "",
+    terms_accepted_at: datetime | None = None,
+) -> Koppeling:
+    """Bind ``identity`` to ``account`` after checking the link rules (design.md §6); raise LinkRefusedError.
+
+    After the link, eHerkenning is the only way in (seed 001): the legacy token's TOTP devices are
+    deleted and the password made unusable, in the same transaction. The user gets an e-mail
+    notice, so a link he did not make himself does not go unnoticed.
+    """
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    with transaction.atomic():
+        account = (
+            Account.objects.select_for_update(of=("self",)).select_related("organisatie").get(pk=account.pk)
+        )
+        if Koppeling.objects.filter(
+            acting_subject_id=identity.acting_subject_id,
+            legal_subject_id=identity.legal_subject_id,
+            ended_at__isnull=True,
+        ).exists():
+            raise LinkRefusedError(
+                _(
+                    "Your eHerkenning means is already linked to a Mijn DUO account. You cannot link it to "
+                    "a second account. Log in with eHerkenning to use your account."
+                ),
+                reason="identity_linked",
+            )
+        if not account.is_active or account.removed_at is not None:
+            raise LinkRefusedError(
+                _("This Mijn DUO account is not active. Contact the beheerder of your organisation."),
+                reason="account_inactive",
+            )
+        if Koppeling.objects.filter(account=account, ended_at__isnull=True).exists():
+            raise LinkRefusedError(
+                _(
+                    "This Mijn DUO account is already linked to an eHerkenning means. If your means is "
+                    "lost, stolen or defective, ask the beheerder of your organisation to undo the link."
+                ),
+                reason="account_linked",
+            )
+        legal_ids = account.organisatie.legal_subject_ids if account.organisatie_id else set()
+        if legal_ids and identity.legal_subject_id not in legal_ids:
+            raise LinkRefusedError(
+                _(
+                    "Your eHerkenning means was issued for another organisation (KvK-nummer or RSIN) than "
+                    "the organisation of this Mijn DUO account. Log in with the eHerkenning authorisation "
+                    "of the organisation of your account, or contact your beheerder."
+                ),
+                reason="legal_subject_mismatch",
+            )
+        now = timezone.now()
+        koppeling = Koppeling.objects.create(
+            account=account,
+            acting_subject_id=identity.acting_subject_id,
+            legal_subject_id=identity.legal_subject_id,
+            intermediate_entity_id=identity.intermediate_entity_id,
+            level=identity.level,
+            created_at=now,
+            created_ip=ip,
+            last_login_at=now,
+            terms_version=terms_version,
+            terms_accepted_at=terms_accepted_at,
+        )
+        totp_removed, _ignored = TOTPDevice.objects.filter(user=account).delete()
+        static_removed, _ignored = StaticDevice.objects.filter(user=account).delete()
+        account.set_unusable_password()
+        account.save(update_fields=["password"])
+        audit_log(
+            action=AuditAction.LINK_CREATE,
+            actor=account,
+            obj=koppeling,
+            ip=ip,
+            detail={
+                "account_id": account.pk,
+                "legal_subject_id": identity.legal_subject_id,
+                "level": identity.level,
+                "terms_version": terms_version,
+                "legacy_devices_removed": totp_removed + static_removed,
+            },
+        )
+        email_queue(
+            to=account.email,
+            template="koppeling/email/link_created",
+            context={
+                "name": account.name,
+                "username": account.username,
+                "linked_at": timezone.localtime(now).strftime("%d-%m-%Y %H:%M"),
+                "legal_subject_id": identity.legal_subject_id,
+                "company_name": identity.company_name,
+            },
+            language=account.language,
+            account=account,
+        )
+    return koppeling
 
 
 def link_undo(
     *, koppeling: Koppeling, reason: UnlinkReason, actor: Account | None, request: HttpRequest | None = None
 ) -> None:
-    """End an active link (the account and its roles stay), audit it and e-mail the user a notice."""
-    raise NotImplementedError
+    """End an active link (the account and its roles stay), audit it and e-mail the user a notice.
+
+    A conditional UPDATE ends it, so that two parallel undos (beheerder and helpdesk, or the
+    18-month job) audit and mail once. The user must walk the koppelproces again (seed 002 §1.5).
+    """
+    reason = UnlinkReason(reason)
+    now = timezone.now()
+    with transaction.atomic():
+        ended = Koppeling.objects.filter(pk=koppeling.pk, ended_at__isnull=True).update(
+            ended_at=now, ended_reason=reason.value, ended_by=actor
+        )
+        if not ended:
+            return
+        koppeling.ended_at, koppeling.ended_reason, koppeling.ended_by = now, reason.value, actor
+        account = koppeling.account
+        audit_log(
+            action=AuditAction.LINK_UNDO,
+            actor=actor,
+            obj=koppeling,
+            request=request,
+            detail={"account_id": account.pk, "reason": reason.value},
+        )
+        email_queue(
+            to=account.email,
+            template="koppeling/email/link_undone",
+            context={"name": account.name, "username": account.username, "reason": reason.value},
+            language=account.language,
+            account=account,
+        )
+
+
+# --- blocks ----------------------------------------------------------------------------------
 
 
 def koppel_block_lift(*, username: str, actor: Account, request: HttpRequest | None = None) -> bool:
-    """Lift the koppel block of ``username`` (helpdesk), audited. Returns whether a block was lifted."""
-    raise NotImplementedError
+    """Lift the koppel block of ``username`` (helpdesk), audited. Returns whether a block was lifted.
+
+    The failure count is reset too: after the helpdesk has spoken with the user he gets five
+    fresh tries.
+    """
+    typed = username_normalise(username)
+    lifted = lockout.reset(username_key(typed))
+    account = Account.objects.filter(username=typed).first()
+    audit_log(
+        action=AuditAction.KOPPEL_UNBLOCK,
+        actor=actor,
+        obj=account,
+        request=request,
+        detail={"username": typed, "was_blocked": lifted},
+    )
+    return lifted
+
+
+def koppel_identity_block_lift(*, identity: str, actor: Account, request: HttpRequest | None = None) -> bool:
+    """Lift the per-identity koppel block (``identity`` is ``EHerkenningIdentity.key``), audited."""
+    lifted = lockout.reset(identity_key(identity))
+    audit_log(
+        action=AuditAction.KOPPEL_UNBLOCK,
+        actor=actor,
+        request=request,
+        detail={"identity": identity, "was_blocked": lifted},
+    )
+    return lifted
+
+
+__all__ = [
+    "KoppelResult",
+    "LinkRefusedError",
+    "activation_code_email_context",
+    "activation_code_issue",
+    "activation_code_send",
+    "koppel_attempt",
+    "koppel_block_lift",
+    "koppel_identity_block_lift",
+    "link_create",
+    "link_undo",
+    "username_normalise",
+]
