@@ -7,6 +7,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminSite
 
+from beheer.admin_actions import ACCOUNT_HELPDESK_ACTIONS
+
 from .audit import audit_log
 from .constants import AuditAction
 from .models import (
@@ -150,6 +152,8 @@ class AccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["organisatie"]
     readonly_fields = ["username", "date_joined", "last_login", "removed_at"]
     inlines = [RolToekenningInline]
+    # Helpdesk actions through the same services as Autorisatiebeheer (beheer/admin_actions.py).
+    actions = ACCOUNT_HELPDESK_ACTIONS
 
     def get_queryset(self, request):
         return (

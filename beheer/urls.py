@@ -1,2 +1,19 @@
+from django.urls import path
+
+from . import views
+
 app_name = "beheer"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.gebruikers, name="gebruikers"),
+    path("gebruikers/aanmelden/", views.gebruiker_aanmelden, name="gebruiker_aanmelden"),
+    path("gebruikers/<int:pk>/", views.gebruiker, name="gebruiker"),
+    path("gebruikers/<int:pk>/wijzigen/", views.gebruiker_wijzigen, name="gebruiker_wijzigen"),
+    path("gebruikers/<int:pk>/rollen/", views.rol_toekennen, name="rol_toekennen"),
+    path(
+        "gebruikers/<int:pk>/rollen/<int:toekenning_pk>/intrekken/", views.rol_intrekken, name="rol_intrekken"
+    ),
+    path("gebruikers/<int:pk>/activatiecode/", views.activatiecode_versturen, name="activatiecode_versturen"),
+    path("gebruikers/<int:pk>/brief/", views.brief, name="brief"),
+    path("gebruikers/<int:pk>/ontkoppelen/", views.koppeling_ongedaan_maken, name="koppeling_ongedaan_maken"),
+    path("gebruikers/<int:pk>/verwijderen/", views.gebruiker_verwijderen, name="gebruiker_verwijderen"),
+]

@@ -83,3 +83,23 @@ def grant_beheerautorisatie(account: Account, *codes: str) -> None:
 
 def grant_rol(account: Account, rol_code: str, kenmerk: Kenmerk) -> RolToekenning:
     return RolToekenning.objects.create(account=account, rol=Rol.objects.get(code=rol_code), kenmerk=kenmerk)
+
+
+# --- Autorisatiebeheer (beheer app) -------------------------------------------------------------
+
+
+def beheerder_create(*codes: str, organisatie: Organisatie | None = None, **fields) -> Account:
+    """An account of ``organisatie`` holding the given beheerautorisaties (default: Beheerder VO)."""
+    account = AccountFactory(organisatie=organisatie or OrganisatieFactory(), **fields)
+    grant_beheerautorisatie(account, *(codes or ("vo",)))
+    return account
+
+
+class KoppelingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "koppeling.Koppeling"
+
+    account = factory.SubFactory(AccountFactory)
+    acting_subject_id = factory.Sequence(lambda n: f"pseudonym-{n}")
+    legal_subject_id = factory.LazyAttribute(lambda o: o.account.organisatie.kvk_nummer or "12345678")
+    level = "urn:etoegang:core:assurance-class:loa3"

@@ -1,0 +1,119 @@
+"""Helpdesk actions on accounts (accounts.admin.AccountAdmin), through the same services as the screens.
+
+Each action is audited twice on purpose: the service writes the security event itself (code
+issued, link undone, block lifted, beheerautorisatie revoked) and the action adds an
+``admin.change`` event that says the helpdesk did it from the admin.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from accounts.audit import audit_log
+from accounts.constants import AuditAction
+from accounts.services import beheerautorisaties_set
+from koppeling import services as koppel_services
+from koppeling.models import Koppeling, UnlinkReason
+
+
+def _audit(request, account, name: str) -> None:
+    audit_log(
+        action=AuditAction.ADMIN_CHANGE, request=request, obj=account, detail={"change": f"action:{name}"}
+    )
+
+
+def _report(modeladmin, request, done: int, skipped: list[str], message_done: str) -> None:
+    if done:
+        modeladmin.message_user(request, message_done % {"count": done}, messages.SUCCESS)
+    if skipped:
+        modeladmin.message_user(
+            request, _("Skipped: %(accounts)s") % {"accounts": "; ".join(skipped)}, messages.WARNING
+        )
+
+
+@admin.action(description=_("Send a new activation code"), permissions=["change"])
+def send_activation_code(modeladmin, request, queryset):
+    done, skipped = 0, []
+    linked = set(
+        Koppeling.objects.filter(account__in=queryset, ended_at__isnull=True).values_list(
+            "account_id", flat=True
+        )
+    )
+    for account in queryset.select_related("organisatie"):
+        if account.organisatie_id is None or not account.is_active or account.removed_at is not None:
+            skipped.append(_("%(account)s (not an active user)") % {"account": account})
+            continue
+        if account.pk in linked:
+            skipped.append(_("%(account)s (already linked)") % {"account": account})
+            continue
+        koppel_services.activation_code_send(account=account, issued_by=request.user, request=request)
+        _audit(request, account, "send_activation_code")
+        done += 1
+    _report(modeladmin, request, done, skipped, _("Activation code e-mail queued for %(count)s account(s)."))
+
+
+@admin.action(description=_("Undo the eHerkenning link"), permissions=["change"])
+def undo_link(modeladmin, request, queryset):
+    done, skipped = 0, []
+    koppelingen = {
+        koppeling.account_id: koppeling
+        for koppeling in Koppeling.objects.filter(account__in=queryset, ended_at__isnull=True).select_related(
+            "account"
+        )
+    }
+    for account in queryset:
+        koppeling = koppelingen.get(account.pk)
+        if koppeling is None:
+            skipped.append(_("%(account)s (not linked)") % {"account": account})
+            continue
+        koppel_services.link_undo(
+            koppeling=koppeling, reason=UnlinkReason.HELPDESK, actor=request.user, request=request
+        )
+        _audit(request, account, "undo_link")
+        done += 1
+    _report(modeladmin, request, done, skipped, _("Link undone for %(count)s account(s)."))
+
+
+@admin.action(description=_("Lift the koppel block"), permissions=["change"])
+def lift_block(modeladmin, request, queryset):
+    lifted, skipped = 0, []
+    for account in queryset:
+        if koppel_services.koppel_block_lift(username=account.username, actor=request.user, request=request):
+            lifted += 1
+        else:
+            skipped.append(_("%(account)s (not blocked)") % {"account": account})
+        _audit(request, account, "lift_block")
+    _report(modeladmin, request, lifted, skipped, _("Block lifted for %(count)s account(s)."))
+
+
+@admin.action(description=_("Revoke all beheerautorisaties"), permissions=["change"])
+def revoke_beheerautorisaties(modeladmin, request, queryset):
+    """Part 4 of the registration form ("Intrekken beheeraccount"): the account stays a user."""
+    done, skipped = 0, []
+    for account in queryset.prefetch_related("beheerautorisatie_toekenningen"):
+        if not account.beheerautorisatie_toekenningen.all():
+            continue
+        try:
+            beheerautorisaties_set(
+                account=account, beheerautorisaties=[], granted_by=request.user, request=request
+            )
+        except ValidationError as error:
+            skipped.append(f"{account} ({' '.join(error.messages)})")
+            continue
+        _audit(request, account, "revoke_beheerautorisaties")
+        done += 1
+    _report(
+        modeladmin,
+        request,
+        done,
+        skipped,
+        ngettext(
+            "Beheerautorisaties revoked for %(count)s account.",
+            "Beheerautorisaties revoked for %(count)s accounts.",
+            done,
+        ),
+    )
+
+
+ACCOUNT_HELPDESK_ACTIONS = [send_activation_code, undo_link, lift_block, revoke_beheerautorisaties]

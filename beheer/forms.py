@@ -1,0 +1,79 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account, Kenmerk, Rol
+from koppeling.models import UnlinkReason
+
+from .constants import BEHEERDER_UNLINK_REASONS
+
+
+class UtrechtFormMixin:
+    """Give every widget the Utrecht classes and aria-invalid when its field has an error."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.Select):
+                widget.attrs.setdefault("class", "utrecht-select")
+            elif not isinstance(widget, forms.RadioSelect | forms.CheckboxInput):
+                widget.attrs.setdefault("class", "utrecht-textbox")
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs["aria-invalid"] = "true"
+                self.fields[name].widget.attrs["aria-describedby"] = f"{name}-error"
+
+
+class GebruikerForm(UtrechtFormMixin, forms.ModelForm):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    job_title = forms.CharField(label=_("Job title"), max_length=200)
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        help_text=_("Only for e-mail about Mijn DUO Zakelijk, such as the activation code."),
+    )
+    phone = forms.CharField(label=_("Telephone"), max_length=32)
+    language = forms.ChoiceField(
+        label=_("Language of e-mails and the letter"), choices=[("nl", "Nederlands"), ("en", "English")]
+    )
+
+    class Meta:
+        model = Account
+        fields = ["name", "job_title", "email", "phone", "language"]
+
+
+class RolToekennenForm(UtrechtFormMixin, forms.Form):
+    """Offers only what the service will accept; the service checks again (forged posts)."""
+
+    rol = forms.ModelChoiceField(label=_("Role"), queryset=Rol.objects.none(), empty_label=_("Choose a role"))
+    kenmerk = forms.ModelChoiceField(
+        label=_("Kenmerk"),
+        queryset=Kenmerk.objects.none(),
+        empty_label=_("Choose a kenmerk"),
+        help_text=_("The kenmerk limits the role to this part of your organisation."),
+    )
+
+    def __init__(self, *args, rollen, kenmerken, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rol"].queryset = rollen
+        self.fields["kenmerk"].queryset = kenmerken
+        self.fields["rol"].label_from_instance = lambda rol: f"{rol.naam} — {rol.onderwerp}"
+        self.fields["kenmerk"].label_from_instance = lambda kenmerk: (
+            f"{kenmerk.type.naam} {kenmerk.waarde}"
+            + (f" ({kenmerk.omschrijving})" if kenmerk.omschrijving else "")
+        )
+
+
+class KoppelingOngedaanForm(UtrechtFormMixin, forms.Form):
+    reason = forms.TypedChoiceField(
+        label=_("Reason"),
+        choices=[(reason.value, reason.label) for reason in BEHEERDER_UNLINK_REASONS],
+        coerce=UnlinkReason,
+        widget=forms.RadioSelect,
+    )
+
+
+class ZoekForm(forms.Form):
+    q = forms.CharField(label=_("Search by name, username or e-mail address"), required=False, max_length=200)

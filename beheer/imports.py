@@ -1,0 +1,354 @@
+"""Bulk onboarding of beheerders from registration forms (design.md §3.1, docs/import_beheerders.md).
+
+One CSV row is one form (seed 003). Each row is validated completely and imported in its own
+transaction, so a bad row changes nothing and never stops the good ones. Running the same file
+twice changes nothing: an organisation is found again by its numbers, a beheerder by
+organisation + e-mail address. Lookups of what already exists are done once for the whole file.
+"""
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_log
+from accounts.constants import AuditAction, OrganisatieType
+from accounts.models import (
+    Account,
+    Beheerautorisatie,
+    BeheerautorisatieToekenning,
+    Kenmerk,
+    KenmerkType,
+    Organisatie,
+)
+from accounts.services import beheerautorisaties_set, beheerautorisaties_validate
+from koppeling import services as koppel_services
+
+from .letters import letter_filename, letter_pdf
+from .services import registered_email_queue
+
+ORGANISATIE_COLUMNS = [
+    "organisatie_type",
+    "organisatie_type_anders",
+    "organisatie_naam",
+    "straat",
+    "huisnummer",
+    "postcode",
+    "woonplaats",
+    "instellingscode",
+    "bestuursnummer",
+    "gemeentecode",
+    "crediteurnummer",
+    "kvk_nummer",
+    "rsin",
+]
+BEHEERDER_COLUMNS = ["beheerder_naam", "beheerder_functie", "beheerder_telefoon", "beheerder_email"]
+COLUMNS = [*ORGANISATIE_COLUMNS, *BEHEERDER_COLUMNS, "beheerautorisaties", "taal"]
+REQUIRED = [
+    "organisatie_type",
+    "organisatie_naam",
+    "straat",
+    "huisnummer",
+    "postcode",
+    "woonplaats",
+    *BEHEERDER_COLUMNS,
+    "beheerautorisaties",
+]
+NUMBER_FIELDS = ["instellingscode", "bestuursnummer", "gemeentecode", "crediteurnummer", "kvk_nummer", "rsin"]
+# Organisation numbers that also become the organisation's kenmerken (so its beheerder can scope roles).
+KENMERK_FIELDS = ["instellingscode", "bestuursnummer", "gemeentecode", "crediteurnummer", "kvk_nummer"]
+
+
+class Outcome:
+    NEW = "nieuw"
+    UPDATED = "bijgewerkt"
+    UNCHANGED = "ongewijzigd"
+    ERROR = "fout"
+
+
+@dataclass
+class RowResult:
+    line: int
+    outcome: str
+    organisatie: str = ""
+    name: str = ""
+    email: str = ""
+    username: str = ""
+    letter: str = ""
+    new_organisatie: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+class RowError(Exception):
+    def __init__(self, messages: list[str]):
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+def csv_rows_read(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """Read the file (UTF-8, with or without Excel's BOM); return the header and (line, row) pairs."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        sample = handle.read(4096)
+        handle.seek(0)
+        delimiter = "," if sample.count(",") >= sample.count("\t") else "\t"
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        header = [name.strip().lower() for name in reader.fieldnames or []]
+        reader.fieldnames = header
+        rows = [
+            (reader.line_num, {key: (value or "").strip() for key, value in row.items() if key})
+            for row in reader
+            if any((value or "").strip() for value in row.values() if isinstance(value, str))
+        ]
+    return header, rows
+
+
+def header_check(header: list[str]) -> list[str]:
+    missing = [name for name in COLUMNS if name not in header and name != "taal"]
+    unknown = [name for name in header if name not in COLUMNS]
+    problems = []
+    if missing:
+        problems.append(_("Missing columns: %(columns)s.") % {"columns": ", ".join(missing)})
+    if unknown:
+        problems.append(_("Unknown columns: %(columns)s.") % {"columns": ", ".join(unknown)})
+    return problems
+
+
+def _messages(error: ValidationError) -> list[str]:
+    if hasattr(error, "error_dict"):
+        return [f"{name}: {message}" for name, errors in error.message_dict.items() for message in errors]
+    return list(error.messages)
+
+
+class BeheerdersImport:
+    """Imports rows one by one with what it knows about the database loaded up front."""
+
+    def __init__(self, *, letters_dir: Path | None, dry_run: bool = False):
+        self.letters_dir = letters_dir
+        self.dry_run = dry_run
+        self.beheerautorisaties = {
+            item.code: item for item in Beheerautorisatie.objects.prefetch_related("requires_one_of")
+        }
+        self.kenmerk_types = {item.code: item for item in KenmerkType.objects.all()}
+        self.organisaties: dict[tuple[str, str], Organisatie] = {}
+        self.beheerders: dict[tuple[int, str], Account] = {}
+
+    # --- lookups, loaded once for the whole file ------------------------------------------------
+
+    @staticmethod
+    def _org_keys(values: dict) -> list[tuple[str, str]]:
+        """The numbers that identify an organisation of this type (seed 003, "Bij 1.2 Organisatienummer")."""
+        kind = values.get("organisatie_type", "")
+        keys = []
+        for name in ("instellingscode", "gemeentecode", "crediteurnummer"):
+            if values.get(name):
+                keys.append((name, values[name]))
+        if kind == OrganisatieType.BESTUUR and values.get("bestuursnummer"):
+            keys.append(("bestuur", values["bestuursnummer"]))
+        if kind == OrganisatieType.ANDERS:
+            keys += [(f"anders_{name}", values[name]) for name in ("kvk_nummer", "rsin") if values.get(name)]
+        return keys
+
+    def _remember(self, organisatie: Organisatie) -> None:
+        for name in ("instellingscode", "gemeentecode", "crediteurnummer"):
+            if getattr(organisatie, name):
+                self.organisaties[(name, getattr(organisatie, name))] = organisatie
+        if organisatie.type == OrganisatieType.BESTUUR and organisatie.bestuursnummer:
+            self.organisaties[("bestuur", organisatie.bestuursnummer)] = organisatie
+        if organisatie.type == OrganisatieType.ANDERS:
+            for name in ("kvk_nummer", "rsin"):
+                if getattr(organisatie, name):
+                    self.organisaties[(f"anders_{name}", getattr(organisatie, name))] = organisatie
+
+    def preload(self, rows: Iterable[dict]) -> None:
+        """Fetch the organisations and beheerders the file may refer to, in a handful of queries."""
+        rows = list(rows)
+        wanted: dict[str, set[str]] = {name: set() for name in NUMBER_FIELDS}
+        for row in rows:
+            for name in NUMBER_FIELDS:
+                if row.get(name):
+                    wanted[name].add(row[name])
+        for name, values in wanted.items():
+            if values:
+                for organisatie in Organisatie.objects.filter(**{f"{name}__in": values}):
+                    self._remember(organisatie)
+        organisatie_ids = {organisatie.pk for organisatie in self.organisaties.values()}
+        emails = {row.get("beheerder_email", "").lower() for row in rows}
+        for account in Account.objects.filter(
+            organisatie_id__in=organisatie_ids, removed_at__isnull=True
+        ).prefetch_related("beheerautorisatie_toekenningen"):
+            if account.email.lower() in emails:
+                self.beheerders[(account.organisatie_id, account.email.lower())] = account
+
+    # --- one row ------------------------------------------------------------------------------
+
+    def validate(self, values: dict) -> tuple[Organisatie, list[Beheerautorisatie], dict]:
+        """Check one row completely; return its (possibly existing) organisation, autorisaties, account."""
+        errors = []
+        for name in REQUIRED:
+            if not values.get(name):
+                errors.append(_("%(column)s: this column is required.") % {"column": name})
+        kind = values.get("organisatie_type", "").lower()
+        if kind and kind not in OrganisatieType.values:
+            errors.append(
+                _("organisatie_type: %(value)s is not one of %(choices)s.")
+                % {"value": kind, "choices": ", ".join(OrganisatieType.values)}
+            )
+        values["organisatie_type"] = kind
+        if kind == OrganisatieType.ANDERS and not (values.get("kvk_nummer") or values.get("rsin")):
+            errors.append(_("An organisation of type anders needs a kvk_nummer or rsin (to find it again)."))
+        codes = [
+            code.strip().lower() for code in values.get("beheerautorisaties", "").split(";") if code.strip()
+        ]
+        unknown = [code for code in codes if code not in self.beheerautorisaties]
+        if unknown:
+            errors.append(
+                _("beheerautorisaties: unknown code(s) %(codes)s; known are: %(known)s.")
+                % {"codes": ", ".join(unknown), "known": ", ".join(self.beheerautorisaties)}
+            )
+        chosen = [
+            self.beheerautorisaties[code] for code in dict.fromkeys(codes) if code in self.beheerautorisaties
+        ]
+        email = values.get("beheerder_email", "")
+        if email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                errors.append(
+                    _("beheerder_email: %(value)s is not a valid e-mail address.") % {"value": email}
+                )
+        language = (values.get("taal") or "nl").lower()
+        if language not in {"nl", "en"}:
+            errors.append(_("taal: use nl or en."))
+
+        matches = {id(org): org for key in self._org_keys(values) if (org := self.organisaties.get(key))}
+        if len(matches) > 1:
+            errors.append(
+                _("The organisation numbers of this row belong to different existing organisations.")
+            )
+        organisatie = next(iter(matches.values()), None)
+        if organisatie is None and kind in OrganisatieType.values:
+            organisatie = Organisatie(
+                type=kind,
+                type_anders=values.get("organisatie_type_anders", ""),
+                naam=values.get("organisatie_naam", ""),
+                straat=values.get("straat", ""),
+                huisnummer=values.get("huisnummer", ""),
+                postcode=values.get("postcode", "").upper(),
+                woonplaats=values.get("woonplaats", ""),
+                **{name: values.get(name, "") for name in NUMBER_FIELDS},
+            )
+            try:
+                organisatie.full_clean()
+            except ValidationError as error:
+                errors += _messages(error)
+        if organisatie is not None and chosen:
+            try:
+                beheerautorisaties_validate(organisatie=organisatie, beheerautorisaties=chosen)
+            except ValidationError as error:
+                errors += _messages(error)
+        account_fields = {
+            "name": values.get("beheerder_naam", ""),
+            "job_title": values.get("beheerder_functie", ""),
+            "phone": values.get("beheerder_telefoon", ""),
+            "email": Account.objects.normalize_email(email),
+            "language": language,
+        }
+        for name, limit in (("beheerder_naam", 200), ("beheerder_functie", 200), ("beheerder_telefoon", 32)):
+            if len(values.get(name, "")) > limit:
+                errors.append(
+                    _("%(column)s: at most %(limit)s characters.") % {"column": name, "limit": limit}
+                )
+        if errors:
+            raise RowError(errors)
+        return organisatie, chosen, account_fields
+
+    def row_import(self, line: int, values: dict) -> RowResult:
+        result = RowResult(
+            line=line,
+            outcome=Outcome.ERROR,
+            organisatie=values.get("organisatie_naam", ""),
+            name=values.get("beheerder_naam", ""),
+            email=values.get("beheerder_email", ""),
+        )
+        try:
+            organisatie, chosen, account_fields = self.validate(values)
+            with transaction.atomic():
+                account, outcome, new_organisatie = self._write(organisatie, chosen, account_fields)
+                if self.dry_run:
+                    transaction.set_rollback(True)
+        except RowError as error:
+            result.errors = error.messages
+            return result
+        except (ValidationError, IntegrityError) as error:
+            result.errors = (
+                _messages(error) if isinstance(error, ValidationError) else [str(error).splitlines()[0]]
+            )
+            return result
+        if not self.dry_run:
+            self._remember(organisatie)
+            self.beheerders[(organisatie.pk, account.email.lower())] = account
+        result.outcome = outcome
+        result.organisatie = organisatie.naam
+        result.new_organisatie = new_organisatie
+        result.username = account.username
+        if outcome == Outcome.NEW and self.letters_dir is not None and not self.dry_run:
+            result.letter = str(self._letter_write(account))
+        return result
+
+    def _write(self, organisatie: Organisatie, chosen: list, account_fields: dict):
+        new_organisatie = organisatie.pk is None
+        if new_organisatie:
+            organisatie.save()
+            audit_log(action=AuditAction.ORGANISATIE_CREATE, obj=organisatie, detail={"source": "import"})
+            Kenmerk.objects.bulk_create(
+                [
+                    Kenmerk(
+                        organisatie=organisatie,
+                        type=self.kenmerk_types[name],
+                        waarde=getattr(organisatie, name),
+                    )
+                    for name in KENMERK_FIELDS
+                    if getattr(organisatie, name) and name in self.kenmerk_types
+                ],
+                ignore_conflicts=True,
+            )
+        account = self.beheerders.get((organisatie.pk, account_fields["email"].lower()))
+        if account is not None:
+            have = {t.beheerautorisatie_id for t in account.beheerautorisatie_toekenningen.all()}
+            if {item.pk for item in chosen} <= have:
+                return account, Outcome.UNCHANGED, False
+            current = [self.beheerautorisaties_by_pk[pk] for pk in have]
+            # Add what the form asks for; never take away (withdrawal is its own form, seed 003).
+            beheerautorisaties_set(account=account, beheerautorisaties=[*current, *chosen], granted_by=None)
+            account.__dict__.pop("_prefetched_objects_cache", None)
+            return account, Outcome.UPDATED, False
+        account = Account.objects.create_user(organisatie=organisatie, **account_fields)
+        audit_log(action=AuditAction.ACCOUNT_CREATE, obj=account, detail={"source": "import"})
+        BeheerautorisatieToekenning.objects.bulk_create(
+            [BeheerautorisatieToekenning(account=account, beheerautorisatie=item) for item in chosen]
+        )
+        for item in chosen:
+            audit_log(
+                action=AuditAction.BEHEERAUTORISATIE_GRANT,
+                obj=account,
+                detail={"beheerautorisatie_code": item.code, "source": "import"},
+            )
+        registered_email_queue(account=account, registered_by=None, is_beheerder=True)
+        koppel_services.activation_code_send(account=account, issued_by=None)
+        audit_log(action=AuditAction.IMPORT_ROW, obj=account, detail={"organisatie_id": organisatie.pk})
+        return account, Outcome.NEW, new_organisatie
+
+    @property
+    def beheerautorisaties_by_pk(self) -> dict[int, Beheerautorisatie]:
+        return {item.pk: item for item in self.beheerautorisaties.values()}
+
+    def _letter_write(self, account: Account) -> Path:
+        path = self.letters_dir / letter_filename(account=account)
+        path.write_bytes(letter_pdf(account=account))
+        audit_log(action=AuditAction.LETTER_WRITE, obj=account, detail={"file": path.name})
+        return path

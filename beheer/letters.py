@@ -1,0 +1,145 @@
+"""The username letter (seed 002 §1.1 step 3): an A4 PDF the beheerder prints and hands over in person.
+
+The letter carries the username and never the activation code: the code goes by e-mail, so a
+person needs both the paper and the mailbox to link an eHerkenning means to the account.
+"""
+
+from io import BytesIO
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfgen.canvas import Canvas
+
+from accounts.audit import audit_log
+from accounts.constants import AuditAction
+from accounts.models import Account
+
+from .services import _check_same_organisatie
+
+LEFT = 25 * mm
+WIDTH = A4[0] - 2 * LEFT
+BODY_FONT = ("Helvetica", 10.5)
+LINE = 14.5
+
+
+def letter_filename(*, account: Account) -> str:
+    return f"gebruikersnaam-{account.username}.pdf"
+
+
+def letter_pdf(*, account: Account) -> bytes:
+    """Render the letter for ``account`` in the account's language (Dutch unless he chose English)."""
+    with translation.override(account.language or settings.LANGUAGE_CODE):
+        return _render(account)
+
+
+def _render(account: Account) -> bytes:
+    buffer = BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, invariant=True, pageCompression=1)
+    canvas.setTitle(_("Your username for Mijn DUO Zakelijk"))
+    canvas.setAuthor("Mijn DUO Zakelijk")
+    organisatie = account.organisatie
+    y = A4[1] - 25 * mm
+
+    canvas.setFont("Helvetica-Bold", 16)
+    canvas.drawString(LEFT, y, "Mijn DUO Zakelijk")
+    canvas.setFont("Helvetica", 9)
+    canvas.drawRightString(A4[0] - LEFT, y, date_format(timezone.localdate(), "j F Y"))
+    y -= 20 * mm
+
+    # Address block, for a window envelope or internal post.
+    canvas.setFont(*BODY_FONT)
+    address = [organisatie.naam if organisatie else ""]
+    address.append(_("For the attention of %(name)s") % {"name": account.name})
+    if organisatie is not None:
+        street = f"{organisatie.straat} {organisatie.huisnummer}".strip()
+        town = f"{organisatie.postcode}  {organisatie.woonplaats}".strip()
+        address += [line for line in (street, town) if line]
+    for line in address:
+        canvas.drawString(LEFT, y, line)
+        y -= LINE
+    y -= 12 * mm
+
+    canvas.setFont("Helvetica-Bold", 13)
+    canvas.drawString(LEFT, y, _("Your username for Mijn DUO Zakelijk"))
+    y -= 2 * LINE
+
+    def paragraph(text: str, font=BODY_FONT, indent: float = 0) -> None:
+        nonlocal y
+        canvas.setFont(*font)
+        for line in simpleSplit(text, font[0], font[1], WIDTH - indent):
+            canvas.drawString(LEFT + indent, y, line)
+            y -= LINE
+        y -= LINE / 2
+
+    paragraph(_("Dear %(name)s,") % {"name": account.name})
+    paragraph(
+        _(
+            "Your beheerder has registered you as a user of Mijn DUO Zakelijk for %(organisatie)s. "
+            "This letter contains your username. Your beheerder hands it to you in person."
+        )
+        % {"organisatie": organisatie.naam if organisatie else ""}
+    )
+    paragraph(_("Your username:"))
+    canvas.setFont("Courier-Bold", 22)
+    canvas.drawString(LEFT + 10 * mm, y - 4, account.username)
+    y -= 12 * mm
+    paragraph(
+        _("The username contains only capital letters and digits; there is no letter O and no digit 0 or 1."),
+        font=("Helvetica-Oblique", 9.5),
+    )
+
+    canvas.setFont("Helvetica-Bold", 11.5)
+    canvas.drawString(LEFT, y, _("What to do next"))
+    y -= 1.5 * LINE
+    steps = [
+        _(
+            "Make sure you have a personal eHerkenning means of level 3 (EH3) or higher "
+            "for the service 'Mijn DUO'."
+        ),
+        _(
+            "Ask your beheerder for your activation code. You receive it by e-mail. "
+            "The activation code is valid for 24 hours."
+        ),
+        _(
+            "Go to %(site)s, log in with eHerkenning and link your eHerkenning means to your "
+            "Mijn DUO account with this username and the activation code (the koppelproces)."
+        )
+        % {"site": settings.SITE_URL},
+        _("After linking you log in to Mijn DUO Zakelijk with eHerkenning only."),
+    ]
+    for number, step in enumerate(steps, start=1):
+        canvas.setFont(*BODY_FONT)
+        canvas.drawString(LEFT, y, f"{number}.")
+        paragraph(step, indent=7 * mm)
+
+    y -= LINE
+    paragraph(
+        _(
+            "Keep this letter in a safe place and do not share your username with others. "
+            "Questions? Ask the beheerder of your organisation."
+        )
+    )
+
+    canvas.setFont("Helvetica", 7.5)
+    canvas.drawString(
+        LEFT,
+        15 * mm,
+        _("Mijn DUO Zakelijk is a fictional open-source demonstration. It is not a service of DUO."),
+    )
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def letter_download(*, beheerder: Account, account: Account, request: HttpRequest | None = None) -> bytes:
+    """ "Brief downloaden": render the letter for a user of the beheerder's organisation, audited."""
+    _check_same_organisatie(beheerder=beheerder, account=account)
+    pdf = letter_pdf(account=account)
+    audit_log(action=AuditAction.LETTER_DOWNLOAD, actor=beheerder, obj=account, request=request)
+    return pdf

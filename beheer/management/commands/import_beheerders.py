@@ -1,0 +1,99 @@
+"""python manage.py import_beheerders FILE.csv — bulk onboarding of beheerders (docs/import_beheerders.md)."""
+
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from beheer.imports import BeheerdersImport, Outcome, csv_rows_read, header_check
+
+
+class Command(BaseCommand):
+    help = (
+        "Import beheerder registration forms from a CSV file: creates organisations and beheerders, "
+        "grants beheerautorisaties, sends the confirmation and activation-code e-mails and writes each "
+        "new beheerder's username letter as PDF. Idempotent. See docs/import_beheerders.md."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path, help="CSV file, UTF-8, one registration form per row")
+        parser.add_argument(
+            "--letters-dir",
+            type=Path,
+            default=Path("letters"),
+            help="where the username letters (PDF) are written; created if needed (default: ./letters)",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="validate and report only; change nothing")
+
+    def handle(self, *args, file: Path, letters_dir: Path, dry_run: bool, **options):
+        with translation.override("nl"):
+            return self._handle(file=file, letters_dir=letters_dir, dry_run=dry_run)
+
+    def _handle(self, *, file: Path, letters_dir: Path, dry_run: bool):
+        if not file.is_file():
+            raise CommandError(_("File not found: %(file)s") % {"file": file})
+        started = time.monotonic()
+        try:
+            header, rows = csv_rows_read(file)
+        except (UnicodeDecodeError, OSError) as error:
+            raise CommandError(
+                _("Cannot read %(file)s: %(error)s") % {"file": file, "error": error}
+            ) from error
+        problems = header_check(header)
+        if problems:
+            raise CommandError(" ".join(problems))
+        if not dry_run:
+            letters_dir.mkdir(parents=True, exist_ok=True)
+        importer = BeheerdersImport(letters_dir=letters_dir, dry_run=dry_run)
+        importer.preload(row for _line, row in rows)
+        results = [importer.row_import(line, row) for line, row in rows]
+
+        letter_label = _("letter")
+        counts = {outcome: 0 for outcome in (Outcome.NEW, Outcome.UPDATED, Outcome.UNCHANGED, Outcome.ERROR)}
+        for result in results:
+            counts[result.outcome] += 1
+            if result.outcome == Outcome.ERROR:
+                self.stdout.write(
+                    self.style.ERROR(
+                        _("row %(line)s: ERROR %(organisatie)s / %(email)s")
+                        % {"line": result.line, "organisatie": result.organisatie, "email": result.email}
+                    )
+                )
+                for message in result.errors:
+                    self.stdout.write(f"    - {message}")
+                continue
+            self.stdout.write(
+                _("row %(line)s: %(outcome)s  username %(username)s  %(name)s <%(email)s>  %(organisatie)s")
+                % {
+                    "line": result.line,
+                    "outcome": result.outcome,
+                    "username": result.username or "-",
+                    "name": result.name,
+                    "email": result.email,
+                    "organisatie": result.organisatie,
+                }
+                + (_(" (new organisation)") if result.new_organisatie else "")
+                + (f"  {letter_label}: {result.letter}" if result.letter else "")
+            )
+        self.stdout.write(
+            _(
+                "%(total)s rows: %(new)s new, %(updated)s updated, %(unchanged)s unchanged, "
+                "%(errors)s with errors (%(seconds).1f s)%(dry)s."
+            )
+            % {
+                "total": len(results),
+                "new": counts[Outcome.NEW],
+                "updated": counts[Outcome.UPDATED],
+                "unchanged": counts[Outcome.UNCHANGED],
+                "errors": counts[Outcome.ERROR],
+                "seconds": time.monotonic() - started,
+                "dry": _("; dry run, nothing changed") if dry_run else "",
+            }
+        )
+        if counts[Outcome.ERROR]:
+            raise CommandError(
+                _("%(errors)s row(s) were not imported; correct them and run the command again.")
+                % {"errors": counts[Outcome.ERROR]}
+            )

@@ -1,0 +1,149 @@
+"""Reads for the Autorisatiebeheer screens.
+
+Every query a beheerder can trigger starts from ``accounts_for_beheerder``: it is scoped to his own
+organisation, so another organisation's ids simply do not exist for him (404, never 403 — that
+would confirm the id exists).
+"""
+
+from collections.abc import Iterable
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from accounts.models import (
+    Account,
+    BeheerautorisatieToekenning,
+    EmailOutbox,
+    Kenmerk,
+    Rol,
+    RolToekenning,
+)
+from koppeling.models import ActivationCode, KoppelAttemptCounter, Koppeling
+
+from .constants import ACTIVATION_CODE_EMAIL_TEMPLATE, GebruikerStatus
+
+
+def beheerder_is(*, account: Account) -> bool:
+    """True for an active account of an organisation that holds at least one beheerautorisatie."""
+    if not account.is_authenticated or account.organisatie_id is None:
+        return False
+    if not account.is_active or account.removed_at is not None:
+        return False
+    return BeheerautorisatieToekenning.objects.filter(account=account).exists()
+
+
+def rollen_for_beheerder(*, beheerder: Account) -> QuerySet[Rol]:
+    """The roles one of the beheerder's beheerautorisaties covers (seed 003, "Bij 3 Beheerautorisaties")."""
+    return (
+        Rol.objects.filter(beheerautorisaties__accounts=beheerder)
+        .distinct()
+        .prefetch_related("kenmerk_types")
+        .order_by("naam")
+    )
+
+
+def kenmerken_for_beheerder(*, beheerder: Account) -> QuerySet[Kenmerk]:
+    """The kenmerken of the beheerder's own organisation: the only ones he may hand out."""
+    return Kenmerk.objects.filter(organisatie_id=beheerder.organisatie_id).select_related("type")
+
+
+def accounts_for_beheerder(*, beheerder: Account, search: str = "") -> QuerySet[Account]:
+    """The accounts of the beheerder's organisation, with what the status column needs, in one query.
+
+    The status inputs are correlated subqueries on indexed foreign keys, so a page costs the same
+    whatever the size of the organisation or the history of its users.
+    """
+    active_link = Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=True)
+    ended_links = Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=False).order_by(
+        "-ended_at"
+    )
+    code_mails = EmailOutbox.objects.filter(
+        account=OuterRef("pk"), template=ACTIVATION_CODE_EMAIL_TEMPLATE
+    ).order_by("-created_at")
+    codes = ActivationCode.objects.filter(account=OuterRef("pk")).order_by("-created_at")
+    queryset = (
+        Account.objects.filter(organisatie_id=beheerder.organisatie_id)
+        .annotate(
+            is_linked=Exists(active_link),
+            link_last_login_at=Subquery(active_link.values("last_login_at")[:1]),
+            last_unlinked_at=Subquery(ended_links.values("ended_at")[:1]),
+            last_code_mail_at=Subquery(code_mails.values("created_at")[:1]),
+            last_code_at=Subquery(codes.values("created_at")[:1]),
+        )
+        .order_by("name", "pk")
+    )
+    search = (search or "").strip()
+    if search:
+        queryset = queryset.filter(
+            Q(name__icontains=search) | Q(username__iexact=search) | Q(email__icontains=search)
+        )
+    return queryset
+
+
+def account_for_beheerder_get(*, beheerder: Account, pk: int) -> Account:
+    """One account of the beheerder's organisation with its roles; DoesNotExist for anyone else's."""
+    return (
+        accounts_for_beheerder(beheerder=beheerder)
+        .prefetch_related(
+            Prefetch(
+                "rol_toekenningen",
+                queryset=RolToekenning.objects.select_related("rol", "kenmerk__type").order_by(
+                    "rol__naam", "kenmerk__waarde"
+                ),
+            )
+        )
+        .get(pk=pk)
+    )
+
+
+def blocked_usernames(*, usernames: Iterable[str]) -> set[str]:
+    """The usernames among ``usernames`` that the koppel lockout blocks right now.
+
+    Prefer the koppel app's own selector (it knows its counter keys); fall back to reading the
+    counters with the key format documented on ``KoppelAttemptCounter`` (``u:<username>``).
+    """
+    usernames = list(usernames)
+    if not usernames:
+        return set()
+    try:
+        from koppeling.selectors import blocked_usernames as koppel_blocked_usernames
+    except ImportError:
+        koppel_blocked_usernames = None
+    if koppel_blocked_usernames is not None:
+        return set(koppel_blocked_usernames(usernames=usernames))
+    keys = {f"u:{username}": username for username in usernames}
+    keys.update({f"u:{username.lower()}": username for username in usernames})
+    blocked = KoppelAttemptCounter.objects.filter(key__in=list(keys), blocked_until__gt=timezone.now())
+    return {keys[key] for key in blocked.values_list("key", flat=True)}
+
+
+def account_status(*, account: Account, blocked: set[str]) -> GebruikerStatus:
+    """Derive one status from the annotations of ``accounts_for_beheerder``.
+
+    Order matters: a removed account is removed whatever else is true; a block is what the user
+    runs into first; a code sent after the last unlink means the user is on his way back.
+    """
+    if account.removed_at is not None:
+        return GebruikerStatus.VERWIJDERD
+    if account.username in blocked:
+        return GebruikerStatus.GEBLOKKEERD
+    if account.is_linked:
+        return GebruikerStatus.GEKOPPELD
+    code_at = max(filter(None, [account.last_code_mail_at, account.last_code_at]), default=None)
+    if code_at is not None and (account.last_unlinked_at is None or code_at > account.last_unlinked_at):
+        return GebruikerStatus.ACTIVATIECODE_VERSTUURD
+    if account.last_unlinked_at is not None:
+        return GebruikerStatus.ONTKOPPELD
+    return GebruikerStatus.AANGEMELD
+
+
+def accounts_with_status(*, accounts: Iterable[Account]) -> list[Account]:
+    """Set ``status`` and ``last_seen_at`` on each account of a page (one extra query for blocks)."""
+    accounts = list(accounts)
+    blocked = blocked_usernames(usernames=[account.username for account in accounts])
+    for account in accounts:
+        account.status = account_status(account=account, blocked=blocked)
+        account.last_seen_at = max(
+            filter(None, [account.last_login, account.link_last_login_at]), default=None
+        )
+    return accounts

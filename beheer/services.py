@@ -1,0 +1,264 @@
+"""Writes for Autorisatiebeheer: what a beheerder may do to the users of his own organisation.
+
+Each service checks the rules itself, whatever the form offered: a forged POST must meet the same
+refusal as a greyed-out button (design.md §6, "Authorisation"). Refusals are Dutch-readable
+``ValidationError``s (business rules) or ``PermissionDenied`` (outside the beheerder's reach).
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_log
+from accounts.constants import AuditAction, AuditResult
+from accounts.email import email_queue
+from accounts.models import Account, BeheerautorisatieToekenning, EmailOutbox, Kenmerk, Rol, RolToekenning
+from koppeling import services as koppel_services
+from koppeling.models import Koppeling, UnlinkReason
+
+from .constants import BEHEERDER_UNLINK_REASONS, REGISTERED_EMAIL_TEMPLATE
+
+EDITABLE_FIELDS = ("name", "job_title", "email", "phone", "language")
+
+
+def _check_same_organisatie(*, beheerder: Account, account: Account) -> None:
+    if beheerder.organisatie_id is None or account.organisatie_id != beheerder.organisatie_id:
+        raise PermissionDenied(_("This user does not belong to your organisation."))
+
+
+def _check_not_removed(*, account: Account) -> None:
+    if account.removed_at is not None:
+        raise ValidationError(_("This user has been removed."))
+
+
+def _check_email_unique(*, organisatie_id: int, email: str, exclude_pk: int | None = None) -> None:
+    """One person has one account per organisation (seed 001): refuse a second one by e-mail address."""
+    duplicates = Account.objects.filter(
+        organisatie_id=organisatie_id, email__iexact=email, removed_at__isnull=True
+    ).exclude(pk=exclude_pk)
+    if duplicates.exists():
+        raise ValidationError(
+            {"email": _("Your organisation already has a user with this e-mail address.")}, code="duplicate"
+        )
+
+
+def registered_email_queue(
+    *, account: Account, registered_by: Account | None, is_beheerder: bool = False
+) -> EmailOutbox:
+    """Queue the confirmation e-mail of seed 002 §1.1 step 2.
+
+    It deliberately leaves the username out: the username travels on paper (the letter the
+    beheerder hands over) and the activation code by e-mail, so one intercepted channel is not enough.
+    """
+    return email_queue(
+        to=account.email,
+        template=REGISTERED_EMAIL_TEMPLATE,
+        language=account.language,
+        account=account,
+        context={
+            "name": account.name,
+            "organisatie": account.organisatie.naam if account.organisatie else "",
+            "beheerder": registered_by.name if registered_by else "",
+            "is_beheerder": is_beheerder,
+        },
+    )
+
+
+@transaction.atomic
+def gebruiker_register(
+    *,
+    beheerder: Account,
+    name: str,
+    email: str,
+    job_title: str = "",
+    phone: str = "",
+    language: str = "nl",
+    request: HttpRequest | None = None,
+) -> Account:
+    """Register a user in the beheerder's organisation and send the confirmation e-mail.
+
+    The username is generated (``Account.objects.unused_username``): never chosen, never derived
+    from the name, from an alphabet without look-alike characters.
+    """
+    if beheerder.organisatie_id is None:
+        raise PermissionDenied(_("Only a beheerder of an organisation can register users."))
+    email = Account.objects.normalize_email(email.strip())
+    _check_email_unique(organisatie_id=beheerder.organisatie_id, email=email)
+    account = Account.objects.create_user(
+        organisatie=beheerder.organisatie,
+        name=name.strip(),
+        email=email,
+        job_title=job_title.strip(),
+        phone=phone.strip(),
+        language=language,
+        created_by=beheerder,
+    )
+    audit_log(action=AuditAction.ACCOUNT_CREATE, actor=beheerder, obj=account, request=request)
+    registered_email_queue(account=account, registered_by=beheerder)
+    return account
+
+
+@transaction.atomic
+def gebruiker_update(
+    *, beheerder: Account, account: Account, request: HttpRequest | None = None, **fields: str
+) -> Account:
+    """Change a user's contact details; the audit trail records which fields changed, not their values."""
+    _check_same_organisatie(beheerder=beheerder, account=account)
+    _check_not_removed(account=account)
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable here: {sorted(unknown)}")
+    if "email" in fields:
+        fields["email"] = Account.objects.normalize_email(fields["email"].strip())
+        _check_email_unique(
+            organisatie_id=account.organisatie_id, email=fields["email"], exclude_pk=account.pk
+        )
+    changed = [name for name, value in fields.items() if getattr(account, name) != value]
+    if not changed:
+        return account
+    for name in changed:
+        setattr(account, name, fields[name])
+    account.save(update_fields=changed)
+    audit_log(
+        action=AuditAction.ACCOUNT_UPDATE,
+        actor=beheerder,
+        obj=account,
+        request=request,
+        detail={"fields": ",".join(changed)},
+    )
+    return account
+
+
+def rol_assign(
+    *, beheerder: Account, account: Account, rol: Rol, kenmerk: Kenmerk, request: HttpRequest | None = None
+) -> RolToekenning:
+    """Give ``account`` the role ``rol`` scoped by ``kenmerk``.
+
+    Only a role one of the beheerder's beheerautorisaties covers, only with a kenmerk of his own
+    organisation, and only a kenmerk of a type the role can be scoped with (seed 003).
+    """
+    _check_same_organisatie(beheerder=beheerder, account=account)
+    _check_not_removed(account=account)
+    if not Rol.objects.filter(pk=rol.pk, beheerautorisaties__accounts=beheerder).exists():
+        audit_log(
+            action=AuditAction.ROL_GRANT,
+            result=AuditResult.REFUSED,
+            actor=beheerder,
+            obj=account,
+            request=request,
+            detail={"rol_code": rol.code, "error_code": "rol_not_covered"},
+        )
+        raise PermissionDenied(
+            _("Your beheerautorisaties do not cover the role %(rol)s.") % {"rol": rol.naam}
+        )
+    if kenmerk.organisatie_id != beheerder.organisatie_id:
+        audit_log(
+            action=AuditAction.ROL_GRANT,
+            result=AuditResult.REFUSED,
+            actor=beheerder,
+            obj=account,
+            request=request,
+            detail={"rol_code": rol.code, "error_code": "kenmerk_other_organisation"},
+        )
+        raise PermissionDenied(_("This kenmerk does not belong to your organisation."))
+    if not rol.kenmerk_types.filter(pk=kenmerk.type_id).exists():
+        raise ValidationError(
+            {
+                "kenmerk": _("The role %(rol)s cannot be scoped with a kenmerk of type %(type)s.")
+                % {"rol": rol.naam, "type": kenmerk.type.naam}
+            }
+        )
+    # The refusals above are audited outside any transaction, so raising does not roll them back.
+    try:
+        with transaction.atomic():
+            toekenning = RolToekenning.objects.create(
+                account=account, rol=rol, kenmerk=kenmerk, granted_by=beheerder
+            )
+            audit_log(
+                action=AuditAction.ROL_GRANT,
+                actor=beheerder,
+                obj=account,
+                request=request,
+                detail={"rol_code": rol.code, "kenmerk_code": kenmerk.type.code, "kenmerk": kenmerk.waarde},
+            )
+    except IntegrityError as error:
+        raise ValidationError(_("This user already has this role with this kenmerk.")) from error
+    return toekenning
+
+
+@transaction.atomic
+def rol_revoke(*, beheerder: Account, toekenning: RolToekenning, request: HttpRequest | None = None) -> None:
+    """Take a role away; a beheerder can only take away what he could have given."""
+    account = toekenning.account
+    _check_same_organisatie(beheerder=beheerder, account=account)
+    if not Rol.objects.filter(pk=toekenning.rol_id, beheerautorisaties__accounts=beheerder).exists():
+        raise PermissionDenied(
+            _("Your beheerautorisaties do not cover the role %(rol)s.") % {"rol": toekenning.rol.naam}
+        )
+    detail = {"rol_code": toekenning.rol.code, "kenmerk": toekenning.kenmerk.waarde}
+    toekenning.delete()
+    audit_log(action=AuditAction.ROL_REVOKE, actor=beheerder, obj=account, request=request, detail=detail)
+
+
+def activation_code_request(
+    *, beheerder: Account, account: Account, request: HttpRequest | None = None
+) -> EmailOutbox:
+    """ "Activatiecode versturen": the koppel app issues the code at send time and mails it."""
+    _check_same_organisatie(beheerder=beheerder, account=account)
+    _check_not_removed(account=account)
+    if not account.is_active:
+        raise ValidationError(_("This account is not active."))
+    if Koppeling.objects.filter(account=account, ended_at__isnull=True).exists():
+        raise ValidationError(
+            _("This user is already linked to eHerkenning. Undo the link first if the means is lost.")
+        )
+    return koppel_services.activation_code_send(account=account, issued_by=beheerder, request=request)
+
+
+def koppeling_undo(
+    *, beheerder: Account, account: Account, reason: str, request: HttpRequest | None = None
+) -> Koppeling:
+    """ "Koppeling ongedaan maken" (lost, stolen, defect, other): the account and its roles stay."""
+    _check_same_organisatie(beheerder=beheerder, account=account)
+    if reason not in BEHEERDER_UNLINK_REASONS:
+        raise ValidationError({"reason": _("Choose a reason.")})
+    koppeling = Koppeling.objects.filter(account=account, ended_at__isnull=True).first()
+    if koppeling is None:
+        raise ValidationError(_("This user has no eHerkenning link."))
+    koppel_services.link_undo(
+        koppeling=koppeling, reason=UnlinkReason(reason), actor=beheerder, request=request
+    )
+    return koppeling
+
+
+@transaction.atomic
+def gebruiker_remove(*, beheerder: Account, account: Account, request: HttpRequest | None = None) -> None:
+    """Remove a user: a status (``removed_at``, ``is_active`` off), never a deletion.
+
+    The account row stays so the audit trail and the letters keep pointing at something. Its roles
+    are revoked (each audited), so that reactivation by the helpdesk never silently restores
+    access; the audit trail is the history. An active eHerkenning link is undone so the person's
+    identity is free for another account. A beheerder cannot remove himself, nor another beheerder:
+    beheer accounts are withdrawn by the helpdesk with the registration form (seed 003, "Intrekken").
+    """
+    _check_same_organisatie(beheerder=beheerder, account=account)
+    if account.pk == beheerder.pk:
+        raise ValidationError(_("You cannot remove yourself."))
+    _check_not_removed(account=account)
+    if BeheerautorisatieToekenning.objects.filter(account=account).exists():
+        raise ValidationError(_("This user is a beheerder. Only the helpdesk can withdraw a beheer account."))
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    for koppeling in Koppeling.objects.filter(account=account, ended_at__isnull=True):
+        koppel_services.link_undo(
+            koppeling=koppeling, reason=UnlinkReason.OTHER, actor=beheerder, request=request
+        )
+    for toekenning in RolToekenning.objects.filter(account=account).select_related("rol", "kenmerk"):
+        detail = {"rol_code": toekenning.rol.code, "kenmerk": toekenning.kenmerk.waarde, "reason": "removed"}
+        toekenning.delete()
+        audit_log(action=AuditAction.ROL_REVOKE, actor=beheerder, obj=account, request=request, detail=detail)
+    account.removed_at = timezone.now()
+    account.is_active = False
+    account.save(update_fields=["removed_at", "is_active"])
+    audit_log(action=AuditAction.ACCOUNT_REMOVE, actor=beheerder, obj=account, request=request)

@@ -1,0 +1,268 @@
+"""Autorisatiebeheer screens: a beheerder manages the users of his own organisation.
+
+Views only orchestrate: the decorator checks "is a beheerder" (403 otherwise), the selectors scope
+every lookup to his organisation (404 for anyone else's ids), the services enforce the rules.
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import Account, RolToekenning
+
+from . import selectors, services
+from .constants import USERS_PER_PAGE
+from .forms import GebruikerForm, KoppelingOngedaanForm, RolToekennenForm, ZoekForm
+from .letters import letter_download, letter_filename
+
+
+def beheerder_required(view):
+    """Anonymous → login; logged in without a beheerautorisatie → 403."""
+
+    @wraps(view)
+    @login_required
+    @never_cache
+    def wrapper(request, *args, **kwargs):
+        if not selectors.beheerder_is(account=request.user):
+            raise PermissionDenied(_("Only a beheerder has access to Autorisatiebeheer."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _account_or_404(request, pk: int) -> Account:
+    try:
+        return selectors.account_for_beheerder_get(beheerder=request.user, pk=pk)
+    except Account.DoesNotExist as error:
+        raise Http404 from error
+
+
+def _error_messages(error: ValidationError | PermissionDenied) -> list[str]:
+    if isinstance(error, ValidationError):
+        return error.messages
+    return [str(error) or _("You are not allowed to do this.")]
+
+
+def _refuse(request, error, pk: int, status: int = 400):
+    """Show a refused action on the user's page with a Dutch message and a 4xx status."""
+    for message in _error_messages(error):
+        messages.error(request, message)
+    response = gebruiker_detail_render(request, _account_or_404(request, pk))
+    response.status_code = 403 if isinstance(error, PermissionDenied) else status
+    return response
+
+
+@beheerder_required
+@require_GET
+def gebruikers(request):
+    form = ZoekForm(request.GET)
+    search = form.cleaned_data["q"] if form.is_valid() else ""
+    queryset = selectors.accounts_for_beheerder(beheerder=request.user, search=search)
+    page = Paginator(queryset, USERS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "beheer/gebruikers.html",
+        {
+            "form": form,
+            "search": search,
+            "page": page,
+            "accounts": selectors.accounts_with_status(accounts=page.object_list),
+        },
+    )
+
+
+@beheerder_required
+@require_http_methods(["GET", "POST"])
+def gebruiker_aanmelden(request):
+    form = GebruikerForm(request.POST or None, initial={"language": "nl"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = services.gebruiker_register(
+                beheerder=request.user, request=request, **form.cleaned_data
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(name)s is registered with username %(username)s. Download the letter and hand it over.")
+                % {"name": account.name, "username": account.username},
+            )
+            return redirect("beheer:gebruiker", pk=account.pk)
+    return render(
+        request,
+        "beheer/gebruiker_form.html",
+        {"form": form, "title": _("Register a user")},
+        status=_status(form),
+    )
+
+
+@beheerder_required
+@require_GET
+def gebruiker(request, pk: int):
+    return gebruiker_detail_render(request, _account_or_404(request, pk))
+
+
+def gebruiker_detail_render(request, account: Account, rol_form: RolToekennenForm | None = None, status=200):
+    account = selectors.accounts_with_status(accounts=[account])[0]
+    if rol_form is None:
+        rol_form = _rol_form(request)
+    return render(
+        request,
+        "beheer/gebruiker.html",
+        {
+            "account": account,
+            "is_self": account.pk == request.user.pk,
+            "rol_form": rol_form,
+            "koppeling_form": KoppelingOngedaanForm(),
+        },
+        status=status,
+    )
+
+
+def _rol_form(request, data=None) -> RolToekennenForm:
+    return RolToekennenForm(
+        data,
+        rollen=selectors.rollen_for_beheerder(beheerder=request.user),
+        kenmerken=selectors.kenmerken_for_beheerder(beheerder=request.user),
+    )
+
+
+@beheerder_required
+@require_http_methods(["GET", "POST"])
+def gebruiker_wijzigen(request, pk: int):
+    account = _account_or_404(request, pk)
+    if account.removed_at is not None:
+        return _refuse(request, ValidationError(_("This user has been removed.")), pk, status=409)
+    form = GebruikerForm(request.POST or None, instance=Account.objects.get(pk=account.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.gebruiker_update(
+                beheerder=request.user, account=account, request=request, **form.cleaned_data
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("The details have been saved."))
+            return redirect("beheer:gebruiker", pk=account.pk)
+    return render(
+        request,
+        "beheer/gebruiker_form.html",
+        {"form": form, "account": account, "title": _("Change user")},
+        status=_status(form),
+    )
+
+
+@beheerder_required
+@require_POST
+def rol_toekennen(request, pk: int):
+    account = _account_or_404(request, pk)
+    form = _rol_form(request, request.POST)
+    if form.is_valid():
+        try:
+            services.rol_assign(beheerder=request.user, account=account, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        except PermissionDenied as error:
+            return _refuse(request, error, pk)
+        else:
+            messages.success(request, _("The role has been assigned."))
+            return redirect("beheer:gebruiker", pk=account.pk)
+    return gebruiker_detail_render(request, account, rol_form=form, status=400)
+
+
+@beheerder_required
+@require_POST
+def rol_intrekken(request, pk: int, toekenning_pk: int):
+    account = _account_or_404(request, pk)
+    toekenning = get_object_or_404(
+        RolToekenning.objects.select_related("rol", "kenmerk", "account"), pk=toekenning_pk, account=account
+    )
+    try:
+        services.rol_revoke(beheerder=request.user, toekenning=toekenning, request=request)
+    except (ValidationError, PermissionDenied) as error:
+        return _refuse(request, error, pk)
+    messages.success(request, _("The role has been revoked."))
+    return redirect("beheer:gebruiker", pk=account.pk)
+
+
+@beheerder_required
+@require_POST
+def activatiecode_versturen(request, pk: int):
+    account = _account_or_404(request, pk)
+    try:
+        services.activation_code_request(beheerder=request.user, account=account, request=request)
+    except (ValidationError, PermissionDenied) as error:
+        return _refuse(request, error, pk, status=409)
+    messages.success(
+        request,
+        _("The activation code is being sent to %(email)s. It is valid for 24 hours.")
+        % {"email": account.email},
+    )
+    return redirect("beheer:gebruiker", pk=account.pk)
+
+
+@beheerder_required
+@require_GET
+def brief(request, pk: int):
+    account = _account_or_404(request, pk)
+    pdf = letter_download(beheerder=request.user, account=account, request=request)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{letter_filename(account=account)}"'
+    return response
+
+
+@beheerder_required
+@require_http_methods(["GET", "POST"])
+def koppeling_ongedaan_maken(request, pk: int):
+    account = _account_or_404(request, pk)
+    form = KoppelingOngedaanForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.koppeling_undo(
+                beheerder=request.user, account=account, reason=form.cleaned_data["reason"], request=request
+            )
+        except (ValidationError, PermissionDenied) as error:
+            return _refuse(request, error, pk, status=409)
+        messages.success(request, _("The link has been undone. The user can link a new eHerkenning means."))
+        return redirect("beheer:gebruiker", pk=account.pk)
+    return render(
+        request,
+        "beheer/koppeling_ongedaan_maken.html",
+        {"account": account, "form": form},
+        status=_status(form),
+    )
+
+
+@beheerder_required
+@require_http_methods(["GET", "POST"])
+def gebruiker_verwijderen(request, pk: int):
+    account = _account_or_404(request, pk)
+    if request.method == "POST":
+        try:
+            services.gebruiker_remove(beheerder=request.user, account=account, request=request)
+        except (ValidationError, PermissionDenied) as error:
+            return _refuse(request, error, pk, status=409)
+        messages.success(request, _("%(name)s has been removed.") % {"name": account.name})
+        return redirect("beheer:gebruikers")
+    return render(request, "beheer/gebruiker_verwijderen.html", {"account": account})
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+def _status(form) -> int:
+    return 400 if form.is_bound and form.errors else 200
