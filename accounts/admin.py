@@ -10,7 +10,7 @@ from django_otp.admin import OTPAdminSite
 from beheer.admin_actions import ACCOUNT_HELPDESK_ACTIONS
 
 from .audit import audit_log
-from .constants import AuditAction
+from .constants import AuditAction, OrganisatieType
 from .models import (
     Account,
     AuditEvent,
@@ -18,7 +18,9 @@ from .models import (
     EmailOutbox,
     Kenmerk,
     KenmerkType,
+    Mededeling,
     Organisatie,
+    OverstapPlanning,
     Rol,
     RolToekenning,
 )
@@ -267,3 +269,51 @@ class EmailOutboxAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class MededelingAdminForm(forms.ModelForm):
+    organisatie_types = forms.MultipleChoiceField(
+        label=_("For organisation types"),
+        choices=OrganisatieType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Empty: every organisation type."),
+    )
+
+    class Meta:
+        model = Mededeling
+        fields = [
+            "title",
+            "text",
+            "publish_from",
+            "publish_until",
+            "organisatie_types",
+            "beheerautorisaties",
+            "rollen",
+        ]
+
+
+@admin.register(Mededeling)
+class MededelingAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Mededelingen on the overview screen; each target list narrows the audience (all must match)."""
+
+    form = MededelingAdminForm
+    list_display = ["title", "publish_from", "publish_until", "targets"]
+    list_filter = ["publish_from"]
+    search_fields = ["title", "text"]
+    filter_horizontal = ["beheerautorisaties", "rollen"]
+    date_hierarchy = "publish_from"
+
+    @admin.display(description=_("Targets"))
+    def targets(self, obj):
+        types = ", ".join(str(OrganisatieType(value).label) for value in obj.organisatie_types or [])
+        return types or _("everyone")
+
+
+@admin.register(OverstapPlanning)
+class OverstapPlanningAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Seed 001's switch planning: until which date each sector may still use the token login."""
+
+    list_display = ["organisatie_type", "switch_date", "note"]
+    list_editable = ["switch_date"]
+    ordering = ["switch_date", "organisatie_type"]

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 # sending transaction, to add a secret to the context (it must not be stored in the outbox row).
 SECRET_HOOKS: dict[str, str] = {
     "koppeling/email/activation_code": "koppeling.services.activation_code_email_context",
+    "accounts/email/email_change_confirm": "accounts.portal.email_change_email_context",
 }
 
 MAX_ATTEMPTS = 10

@@ -420,3 +420,137 @@ class EmailOutbox(models.Model):
 
     def __str__(self):
         return f"{self.template} → {self.to}"
+
+
+# --- Portal: mededelingen, Snel naar, Mijn gegevens, token planning (issue 6) ------------------
+
+
+class MededelingQuerySet(models.QuerySet):
+    def published(self, *, now):
+        return self.filter(publish_from__lte=now).filter(
+            models.Q(publish_until__isnull=True) | models.Q(publish_until__gt=now)
+        )
+
+
+class Mededeling(models.Model):
+    """An announcement the helpdesk publishes on the overview screen (seed 002 §1.6, tile Mijn DUO).
+
+    Each target list narrows the audience; an empty list does not narrow it. A user sees the
+    mededeling when he matches every non-empty list (one item of a list is enough): "PO schools'
+    beheerders" is organisation type onderwijsinstelling *and* beheerautorisatie Beheerder PO.
+    """
+
+    title = models.CharField(_("title"), max_length=200)
+    text = models.TextField(_("text"))
+    publish_from = models.DateTimeField(_("publish from"), default=timezone.now, db_index=True)
+    publish_until = models.DateTimeField(
+        _("publish until"), null=True, blank=True, help_text=_("Empty: until further notice.")
+    )
+    organisatie_types = models.JSONField(
+        _("for organisation types"),
+        default=list,
+        blank=True,
+        help_text=_("Empty: every organisation type."),
+    )
+    beheerautorisaties = models.ManyToManyField(
+        Beheerautorisatie,
+        blank=True,
+        related_name="+",
+        verbose_name=_("for holders of these beheerautorisaties"),
+        help_text=_("Empty: everyone, beheerder or not."),
+    )
+    rollen = models.ManyToManyField(
+        Rol,
+        blank=True,
+        related_name="+",
+        verbose_name=_("for users with these rollen"),
+        help_text=_("Empty: everyone, whatever his rollen."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    objects = MededelingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("mededeling")
+        verbose_name_plural = _("mededelingen")
+        ordering = ["-publish_from", "-id"]
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        super().clean()
+        if self.publish_until and self.publish_from and self.publish_until <= self.publish_from:
+            raise ValidationError({"publish_until": _("The end of publication must lie after its start.")})
+        unknown = set(self.organisatie_types or []) - set(OrganisatieType.values)
+        if unknown:
+            raise ValidationError({"organisatie_types": _("Unknown organisation type.")})
+
+
+class OnderwerpBezoek(models.Model):
+    """How often an account opened an Onderwerp: feeds "Snel naar" (his most used services).
+
+    One row per (account, rol), incremented with a single ``UPDATE … SET count = count + 1``.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    rol = models.ForeignKey(Rol, on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField(default=0)
+    last_visited_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("onderwerp visit count")
+        verbose_name_plural = _("onderwerp visit counts")
+        constraints = [models.UniqueConstraint(fields=["account", "rol"], name="uniq_onderwerp_bezoek")]
+
+    def __str__(self):
+        return f"{self.account_id}/{self.rol_id}: {self.count}"
+
+
+class EmailWijziging(models.Model):
+    """A requested change of e-mail address, effective only once the new address confirmed it.
+
+    The confirmation token is random (256 bits) and only its SHA-256 is stored; it is single use
+    (consumed with one conditional UPDATE) and expires. It is created at send time by an e-mail
+    secret hook, so it never sits in the outbox in plain text.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="email_wijzigingen")
+    new_email = models.EmailField(_("new e-mail address"))
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("e-mail address change")
+        verbose_name_plural = _("e-mail address changes")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.account_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class OverstapPlanning(models.Model):
+    """Seed 001's planning table: from which date an organisation type must use eHerkenning.
+
+    Before this date, existing users of that type may still log in with their token
+    (username + password + TOTP); from this date on the token login refuses them.
+    """
+
+    organisatie_type = models.CharField(
+        _("type of organisation"), max_length=32, choices=OrganisatieType.choices, unique=True
+    )
+    switch_date = models.DateField(
+        _("switch date"), help_text=_("From this date on, the token login is refused for this sector.")
+    )
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("switch planning")
+        verbose_name_plural = _("switch planning per sector")
+        ordering = ["switch_date", "organisatie_type"]
+
+    def __str__(self):
+        return f"{self.get_organisatie_type_display()}: {self.switch_date:%d-%m-%Y}"

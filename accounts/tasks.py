@@ -36,3 +36,27 @@ def flush_email_outbox() -> int:
         except Exception:  # noqa: BLE001  (recorded on the row and in the audit trail)
             logger.warning("Outbox mail %s failed again; will retry on the next sweep", outbox_id)
     return sent
+
+
+@shared_task(acks_late=True)
+def send_email_batch(outbox_ids: list[int]) -> int:
+    """Send a chunk of outbox mails in one task (bulk jobs publish chunks, not one task per mail).
+
+    A mail that fails stays unsent with its error recorded; the outbox sweep retries it.
+    """
+    sent = 0
+    for outbox_id in outbox_ids:
+        try:
+            sent += bool(email_send(outbox_id=outbox_id))
+        except Exception:  # noqa: BLE001  (recorded on the row and in the audit trail)
+            logger.warning("Outbox mail %s failed; the outbox sweep will retry it", outbox_id)
+    return sent
+
+
+@shared_task(acks_late=True)
+def unlink_inactive_links() -> dict:
+    """Daily: undo links unused for 18 months and warn those at 17 months (seed 002 §1.5)."""
+    from .lifecycle import inactive_links_process
+
+    run = inactive_links_process()
+    return {"unlinked": run.unlinked, "warned": run.warned}

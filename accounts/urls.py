@@ -8,3 +8,11 @@ urlpatterns = [
     path("gebruiksvoorwaarden/", views.gebruiksvoorwaarden, name="gebruiksvoorwaarden"),
     path("healthz", views.healthz, name="healthz"),
 ]
+
+urlpatterns += [
+    path("overzicht/", views.overzicht, name="overzicht"),
+    path("onderwerpen/<slug:code>/", views.onderwerp, name="onderwerp"),
+    path("mijn-gegevens/", views.mijn_gegevens, name="mijn_gegevens"),
+    path("mijn-gegevens/e-mail/<str:token>/", views.email_confirm, name="email_confirm"),
+    path("token/", views.token_login_view, name="token_login"),
+]

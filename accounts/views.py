@@ -1,14 +1,41 @@
 import email
 from email import policy
+from functools import wraps
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods
 
 from . import devmail
+from .forms import MijnGegevensForm, TokenLoginForm
+from .portal import (
+    EMAIL_CHANGE_DAILY_LIMIT,
+    EmailChangeError,
+    email_change_confirm,
+    email_change_lookup,
+    email_change_request,
+    onderwerp_visit_count,
+    profile_update,
+)
+from .selectors import (
+    email_change_pending,
+    email_change_recent_count,
+    overview_for_account,
+    rol_toekenningen_for_onderwerp,
+)
+from .token_login import TokenOutcome, token_login
 
 
 @require_GET
@@ -93,4 +120,202 @@ def dev_mail_detail(request, name):
         request,
         "accounts/dev_mail_detail.html",
         {"mail": parsed, "body": body.get_content() if body else "", "headers": list(parsed.items())},
+    )
+
+
+# --- The user's portal: overview, Onderwerpen, Mijn gegevens, token login (issue 6) -------------
+
+
+def _url_or(name: str, fallback: str) -> str:
+    """Reverse a URL another part owns; a fixed path while that part is not there yet."""
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return fallback
+
+
+def portal_user_required(view):
+    """Logged-in organisation users only: anonymous → eHerkenning login, helpdesk staff → 403."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.is_staff:
+            return render(request, "accounts/portal_forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def _portal_context(request) -> dict:
+    return {"logout_url": _url_or("logout", "/uitloggen/")}
+
+
+@never_cache
+@require_GET
+@portal_user_required
+def overzicht(request):
+    overview = overview_for_account(account=request.user, now=timezone.now())
+    return render(
+        request,
+        "accounts/overzicht.html",
+        {
+            **_portal_context(request),
+            "overview": overview,
+            "beheer_url": _url_or("beheer:gebruikers", "/beheer/") if overview.is_beheerder else "",
+        },
+    )
+
+
+@never_cache
+@require_GET
+@portal_user_required
+def onderwerp(request, code):
+    toekenningen = rol_toekenningen_for_onderwerp(account=request.user, rol_code=code)
+    if not toekenningen:
+        return render(request, "accounts/portal_forbidden.html", {"onderwerp_code": code}, status=403)
+    rol = toekenningen[0].rol
+    onderwerp_visit_count(account=request.user, rol=rol)
+    return render(
+        request,
+        "accounts/onderwerp.html",
+        {**_portal_context(request), "rol": rol, "toekenningen": toekenningen},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@portal_user_required
+def mijn_gegevens(request):
+    account = request.user
+    status = 200
+    if request.method == "POST":
+        form = MijnGegevensForm.for_account(account, data=request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            new_email = data["email"]
+            if (
+                new_email.lower() != account.email.lower()
+                and email_change_recent_count(account=account) >= EMAIL_CHANGE_DAILY_LIMIT
+            ):
+                form.add_error(
+                    "email", _("You asked for too many address changes today. Try again tomorrow.")
+                )
+            else:
+                changed = profile_update(
+                    account=account,
+                    name=data["name"],
+                    job_title=data["job_title"],
+                    phone=data["phone"],
+                    request=request,
+                )
+                if new_email.lower() != account.email.lower():
+                    email_change_request(account=account, new_email=new_email, request=request)
+                    messages.info(
+                        request,
+                        _(
+                            "We sent a link to %(email)s. Your new e-mail address takes effect only "
+                            "after you follow that link (valid for 24 hours)."
+                        )
+                        % {"email": new_email},
+                    )
+                if changed:
+                    messages.success(request, _("Your details have been saved."))
+                elif new_email.lower() == account.email.lower():
+                    messages.info(request, _("Nothing was changed."))
+                return redirect("mijn_gegevens")
+        status = 400
+    else:
+        form = MijnGegevensForm.for_account(account)
+    return render(
+        request,
+        "accounts/mijn_gegevens.html",
+        {**_portal_context(request), "form": form, "pending": email_change_pending(account=account)},
+        status=status,
+    )
+
+
+_EMAIL_CONFIRM_ERRORS = {
+    "unknown": (
+        400,
+        gettext_lazy("This confirmation link is not valid. Check that you copied the whole link."),
+    ),
+    "expired": (
+        410,
+        gettext_lazy(
+            "This confirmation link has expired. Enter your new e-mail address again in Mijn gegevens."
+        ),
+    ),
+    "used": (
+        410,
+        gettext_lazy(
+            "This confirmation link has already been used or was replaced by a newer one. "
+            "Check your e-mail address in Mijn gegevens."
+        ),
+    ),
+}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@portal_user_required
+def email_confirm(request, token):
+    """Show (GET) and perform (POST) the e-mail change; a mail scanner's GET changes nothing."""
+    try:
+        if request.method == "POST":
+            email_change_confirm(account=request.user, token=token, request=request)
+            messages.success(request, _("Your e-mail address has been changed."))
+            return redirect("mijn_gegevens")
+        wijziging = email_change_lookup(account=request.user, token=token)
+    except EmailChangeError as error:
+        status, message = _EMAIL_CONFIRM_ERRORS[error.reason]
+        return render(
+            request,
+            "accounts/email_confirm_error.html",
+            {**_portal_context(request), "message": message},
+            status=status,
+        )
+    return render(
+        request, "accounts/email_confirm.html", {**_portal_context(request), "wijziging": wijziging}
+    )
+
+
+@never_cache
+@sensitive_post_parameters("password", "otp_token")
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def token_login_view(request):
+    """Inloggen met token (seeds 001, 004): for existing users until their sector's switch date."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
+    status = 200
+    refusal = None
+    if request.method == "POST":
+        form = TokenLoginForm(request.POST)
+        if form.is_valid():
+            result = token_login(
+                request=request,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+                otp_token=form.cleaned_data["otp_token"],
+            )
+            if result.outcome is TokenOutcome.OK:
+                return redirect(next_url or "overzicht")
+            if result.outcome is TokenOutcome.FAILED:
+                form.add_error(None, _("The combination of username, password and code is not correct."))
+                status = 400
+            else:
+                refusal = result
+                status = 403
+        else:
+            status = 400
+    else:
+        form = TokenLoginForm()
+    return render(
+        request,
+        "accounts/token_login.html",
+        {"form": form, "refusal": refusal, "next": next_url},
+        status=status,
     )

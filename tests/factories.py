@@ -103,3 +103,33 @@ class KoppelingFactory(factory.django.DjangoModelFactory):
     acting_subject_id = factory.Sequence(lambda n: f"pseudonym-{n}")
     legal_subject_id = factory.LazyAttribute(lambda o: o.account.organisatie.kvk_nummer or "12345678")
     level = "urn:etoegang:core:assurance-class:loa3"
+
+
+# --- User portal (issue 6) ---------------------------------------------------------------------
+
+
+class MededelingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "accounts.Mededeling"
+
+    title = factory.Sequence(lambda n: f"Mededeling {n}")
+    text = "Op zaterdag is Mijn DUO van 8.00 tot 12.00 uur niet bereikbaar."
+    organisatie_types = factory.LazyFunction(list)
+
+
+def token_user_create(*, password: str = "geheim-token-wachtwoord-1", **fields) -> tuple[Account, object]:
+    """An account with a password and a confirmed TOTP device: a legacy token user (seed 001)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    account = AccountFactory(**fields)
+    account.set_password(password)
+    account.save(update_fields=["password"])
+    device = TOTPDevice.objects.create(user=account, name="token", confirmed=True)
+    return account, device
+
+
+def totp_code(device) -> str:
+    """The code the device's token generator shows now (at the possibly travelled time)."""
+    from django_otp.oath import totp
+
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"

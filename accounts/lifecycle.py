@@ -1,0 +1,208 @@
+"""Account lifecycle: undo links after 18 months without login (seed 002 §1.5), warn a month before.
+
+Both jobs are set-based so that they stay fast at national scale (design.md §7 P4: 1,000,000
+links in seconds): each batch is one ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING``, one
+multi-row INSERT of audit events and one of outbox mails, in one transaction. No Python loop
+issues a query per link. The mails are published in chunks after commit (one broker round trip
+per chunk, not per mail); a lost publication is picked up by the outbox sweep.
+
+Every date rule takes ``now`` so that tests (and a catch-up run) can pass the clock in.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.utils import make_msgid
+from urllib.parse import urlsplit
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from koppeling.models import Koppeling, UnlinkReason
+
+from .audit import AuditObject, audit_log_bulk
+from .constants import AuditAction
+from .models import Account, EmailOutbox
+
+# Seed 002 §1.5: "Als u de afgelopen 18 maanden niet hebt ingelogd, is de koppeling … ongedaan gemaakt."
+INACTIVITY_MONTHS = 18
+# One e-mail a month ahead (issue 6: "30 days before, i.e. at 17 months").
+WARNING_MONTHS = 17
+BATCH_SIZE = 20_000
+PUBLISH_CHUNK = 500
+
+UNDONE_TEMPLATE = "accounts/email/link_inactive_undone"
+WARNING_TEMPLATE = "accounts/email/link_inactive_warning"
+
+
+@dataclass(frozen=True)
+class InactivityRun:
+    warned: int
+    unlinked: int
+
+
+def inactivity_cutoffs(*, now: datetime) -> tuple[datetime, datetime]:
+    """Return (unlink cutoff, warning cutoff): last logins at or before these are due.
+
+    Calendar months on the Dutch wall clock, counted back from today as the seed words it ("de
+    afgelopen 18 maanden"): on 28 February 2026 the past 18 months reach back to 28 August 2024,
+    so a link last used on 31 August 2024 stays until 1 March 2026 — not 18 × 30 days.
+    """
+    local_now = timezone.localtime(now)
+    return local_now - relativedelta(months=INACTIVITY_MONTHS), local_now - relativedelta(
+        months=WARNING_MONTHS
+    )
+
+
+def unlink_date(*, last_login_at: datetime) -> date:
+    """The first day on which the unlink job undoes a link last used at ``last_login_at``."""
+    day = timezone.localtime(last_login_at) + relativedelta(months=INACTIVITY_MONTHS)
+    while day - relativedelta(months=INACTIVITY_MONTHS) < last_login_at:  # clipped month ends
+        day += timedelta(days=1)
+    return day.date()
+
+
+def inactive_links_process(
+    *, now: datetime | None = None, batch_size: int = BATCH_SIZE, publish: bool = True
+) -> InactivityRun:
+    """The daily job: first undo what is due, then warn who will be due in a month."""
+    now = now or timezone.now()
+    unlinked = inactive_links_unlink(now=now, batch_size=batch_size, publish=publish)
+    warned = inactive_links_warn(now=now, batch_size=batch_size, publish=publish)
+    return InactivityRun(warned=warned, unlinked=unlinked)
+
+
+def inactive_links_unlink(
+    *, now: datetime | None = None, batch_size: int = BATCH_SIZE, publish: bool = True
+) -> int:
+    """Undo every active link whose last eHerkenning login is 18 calendar months old or more.
+
+    The account and its roles stay: the user redoes the koppelproces. Each undone link gets an
+    audit event (link.undo, reason ``inactive``, actor: the system) and the user an e-mail.
+    The outer WHERE repeats the conditions, so a link whose owner logs in while the job runs
+    (PostgreSQL re-checks an updated row) or that someone else undid is left alone.
+    """
+    now = now or timezone.now()
+    cutoff, _warning_cutoff = inactivity_cutoffs(now=now)
+    table = Koppeling._meta.db_table
+    condition = "ended_at IS NULL AND last_login_at <= %s"
+    sql = (
+        f"UPDATE {table} SET ended_at = %s, ended_reason = %s "  # noqa: S608  (table name from _meta)
+        f"WHERE id IN (SELECT id FROM {table} WHERE {condition} LIMIT %s{_skip_locked()}) "
+        f"AND {condition} RETURNING id, account_id, last_login_at"
+    )
+    params = [now, UnlinkReason.INACTIVE.value, cutoff, batch_size, cutoff]
+    return _run_batches(
+        sql=sql, params=params, now=now, batch_size=batch_size, publish=publish, kind="undone"
+    )
+
+
+def inactive_links_warn(
+    *, now: datetime | None = None, batch_size: int = BATCH_SIZE, publish: bool = True
+) -> int:
+    """E-mail once, at 17 months without login, that the link will be undone a month later.
+
+    "Once" per period of inactivity: a link warned before its last login is warned again.
+    Links already due for undoing are left to ``inactive_links_unlink``.
+    """
+    now = now or timezone.now()
+    cutoff, warning_cutoff = inactivity_cutoffs(now=now)
+    table = Koppeling._meta.db_table
+    condition = (
+        "ended_at IS NULL AND last_login_at <= %s AND last_login_at > %s "
+        "AND (inactivity_warned_at IS NULL OR inactivity_warned_at < last_login_at)"
+    )
+    sql = (
+        f"UPDATE {table} SET inactivity_warned_at = %s "  # noqa: S608  (table name from _meta)
+        f"WHERE id IN (SELECT id FROM {table} WHERE {condition} LIMIT %s{_skip_locked()}) "
+        f"AND {condition} RETURNING id, account_id, last_login_at"
+    )
+    params = [now, warning_cutoff, cutoff, batch_size, warning_cutoff, cutoff]
+    return _run_batches(
+        sql=sql, params=params, now=now, batch_size=batch_size, publish=publish, kind="warning"
+    )
+
+
+def _skip_locked() -> str:
+    # Rows locked by a concurrent unlink or login are skipped, not waited for (PostgreSQL only).
+    return " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+
+
+def _run_batches(*, sql: str, params: list, now: datetime, batch_size: int, publish: bool, kind: str) -> int:
+    total = 0
+    while True:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            if rows:
+                outbox_ids = _record(rows=rows, now=now, kind=kind)
+                if publish and outbox_ids:
+                    transaction.on_commit(lambda ids=outbox_ids: email_publish_many(outbox_ids=ids))
+        total += len(rows)
+        if len(rows) < batch_size:
+            return total
+
+
+def _record(*, rows: Sequence[tuple], now: datetime, kind: str) -> list[int]:
+    """Write the audit events and queue the e-mails for one batch of (link id, account id, last login)."""
+    accounts = {
+        pk: (email, name, language)
+        for pk, email, name, language in Account.objects.filter(pk__in={row[1] for row in rows}).values_list(
+            "pk", "email", "name", "language"
+        )
+    }
+    if kind == "undone":
+        audit_log_bulk(
+            action=AuditAction.LINK_UNDO,
+            objects=(
+                AuditObject(type=Koppeling._meta.label, id=str(link_id), repr=f"account {account_id}")
+                for link_id, account_id, _last in rows
+            ),
+            detail={"reason_code": UnlinkReason.INACTIVE.value},
+        )
+    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+    template = UNDONE_TEMPLATE if kind == "undone" else WARNING_TEMPLATE
+    mails = []
+    for _link_id, account_id, last_login_at in rows:
+        email, name, language = accounts.get(account_id, ("", "", "nl"))
+        if not email:
+            continue
+        context = {"name": name, "last_login": f"{timezone.localdate(last_login_at):%d-%m-%Y}"}
+        if kind == "warning":
+            context["undo_on"] = f"{unlink_date(last_login_at=last_login_at):%d-%m-%Y}"
+        mails.append(
+            EmailOutbox(
+                created_at=now,
+                to=email,
+                template=template,
+                context=context,
+                language=language,
+                account_id=account_id,
+                message_id=make_msgid(domain=domain),
+            )
+        )
+    created = EmailOutbox.objects.bulk_create(mails, batch_size=5000)
+    return [mail.pk for mail in created if mail.pk is not None]
+
+
+def email_publish_many(
+    *, outbox_ids: Sequence[int], chunk: int = PUBLISH_CHUNK, publish: Callable | None = None
+) -> None:
+    """Hand queued mails to the workers in chunks: one broker round trip per ``chunk`` mails.
+
+    When the broker is down the rows simply stay unsent and the outbox sweep sends them later.
+    """
+    from celery.exceptions import Retry
+    from kombu.exceptions import OperationalError as KombuOperationalError
+
+    from .tasks import send_email_batch
+
+    publish = publish or send_email_batch.delay
+    for start in range(0, len(outbox_ids), chunk):
+        try:
+            publish(list(outbox_ids[start : start + chunk]))
+        except (OSError, KombuOperationalError, Retry):
+            return

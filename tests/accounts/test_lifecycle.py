@@ -1,0 +1,162 @@
+"""18 months without login: the link is undone, with a warning a month before (seed 002 §1.5)."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from dateutil.relativedelta import relativedelta
+from django.core import mail
+
+from accounts.lifecycle import (
+    inactive_links_process,
+    inactive_links_unlink,
+    inactive_links_warn,
+    unlink_date,
+)
+from accounts.models import AuditEvent, EmailOutbox, RolToekenning
+from koppeling.models import Koppeling, UnlinkReason
+from tests.factories import AccountFactory, KenmerkFactory, grant_rol
+
+pytestmark = pytest.mark.django_db
+
+AMS = ZoneInfo("Europe/Amsterdam")
+LAST_LOGIN = datetime(2025, 3, 10, 9, 30, tzinfo=AMS)
+
+
+def make_link(*, last_login_at=LAST_LOGIN, **fields) -> Koppeling:
+    account = fields.pop("account", None) or AccountFactory()
+    return Koppeling.objects.create(
+        account=account,
+        acting_subject_id=f"pseudonym-{account.pk}",
+        legal_subject_id=account.organisatie.kvk_nummer,
+        level="urn:etoegang:core:assurance-class:loa3",
+        created_at=last_login_at,
+        last_login_at=last_login_at,
+        **fields,
+    )
+
+
+def run_job_at(moment: datetime):
+    with time_machine.travel(moment, tick=False):
+        return inactive_links_process()
+
+
+def test_18_months_minus_a_day_without_login_leaves_the_link():
+    link = make_link()
+    run = run_job_at(LAST_LOGIN + relativedelta(months=18) - relativedelta(days=1))
+    link.refresh_from_db()
+    assert link.ended_at is None
+    assert run.unlinked == 0
+
+
+def test_18_months_without_login_undoes_the_link_but_keeps_account_and_roles():
+    account = AccountFactory()
+    grant_rol(account, "osr", KenmerkFactory(organisatie=account.organisatie))
+    link = make_link(account=account)
+    moment = LAST_LOGIN + relativedelta(months=18)
+    run = run_job_at(moment)
+    link.refresh_from_db()
+    account.refresh_from_db()
+    assert run.unlinked == 1
+    assert link.ended_at == moment
+    assert link.ended_reason == UnlinkReason.INACTIVE
+    assert account.is_active
+    assert RolToekenning.objects.filter(account=account).count() == 1
+
+
+def test_months_are_calendar_months_counted_back_from_today():
+    # On 28 February 2026 "the past 18 months" reach back to 28 August 2024 and include a login on
+    # 31 August; on 1 March they reach back to 1 September. 18 × 30 days would be 22 February.
+    last_login = datetime(2024, 8, 31, 12, 0, tzinfo=AMS)
+    link = make_link(last_login_at=last_login)
+    run_job_at(datetime(2026, 2, 28, 12, 0, tzinfo=AMS))
+    link.refresh_from_db()
+    assert link.ended_at is None
+    run_job_at(datetime(2026, 3, 1, 12, 0, tzinfo=AMS))
+    link.refresh_from_db()
+    assert link.ended_at is not None
+    assert unlink_date(last_login_at=last_login).isoformat() == "2026-03-01"
+
+
+def test_undoing_is_audited_per_link_as_the_system():
+    links = [make_link() for _ in range(3)]
+    run_job_at(LAST_LOGIN + relativedelta(months=18))
+    events = AuditEvent.objects.filter(action="link.undo")
+    assert sorted(events.values_list("object_id", flat=True)) == sorted(str(link.pk) for link in links)
+    assert {(e.actor_id, e.detail["reason_code"], e.object_type) for e in events} == {
+        (None, "inactive", "koppeling.Koppeling")
+    }
+
+
+def test_user_gets_a_dutch_e_mail_when_his_link_is_undone(django_capture_on_commit_callbacks):
+    link = make_link(account=AccountFactory(email="piet@school.example"))
+    with django_capture_on_commit_callbacks(execute=True):
+        run_job_at(LAST_LOGIN + relativedelta(months=18))
+    [message] = mail.outbox
+    assert message.to == ["piet@school.example"]
+    assert message.subject == "De koppeling van uw eHerkenningmiddel aan Mijn DUO is ongedaan gemaakt"
+    assert "10-03-2025" in message.body and "koppelproces opnieuw" in message.body
+    assert EmailOutbox.objects.get(account=link.account).sent_at is not None
+
+
+def test_17_months_without_login_sends_one_warning_only():
+    link = make_link()
+    moment = LAST_LOGIN + relativedelta(months=17)
+    assert run_job_at(moment - relativedelta(days=1)).warned == 0
+    run = run_job_at(moment)
+    assert run.warned == 1 and run.unlinked == 0
+    link.refresh_from_db()
+    assert link.inactivity_warned_at == moment and link.ended_at is None
+    outbox = EmailOutbox.objects.get(template="accounts/email/link_inactive_warning")
+    assert outbox.context["undo_on"] == "10-09-2026"
+    assert run_job_at(moment + relativedelta(days=1)).warned == 0  # once
+    assert EmailOutbox.objects.filter(template="accounts/email/link_inactive_warning").count() == 1
+
+
+def test_a_login_after_the_warning_restarts_the_count_and_a_later_period_is_warned_again():
+    link = make_link()
+    run_job_at(LAST_LOGIN + relativedelta(months=17))
+    new_login = LAST_LOGIN + relativedelta(months=17, days=3)
+    Koppeling.objects.filter(pk=link.pk).update(last_login_at=new_login)
+    assert run_job_at(LAST_LOGIN + relativedelta(months=18)).unlinked == 0
+    assert run_job_at(new_login + relativedelta(months=17)).warned == 1
+
+
+def test_ended_links_are_neither_warned_nor_undone_again():
+    make_link(ended_at=LAST_LOGIN, ended_reason=UnlinkReason.LOST)
+    run = run_job_at(LAST_LOGIN + relativedelta(months=24))
+    assert (run.unlinked, run.warned) == (0, 0)
+    assert not AuditEvent.objects.filter(action="link.undo").exists()
+
+
+def test_a_link_due_for_undoing_gets_no_warning_first():
+    make_link()
+    run = run_job_at(LAST_LOGIN + relativedelta(months=19))
+    assert (run.unlinked, run.warned) == (1, 0)
+
+
+def test_batches_process_every_due_link():
+    links = [make_link() for _ in range(7)]
+    fresh = make_link(last_login_at=LAST_LOGIN + relativedelta(months=6))
+    with time_machine.travel(LAST_LOGIN + relativedelta(months=18), tick=False):
+        assert inactive_links_unlink(batch_size=2, publish=False) == 7
+        assert inactive_links_warn(batch_size=2, publish=False) == 0
+    assert Koppeling.objects.filter(pk__in=[link.pk for link in links], ended_at__isnull=True).count() == 0
+    fresh.refresh_from_db()
+    assert fresh.ended_at is None
+
+
+def test_the_daily_task_is_scheduled_in_celery_beat():
+    from django.conf import settings
+
+    entries = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
+    assert "accounts.tasks.unlink_inactive_links" in entries
+
+
+def test_mails_are_published_in_chunks_not_one_broker_call_per_mail():
+    from accounts.lifecycle import email_publish_many
+
+    calls = []
+    email_publish_many(outbox_ids=list(range(1, 1202)), chunk=500, publish=calls.append)
+    assert [len(chunk) for chunk in calls] == [500, 500, 201]
