@@ -275,7 +275,6 @@ EHERKENNING_DEV_BROKER_ENCRYPT = env.bool("EHERKENNING_DEV_BROKER_ENCRYPT", defa
 # djangosaml2: the pysaml2 configuration is built from the settings above (koppeling/saml/config.py).
 SAML_CONFIG_LOADER = "koppeling.saml.config.sp_config_load"
 SAML_DEFAULT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-SAML_IGNORE_AUTHENTICATED_USERS_ON_LOGIN = False
 if IS_PRODUCTION and not (EHERKENNING_IDP_METADATA and EHERKENNING_SP_KEY_FILE and EHERKENNING_SP_CERT_FILE):
     raise ImproperlyConfigured(
         "Refusing to start with production settings: set EHERKENNING_IDP_METADATA, "

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts import views as account_views
+from koppeling.saml import views as saml_views
 
 urlpatterns = [
     path("", include("accounts.urls")),
@@ -12,10 +13,17 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("toegankelijkheid", RedirectView.as_view(url="/toegankelijkheid/", permanent=True)),
+    path("saml2/", include("koppeling.saml.urls")),
+    path("uitloggen/", saml_views.logout_view, name="logout"),
 ]
+
+handler400 = "koppeling.saml.views.bad_request"
 
 if settings.DEV_MAILBOX_ENABLED:
     urlpatterns += [
         path("dev/mail/", account_views.dev_mail_list, name="dev_mail_list"),
         path("dev/mail/<str:name>/", account_views.dev_mail_detail, name="dev_mail_detail"),
     ]
+
+if settings.EHERKENNING_DEV_BROKER:
+    urlpatterns += [path("dev/broker/", include("koppeling.dev_broker.urls"))]

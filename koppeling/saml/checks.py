@@ -1,0 +1,236 @@
+"""Our own checks on every eHerkenning response, on top of what pysaml2 verifies.
+
+pysaml2 verifies the XML signature against the broker's metadata certificate, the audience, the
+validity window and InResponseTo. It does not check the assurance level, the ServiceID, the shape of
+the identity attributes, the signature algorithm (xmlsec1 happily accepts SHA-1), nor that the
+document holds exactly one assertion where signature-wrapping attacks hide a second one. Those
+rules (design.md §4) live here, as small functions that raise :class:`SamlRefusedError`.
+"""
+
+import base64
+import binascii
+import re
+from datetime import UTC, datetime, timedelta
+from xml.etree.ElementTree import Element  # noqa: S405  (types only; parsing goes through defusedxml)
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+from django.core.exceptions import ValidationError
+
+from accounts.validators import validate_legal_subject_id
+from koppeling.identity import EHerkenningIdentity, level_at_least
+
+NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+NS_DS = "http://www.w3.org/2000/09/xmldsig#"
+STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+
+ATTR_SERVICE_ID = "urn:etoegang:core:ServiceID"
+ATTR_ACTING_SUBJECT_ID = "urn:etoegang:core:ActingSubjectID"
+ATTR_LEGAL_SUBJECT_ID = "urn:etoegang:core:LegalSubjectID"
+ATTR_INTERMEDIATE_KVK = "urn:etoegang:1.9:IntermediateEntityID:KvKnr"
+ATTR_COMPANY_NAME = "urn:etoegang:1.11:attribute-represented:CompanyName"
+
+# Only SHA-2 family signatures and digests: SHA-1 collisions are practical (design.md §4).
+STRONG_SIGNATURE_METHODS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+    }
+)
+STRONG_DIGEST_METHODS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#sha384",
+        "http://www.w3.org/2001/04/xmlenc#sha512",
+    }
+)
+
+_ACTING_SUBJECT_ID = re.compile(r"[\x21-\x7e]{1,255}")
+_KVK = re.compile(r"[0-9]{8}")
+
+
+class SamlRefusedError(Exception):
+    """A response we refuse. ``reason`` is a short code for the audit trail (never the response)."""
+
+    def __init__(self, reason: str, *, status: int = 400):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+def response_decode(*, saml_response: str, max_bytes: int) -> bytes:
+    """Strictly base64-decode the posted SAMLResponse (whitespace allowed, nothing else)."""
+    compact = re.sub(r"\s+", "", saml_response)
+    if not compact:
+        raise SamlRefusedError("missing_response")
+    if len(compact) > max_bytes * 4 // 3 + 4:
+        raise SamlRefusedError("too_large", status=413)
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise SamlRefusedError("malformed_base64") from error
+
+
+def response_precheck(*, xml: bytes, acs_url: str) -> None:
+    """Check the raw document's shape before any cryptography.
+
+    Exactly one (encrypted) assertion, as a direct child of the Response, and no other Assertion
+    anywhere: signature-wrapping attacks work by adding a second, unsigned assertion that a
+    careless consumer reads while the verifier checks the signed one. Also refuse SHA-1 and an
+    explicit Destination other than our ACS before spending a signature check on them.
+    """
+    try:
+        root = fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError) as error:
+        raise SamlRefusedError("malformed_xml") from error
+    if root.tag != f"{{{NS_SAMLP}}}Response":
+        raise SamlRefusedError("not_a_response")
+    status = root.find(f"{{{NS_SAMLP}}}Status/{{{NS_SAMLP}}}StatusCode")
+    if status is None or status.get("Value") != STATUS_SUCCESS:
+        # The broker reports a cancelled or failed login: nothing to verify, nothing to accept.
+        raise SamlRefusedError("idp_status")
+    everywhere = list(root.iter(f"{{{NS_SAML}}}Assertion")) + list(
+        root.iter(f"{{{NS_SAML}}}EncryptedAssertion")
+    )
+    direct = [
+        child
+        for child in root
+        if child.tag in {f"{{{NS_SAML}}}Assertion", f"{{{NS_SAML}}}EncryptedAssertion"}
+    ]
+    if len(everywhere) != 1 or len(direct) != 1:
+        raise SamlRefusedError("assertion_count")
+    if root.get("Destination") != acs_url:
+        raise SamlRefusedError("wrong_destination")
+    signatures_check_strong(element=root)
+
+
+def signatures_check_strong(*, element: Element) -> None:
+    """Refuse any ds:Signature in the document that uses anything weaker than SHA-256."""
+    for signature in element.iter(f"{{{NS_DS}}}Signature"):
+        methods = [m.get("Algorithm") for m in signature.iter(f"{{{NS_DS}}}SignatureMethod")]
+        digests = [d.get("Algorithm") for d in signature.iter(f"{{{NS_DS}}}DigestMethod")]
+        if not methods or not digests:
+            raise SamlRefusedError("signature_incomplete")
+        if any(m not in STRONG_SIGNATURE_METHODS for m in methods) or any(
+            d not in STRONG_DIGEST_METHODS for d in digests
+        ):
+            raise SamlRefusedError("weak_signature_algorithm")
+
+
+def assertion_check_signature(*, assertion) -> None:
+    """The (decrypted) assertion itself must carry a strong signature; an unsigned one is refused."""
+    signature = getattr(assertion, "signature", None)
+    if signature is None:
+        raise SamlRefusedError("assertion_unsigned")
+    method = signature.signed_info.signature_method.algorithm
+    digests = [reference.digest_method.algorithm for reference in signature.signed_info.reference]
+    if (
+        method not in STRONG_SIGNATURE_METHODS
+        or not digests
+        or any(d not in STRONG_DIGEST_METHODS for d in digests)
+    ):
+        raise SamlRefusedError("weak_signature_algorithm")
+
+
+def assertion_level(*, assertion, minimum: str) -> str:
+    """Return the AuthnContextClassRef when it is at least ``minimum`` (pysaml2 never compares it)."""
+    statements = assertion.authn_statement or []
+    if len(statements) != 1:
+        raise SamlRefusedError("authn_statement_count")
+    context = statements[0].authn_context
+    class_ref = getattr(getattr(context, "authn_context_class_ref", None), "text", None)
+    level = (class_ref or "").strip()
+    if not level_at_least(level, minimum):
+        raise SamlRefusedError("level_too_low", status=403)
+    return level
+
+
+def _single(ava: dict, name: str, *, required: bool) -> str:
+    values = ava.get(name)
+    if values is None or values == []:
+        if required:
+            raise SamlRefusedError(f"missing:{name}")
+        return ""
+    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], str):
+        raise SamlRefusedError(f"invalid:{name}")
+    return values[0].strip()
+
+
+def identity_from_attributes(*, ava: dict, level: str, service_id: str) -> EHerkenningIdentity:
+    """Check the etoegang attributes and build the identity the koppel wizard and login use.
+
+    The ServiceID must be ours: a machtiging for another service at the same broker must not open
+    this portal. The identity pair must be well-formed because it becomes the link key.
+    """
+    received_service_id = _single(ava, ATTR_SERVICE_ID, required=False)
+    if not received_service_id:
+        raise SamlRefusedError(f"missing:{ATTR_SERVICE_ID}", status=403)
+    if received_service_id != service_id:
+        raise SamlRefusedError("service_id_mismatch", status=403)
+    acting = _single(ava, ATTR_ACTING_SUBJECT_ID, required=True)
+    if not _ACTING_SUBJECT_ID.fullmatch(acting):
+        raise SamlRefusedError(f"invalid:{ATTR_ACTING_SUBJECT_ID}")
+    legal = _single(ava, ATTR_LEGAL_SUBJECT_ID, required=True)
+    try:
+        validate_legal_subject_id(legal)
+    except ValidationError as error:
+        raise SamlRefusedError(f"invalid:{ATTR_LEGAL_SUBJECT_ID}") from error
+    intermediate = _single(ava, ATTR_INTERMEDIATE_KVK, required=False)
+    if intermediate and not _KVK.fullmatch(intermediate):
+        raise SamlRefusedError(f"invalid:{ATTR_INTERMEDIATE_KVK}")
+    company = _single(ava, ATTR_COMPANY_NAME, required=False)
+    company = "".join(ch for ch in company if ch.isprintable())[:255]
+    return EHerkenningIdentity(
+        acting_subject_id=acting,
+        legal_subject_id=legal,
+        level=level,
+        intermediate_entity_id=intermediate,
+        company_name=company,
+    )
+
+
+def _parse_instant(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def assertion_expiry(*, assertion, now: datetime, skew: timedelta) -> datetime:
+    """When the assertion can no longer be accepted: the replay record must live at least that long.
+
+    Take the latest NotOnOrAfter in the assertion (conditions and bearer confirmations) plus the
+    clock skew we allow; with none present, keep the record for a day.
+    """
+    instants = []
+    if assertion.conditions is not None:
+        instants.append(_parse_instant(assertion.conditions.not_on_or_after))
+    subject = assertion.subject
+    for confirmation in getattr(subject, "subject_confirmation", None) or []:
+        data = confirmation.subject_confirmation_data
+        if data is not None:
+            instants.append(_parse_instant(data.not_on_or_after))
+    instants = [instant for instant in instants if instant is not None]
+    if not instants:
+        return now + timedelta(days=1)
+    return max(instants) + skew
+
+
+def embedded_certificates(*, xml: bytes) -> set[str]:
+    """The X509 certificates a document carries in its signatures (for the audit reason only)."""
+    try:
+        root = fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError):
+        return set()
+    return {
+        re.sub(r"\s+", "", cert.text or "") for cert in root.iter(f"{{{NS_DS}}}X509Certificate") if cert.text
+    }

@@ -1,0 +1,342 @@
+"""eHerkenning service-provider views on djangosaml2 + pysaml2 (design.md §4).
+
+Login, metadata and the logout endpoints are djangosaml2's views with our configuration; the ACS
+is our own, because every refusal must be audited with its reason and shown as a Dutch page with
+a 4xx status, and because of the checks pysaml2 does not make (checks.py).
+"""
+
+import logging
+
+import saml2
+from django.conf import settings
+from django.contrib import auth
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from djangosaml2 import views as djangosaml2_views
+from djangosaml2.cache import IdentityCache, OutstandingQueriesCache, StateCache
+from djangosaml2.overrides import Saml2Client
+from saml2.client_base import LogoutError
+from saml2.response import StatusError, UnsolicitedResponse
+from saml2.s_utils import UnsupportedBinding
+from saml2.sigver import CertificateError, MissingKey, SignatureError, SigverError
+from saml2.validate import ResponseLifetimeExceed, ToEarly
+
+from accounts.audit import audit_log
+from accounts.constants import AuditAction, AuditResult
+from koppeling.identity import EHerkenningIdentity, identity_store
+
+from . import checks
+from .checks import SamlRefusedError
+from .config import sp_config_load
+from .metadata import sp_metadata_xml
+from .replay import assertion_use
+from .services import account_may_log_in, koppeling_for_identity, login_record
+
+logger = logging.getLogger(__name__)
+
+OVERVIEW_URL = "/overzicht/"
+
+
+def _acs_url() -> str:
+    return f"{settings.SITE_URL}/saml2/acs/"
+
+
+def _koppel_start_url() -> str:
+    try:
+        return reverse("koppeling:start")
+    except NoReverseMatch:
+        return "/koppelen/"
+
+
+def safe_next(request, url: str | None) -> str:
+    """``next``/RelayState only to this site; anything else goes to the overview."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return OVERVIEW_URL
+
+
+class _SessionShimMixin:
+    """djangosaml2 keeps its caches in ``request.saml_session``: we use the normal session.
+
+    The session cookie reaches the ACS POST because the dev broker is same-site and production
+    sets SameSite=None (settings.py), so no second cookie is needed.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        request.saml_session = request.session
+        return super().dispatch(request, *args, **kwargs)
+
+
+@method_decorator(never_cache, name="dispatch")
+class LoginView(_SessionShimMixin, djangosaml2_views.LoginView):
+    """Send the visitor to the broker with a signed AuthnRequest for loa3 (comparison "minimum")."""
+
+    def load_sso_kwargs_scoping(self, sso_kwargs):
+        """Ignore ?scoping=: the visitor does not choose which brokers may answer."""
+
+
+class MetadataView(djangosaml2_views.MetadataView):
+    def get(self, request, *args, **kwargs):
+        return HttpResponse(sp_metadata_xml().encode("utf-8"), content_type="text/xml; charset=utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals
+
+
+def refusal_render(request, *, reason: str, status: int) -> HttpResponse:
+    """Audit one refused response (reason code only, never the response) and show a Dutch page."""
+    audit_log(
+        action=AuditAction.SAML_FAILED,
+        result=AuditResult.REFUSED,
+        request=request,
+        detail={"reason_code": reason},
+    )
+    if reason == "level_too_low":
+        return render(request, "koppeling/saml_level_too_low.html", status=status)
+    kind = _refusal_kind(reason)
+    return render(request, "koppeling/saml_error.html", {"kind": kind}, status=status)
+
+
+def _refusal_kind(reason: str) -> str:
+    if reason == "too_large":
+        return "too_large"
+    if reason in {"expired", "not_yet_valid"}:
+        return "expired"
+    if reason in {"replay", "unsolicited"}:
+        return "replay"
+    if reason == "service_id_mismatch" or reason == f"missing:{checks.ATTR_SERVICE_ID}":
+        return "service"
+    if reason == "idp_status":
+        return "cancelled"
+    if reason == "account_inactive":
+        return "account_inactive"
+    return "invalid"
+
+
+def _classify(error: Exception) -> tuple[str, int]:
+    """Map a pysaml2 exception to an audit reason code."""
+    if isinstance(error, UnsolicitedResponse):
+        return "unsolicited", 400
+    if isinstance(error, ResponseLifetimeExceed):
+        return "expired", 400
+    if isinstance(error, ToEarly):
+        return "not_yet_valid", 400
+    if isinstance(error, StatusError):
+        return "idp_status", 400
+    if isinstance(error, MissingKey):
+        return "untrusted_issuer", 403
+    if isinstance(error, CertificateError):
+        return "untrusted_certificate", 403
+    if isinstance(error, SignatureError | SigverError):
+        return "signature_invalid", 403
+    message = str(error)
+    if "AudienceRestrictions" in message:
+        return "wrong_audience", 403
+    if "recipient" in message.lower():
+        return "wrong_recipient", 403
+    return "invalid_response", 400
+
+
+def _signed_by_unknown_certificate(*, conf, xml: bytes) -> bool:
+    """True when the response carries a certificate that is not the broker's from metadata."""
+    embedded = checks.embedded_certificates(xml=xml)
+    if not embedded:
+        return False
+    trusted = set()
+    for entity_id in conf.metadata.identity_providers():
+        for _name, cert in conf.metadata.certs(entity_id, "idpsso", "signing"):
+            trusted.add("".join(cert.split()))
+    return bool(embedded - trusted)
+
+
+# ---------------------------------------------------------------------------------------------
+# Assertion consumer service
+
+
+@method_decorator([csrf_exempt, never_cache, sensitive_post_parameters("SAMLResponse")], name="dispatch")
+class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceView):
+    """Verify the broker's response, apply our checks, and log in or route to the koppel wizard."""
+
+    http_method_names = ["post", "options"]
+
+    def post(self, request, *args, **kwargs):
+        try:
+            identity, session_info, came_from = self.response_verify(request)
+        except SamlRefusedError as refusal:
+            return refusal_render(request, reason=refusal.reason, status=refusal.status)
+        return self.login_complete(request, identity=identity, session_info=session_info, came_from=came_from)
+
+    def response_verify(self, request) -> tuple[EHerkenningIdentity, dict, str | None]:
+        now = timezone.now()
+        try:
+            posted = request.POST.get("SAMLResponse", "")
+        except RequestDataTooBig as error:
+            raise SamlRefusedError("too_large", status=413) from error
+        raw = checks.response_decode(saml_response=posted, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        checks.response_precheck(xml=raw, acs_url=_acs_url())
+
+        conf = self.get_sp_config(request)
+        client = Saml2Client(conf, identity_cache=IdentityCache(request.session))
+        oq_cache = OutstandingQueriesCache(request.session)
+        outstanding = oq_cache.outstanding_queries()
+        try:
+            response = client.parse_authn_request_response(posted, saml2.BINDING_HTTP_POST, outstanding)
+        except SamlRefusedError:
+            raise
+        except Exception as error:  # noqa: BLE001  (every pysaml2 failure is a refusal, never a 500)
+            reason, status = _classify(error)
+            if reason == "signature_invalid" and _signed_by_unknown_certificate(conf=conf, xml=raw):
+                reason = "untrusted_certificate"
+            logger.info("eHerkenning response refused: %s (%s)", reason, type(error).__name__)
+            raise SamlRefusedError(reason, status=status) from error
+        if response is None or response.assertion is None:
+            raise SamlRefusedError("invalid_response")
+        if len(response.assertions) != 1:
+            raise SamlRefusedError("assertion_count")
+
+        assertion = response.assertion
+        checks.assertion_check_signature(assertion=assertion)
+        level = checks.assertion_level(assertion=assertion, minimum=settings.EHERKENNING_MIN_LEVEL)
+        identity = checks.identity_from_attributes(
+            ava=response.ava or {}, level=level, service_id=settings.EHERKENNING_SERVICE_ID
+        )
+        assertion_use(
+            assertion_id=assertion.id,
+            not_on_or_after=checks.assertion_expiry(
+                assertion=assertion,
+                now=now,
+                skew=timezone.timedelta(seconds=settings.EHERKENNING_CLOCK_SKEW_SECONDS),
+            ),
+            now=now,
+        )
+        came_from = outstanding.get(response.in_response_to)
+        oq_cache.delete(response.in_response_to)
+        oq_cache.sync()
+        return identity, response.session_info(), came_from
+
+    def login_complete(self, request, *, identity: EHerkenningIdentity, session_info: dict, came_from):
+        """Start a fresh session for the verified identity; log in a linked, active account."""
+        now = timezone.now()
+        koppeling = koppeling_for_identity(identity=identity)
+        if koppeling is not None and not account_may_log_in(account=koppeling.account):
+            if request.user.is_authenticated:
+                auth.logout(request)
+            return refusal_render(request, reason="account_inactive", status=403)
+
+        if koppeling is not None:
+            # login() flushes the session when another account was logged in, and cycles the key.
+            auth.login(request, koppeling.account, backend="django.contrib.auth.backends.ModelBackend")
+            login_record(koppeling=koppeling, now=now)
+        elif request.user.is_authenticated:
+            auth.logout(request)
+        request.session.cycle_key()
+        identity_store(request, identity)
+        self._remember_for_logout(request, session_info)
+        audit_log(
+            action=AuditAction.SAML_LOGIN,
+            result=AuditResult.SUCCESS,
+            actor=koppeling.account if koppeling else None,
+            obj=koppeling,
+            request=request,
+            detail={
+                "level": identity.level,
+                "legal_subject_id": identity.legal_subject_id,
+                "linked": koppeling is not None,
+            },
+        )
+        if koppeling is None:
+            return HttpResponseRedirect(_koppel_start_url())
+        return HttpResponseRedirect(safe_next(request, came_from))
+
+    def _remember_for_logout(self, request, session_info: dict) -> None:
+        """Keep what single logout needs (NameID, SessionIndex) in the new session."""
+        client = Saml2Client(self.get_sp_config(request), identity_cache=IdentityCache(request.session))
+        client.users.add_information_about_person(session_info)
+        djangosaml2_views._set_subject_id(request.session, session_info["name_id"])
+
+    def get_sp_config(self, request):
+        return sp_config_load(request)
+
+
+# ---------------------------------------------------------------------------------------------
+# Logout
+
+
+@never_cache
+@require_POST
+def logout_view(request):
+    """Log out locally and, when the broker offers single logout, end the broker session too."""
+    audit_log(action=AuditAction.LOGOUT, result=AuditResult.SUCCESS, request=request)
+    subject_id = djangosaml2_views._get_subject_id(request.session)
+    conf = sp_config_load(request)
+    redirect_to = settings.LOGOUT_REDIRECT_URL or "/"
+    if subject_id is None or not _idp_has_slo(conf):
+        auth.logout(request)
+        return HttpResponseRedirect(redirect_to)
+    state = StateCache(request.session)
+    client = Saml2Client(conf, state_cache=state, identity_cache=IdentityCache(request.session))
+    try:
+        result = client.global_logout(subject_id)
+    except (LogoutError, UnsupportedBinding, SigverError, KeyError, ValueError) as error:
+        logger.warning("Single logout could not start: %s", type(error).__name__)
+        result = None
+    auth.logout(request)
+    # The new, empty session keeps the logout state so /saml2/ls/ can match the broker's answer.
+    state.sync()
+    for logout_info in (result or {}).values():
+        if isinstance(logout_info, tuple):
+            binding, http_info = logout_info
+            if binding == saml2.BINDING_HTTP_REDIRECT:
+                return HttpResponseRedirect(djangosaml2_views.get_location(http_info))
+            if binding == saml2.BINDING_HTTP_POST:
+                return HttpResponse("".join(http_info["data"]))
+    return HttpResponseRedirect(redirect_to)
+
+
+def _idp_has_slo(conf) -> bool:
+    for entity_id in conf.metadata.identity_providers():
+        if conf.metadata.single_logout_service(entity_id, binding=None, typ="idpsso"):
+            return True
+    return False
+
+
+@method_decorator([csrf_exempt, never_cache], name="dispatch")
+class LogoutServiceView(_SessionShimMixin, djangosaml2_views.LogoutView):
+    """/saml2/ls/ and /saml2/ls/post/: the broker's logout requests and responses."""
+
+    def do_logout_service(self, request, data, binding, *args, **kwargs):
+        try:
+            return super().do_logout_service(request, data, binding, *args, **kwargs)
+        except Exception as error:  # noqa: BLE001  (a bad logout message is a 400, never a 500)
+            logger.info("Logout message refused: %s", type(error).__name__)
+            auth.logout(request)
+            audit_log(
+                action=AuditAction.SAML_FAILED,
+                result=AuditResult.REFUSED,
+                request=request,
+                detail={"reason_code": "logout_message_invalid"},
+            )
+            return render(request, "koppeling/saml_error.html", {"kind": "logout"}, status=400)
+
+
+# ---------------------------------------------------------------------------------------------
+# Error handlers (mijnduo/urls.py handler400)
+
+
+def bad_request(request, exception=None):
+    """Dutch 400 page; an oversized body (RequestDataTooBig) gets 413."""
+    if isinstance(exception, RequestDataTooBig):
+        return render(request, "koppeling/saml_error.html", {"kind": "too_large"}, status=413)
+    return render(request, "koppeling/saml_error.html", {"kind": "bad_request"}, status=400)
