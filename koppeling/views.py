@@ -106,7 +106,7 @@ def _render(request, template, context, status=200):
 @_wizard_view(START)
 def start(request, identity, state):
     """Stap 1b "Voordat u begint": do you have a username and a valid activation code?"""
-    form = forms.StartForm(request.POST or None)
+    form = forms.StartForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
             if form.cleaned_data["situation"] == forms.HAS_CODE:
@@ -129,7 +129,7 @@ def no_code(request, identity, state):
 @_wizard_view(DISCLAIMER)
 def disclaimer(request, identity, state):
     """Stap 2 "Disclaimer": fraud and privacy, to be accepted."""
-    form = forms.AcceptForm(request.POST or None)
+    form = forms.AcceptForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
             _save(request, {**state, "step": max(state["step"], TERMS)})
@@ -141,7 +141,7 @@ def disclaimer(request, identity, state):
 @_wizard_view(TERMS)
 def voorwaarden(request, identity, state):
     """Stap 3 "Gebruikersvoorwaarden": accept; the version and time are kept and stored with the link."""
-    form = forms.AcceptForm(request.POST or None)
+    form = forms.AcceptForm(request.POST if request.method == "POST" else None)
     context = {"form": form, "terms_version": terms_version(), "step": TERMS}
     if request.method == "POST":
         if form.is_valid():
