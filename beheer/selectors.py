@@ -7,6 +7,7 @@ would confirm the id exists).
 
 from collections.abc import Iterable
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -47,6 +48,31 @@ def kenmerken_for_beheerder(*, beheerder: Account) -> QuerySet[Kenmerk]:
     return Kenmerk.objects.filter(organisatie_id=beheerder.organisatie_id).select_related("type")
 
 
+def _accounts_base(*, beheerder: Account, search: str = "") -> QuerySet[Account]:
+    queryset = Account.objects.filter(organisatie_id=beheerder.organisatie_id).order_by("name", "pk")
+    search = (search or "").strip()
+    if search:
+        queryset = queryset.filter(
+            Q(name__icontains=search) | Q(username__iexact=search) | Q(email__icontains=search)
+        )
+    return queryset
+
+
+def accounts_page_for_beheerder(
+    *, beheerder: Account, search: str = "", page_number=None, per_page: int = 25
+) -> tuple[Page, list[Account]]:
+    """One page of the user list: the page's ids first, then only those rows with their status.
+
+    Two steps because PostgreSQL evaluates the status subqueries for every row an OFFSET skips:
+    page 200 of 10,000 users would otherwise run them 5,000 times.
+    """
+    ids = _accounts_base(beheerder=beheerder, search=search).values_list("pk", flat=True)
+    page = Paginator(ids, per_page).get_page(page_number)
+    page_ids = list(page.object_list)
+    rows = accounts_for_beheerder(beheerder=beheerder).filter(pk__in=page_ids) if page_ids else []
+    return page, accounts_with_status(accounts=rows)
+
+
 def accounts_for_beheerder(*, beheerder: Account, search: str = "") -> QuerySet[Account]:
     """The accounts of the beheerder's organisation, with what the status column needs, in one query.
 
@@ -61,23 +87,13 @@ def accounts_for_beheerder(*, beheerder: Account, search: str = "") -> QuerySet[
         account=OuterRef("pk"), template=ACTIVATION_CODE_EMAIL_TEMPLATE
     ).order_by("-created_at")
     codes = ActivationCode.objects.filter(account=OuterRef("pk")).order_by("-created_at")
-    queryset = (
-        Account.objects.filter(organisatie_id=beheerder.organisatie_id)
-        .annotate(
-            is_linked=Exists(active_link),
-            link_last_login_at=Subquery(active_link.values("last_login_at")[:1]),
-            last_unlinked_at=Subquery(ended_links.values("ended_at")[:1]),
-            last_code_mail_at=Subquery(code_mails.values("created_at")[:1]),
-            last_code_at=Subquery(codes.values("created_at")[:1]),
-        )
-        .order_by("name", "pk")
+    return _accounts_base(beheerder=beheerder, search=search).annotate(
+        is_linked=Exists(active_link),
+        link_last_login_at=Subquery(active_link.values("last_login_at")[:1]),
+        last_unlinked_at=Subquery(ended_links.values("ended_at")[:1]),
+        last_code_mail_at=Subquery(code_mails.values("created_at")[:1]),
+        last_code_at=Subquery(codes.values("created_at")[:1]),
     )
-    search = (search or "").strip()
-    if search:
-        queryset = queryset.filter(
-            Q(name__icontains=search) | Q(username__iexact=search) | Q(email__icontains=search)
-        )
-    return queryset
 
 
 def account_for_beheerder_get(*, beheerder: Account, pk: int) -> Account:

@@ -9,7 +9,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -65,24 +64,20 @@ def _refuse(request, error, pk: int, status: int = 400):
 def gebruikers(request):
     form = ZoekForm(request.GET)
     search = form.cleaned_data["q"] if form.is_valid() else ""
-    queryset = selectors.accounts_for_beheerder(beheerder=request.user, search=search)
-    page = Paginator(queryset, USERS_PER_PAGE).get_page(request.GET.get("page"))
+    page, accounts = selectors.accounts_page_for_beheerder(
+        beheerder=request.user, search=search, page_number=request.GET.get("page"), per_page=USERS_PER_PAGE
+    )
     return render(
         request,
         "beheer/gebruikers.html",
-        {
-            "form": form,
-            "search": search,
-            "page": page,
-            "accounts": selectors.accounts_with_status(accounts=page.object_list),
-        },
+        {"form": form, "search": search, "page": page, "accounts": accounts},
     )
 
 
 @beheerder_required
 @require_http_methods(["GET", "POST"])
 def gebruiker_aanmelden(request):
-    form = GebruikerForm(request.POST or None, initial={"language": "nl"})
+    form = GebruikerForm(request.POST if request.method == "POST" else None, initial={"language": "nl"})
     if request.method == "POST" and form.is_valid():
         try:
             account = services.gebruiker_register(
@@ -142,7 +137,9 @@ def gebruiker_wijzigen(request, pk: int):
     account = _account_or_404(request, pk)
     if account.removed_at is not None:
         return _refuse(request, ValidationError(_("This user has been removed.")), pk, status=409)
-    form = GebruikerForm(request.POST or None, instance=Account.objects.get(pk=account.pk))
+    form = GebruikerForm(
+        request.POST if request.method == "POST" else None, instance=Account.objects.get(pk=account.pk)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.gebruiker_update(
@@ -224,7 +221,7 @@ def brief(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def koppeling_ongedaan_maken(request, pk: int):
     account = _account_or_404(request, pk)
-    form = KoppelingOngedaanForm(request.POST or None)
+    form = KoppelingOngedaanForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.koppeling_undo(
