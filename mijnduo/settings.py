@@ -275,6 +275,12 @@ EHERKENNING_DEV_BROKER_ENCRYPT = env.bool("EHERKENNING_DEV_BROKER_ENCRYPT", defa
 # djangosaml2: the pysaml2 configuration is built from the settings above (koppeling/saml/config.py).
 SAML_CONFIG_LOADER = "koppeling.saml.config.sp_config_load"
 SAML_DEFAULT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+# Replay records of expired assertions are purged hourly (koppeling/saml/tasks.py).
+CELERY_IMPORTS = ["koppeling.saml.tasks"]
+CELERY_BEAT_SCHEDULE["purge-used-saml-assertions"] = {
+    "task": "koppeling.saml.tasks.purge_used_assertions",
+    "schedule": 3600.0,
+}
 if IS_PRODUCTION and not (EHERKENNING_IDP_METADATA and EHERKENNING_SP_KEY_FILE and EHERKENNING_SP_CERT_FILE):
     raise ImproperlyConfigured(
         "Refusing to start with production settings: set EHERKENNING_IDP_METADATA, "

@@ -106,9 +106,13 @@ def saml_login(
     koppel wizard (302 to /koppelen/) with its identity in the session.
     """
     saml_start(client, next=next)
+    form = client.get("/dev/broker/inloggen/")
+    assert form.status_code == 200, f"the dev broker login page answered {form.status_code}"
+    csrf_cookie = client.cookies.get(settings.CSRF_COOKIE_NAME)
     page = client.post(
         "/dev/broker/inloggen/",
         {
+            "csrfmiddlewaretoken": csrf_cookie.value if csrf_cookie else "",
             "level": level,
             "persona": "own",
             "acting_subject_id": acting_subject_id,
