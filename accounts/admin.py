@@ -51,7 +51,7 @@ class AuditedAdminMixin:
         return super().log_deletions(request, queryset)
 
 
-class KenmerkInline(admin.TabularInline):
+class KenmerkInline(admin.StackedInline):  # stacked: every field gets its own <label> (WCAG 1.3.1)
     model = Kenmerk
     extra = 1
     fields = ["type", "waarde", "omschrijving"]
