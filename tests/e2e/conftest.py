@@ -62,9 +62,23 @@ def browser():
         chromium.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.e2e_failed = report.failed
+    return report
+
+
+FAILURE_DIR = Path(os.environ.get("E2E_FAILURE_DIR", "/tmp/mijnduo-e2e-failures"))
+
+
 @pytest.fixture
-def new_page(browser, e2e_site):
-    """A factory of pages, each in its own browser context (its own cookies: one person each)."""
+def new_page(request, browser, e2e_site):
+    """A factory of pages, each in its own browser context (its own cookies: one person each).
+
+    When the test fails, every open page is photographed to ``E2E_FAILURE_DIR`` (the path is printed).
+    """
     contexts = []
 
     def make(*, accept_downloads: bool = False):
@@ -80,6 +94,16 @@ def new_page(browser, e2e_site):
         return context.new_page()
 
     yield make
+    if getattr(request.node, "e2e_failed", False):
+        FAILURE_DIR.mkdir(parents=True, exist_ok=True)
+        for number, context in enumerate(contexts):
+            for page_number, page in enumerate(context.pages):
+                path = FAILURE_DIR / f"{request.node.name}-{number}-{page_number}.png"
+                try:
+                    page.screenshot(path=str(path), full_page=True)
+                    print(f"failure screenshot of {page.url}: {path}")
+                except Exception as error:  # noqa: BLE001  (a closed page must not hide the failure)
+                    print(f"no failure screenshot of context {number}: {error}")
     for context in contexts:
         context.close()
 
@@ -207,23 +231,20 @@ class Mailbox:
             self._condition.notify_all()
         return "250 Message accepted for delivery"
 
-    def wait_for(
-        self, *, to: str, subject_contains: str = "", after: int = 0, timeout: float = 15
-    ) -> EmailMessage:
-        """The first message (from index ``after`` on) to ``to`` whose subject contains the text."""
+    def wait_for(self, *, to: str, body_pattern=None, after: int = 0, timeout: float = 15) -> EmailMessage:
+        """The first message (from index ``after`` on) to ``to`` whose body matches ``body_pattern``."""
         deadline = time.monotonic() + timeout
         with self._condition:
             while True:
                 for message in self.messages[after:]:
-                    if (
-                        to.lower() in str(message["To"]).lower()
-                        and subject_contains.lower() in str(message["Subject"]).lower()
+                    if to.lower() in str(message["To"]).lower() and (
+                        body_pattern is None or body_pattern.search(self.body(message))
                     ):
                         return message
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     seen = [(str(m["To"]), str(m["Subject"])) for m in self.messages]
-                    raise AssertionError(f"No e-mail to {to!r} about {subject_contains!r}; received: {seen}")
+                    raise AssertionError(f"No e-mail to {to!r} matching {body_pattern!r}; received: {seen}")
                 self._condition.wait(remaining)
 
     @staticmethod
