@@ -1,5 +1,6 @@
 """The one way to write the audit trail (design.md §6)."""
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -123,3 +124,45 @@ def audit_log_bulk(
     ]
     AuditEvent.objects.bulk_create(events, batch_size=batch_size)
     return len(events)
+
+
+def audit_insert_select_sql(
+    *,
+    action: AuditAction | str,
+    source: str,
+    object_type: str,
+    object_id_sql: str,
+    object_repr_sql: str = "''",
+    result: AuditResult | str = AuditResult.SUCCESS,
+    actor=None,
+    detail: dict[str, Any] | None = None,
+    created_at=None,
+) -> tuple[str, list]:
+    """Return ``(sql, params)`` of an ``INSERT … SELECT`` writing one event per row of ``source``.
+
+    For set-based jobs on PostgreSQL that produce their objects inside one SQL statement (e.g.
+    an ``UPDATE … RETURNING`` in a CTE named by ``source``): the events are written by the server
+    without a round trip through Python. ``object_id_sql`` / ``object_repr_sql`` are SQL
+    expressions over ``source`` written by the caller (never user input). The rules stay those of
+    ``audit_log``: the same secret-key guard on ``detail``, the system as actor when none is given.
+    """
+    action = AuditAction(action)
+    result = AuditResult(result)
+    table = AuditEvent._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (created_at, action, result, actor_id, actor_repr, object_type, "  # noqa: S608
+        "object_id, object_repr, ip, request_id, detail) "
+        f"SELECT %s, %s, %s, %s, %s, %s, ({object_id_sql})::text, ({object_repr_sql})::text, NULL, %s, "
+        f"%s::jsonb FROM {source}"
+    )
+    params = [
+        created_at or timezone.now(),
+        action.value,
+        result.value,
+        getattr(actor, "pk", None),
+        str(actor)[:255] if actor is not None else "",
+        object_type[:64],
+        current_request_id(),
+        json.dumps(_clean_detail(detail)),
+    ]
+    return sql, params

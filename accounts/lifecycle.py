@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from koppeling.models import Koppeling, UnlinkReason
 
-from .audit import AuditObject, audit_log_bulk
+from .audit import AuditObject, audit_insert_select_sql, audit_log_bulk
 from .constants import AuditAction
 from .models import Account, EmailOutbox
 
@@ -32,6 +32,8 @@ INACTIVITY_MONTHS = 18
 WARNING_MONTHS = 17
 BATCH_SIZE = 20_000
 PUBLISH_CHUNK = 500
+# PostgreSQL: one statement per batch (see _run_batches); False forces the portable path (tests).
+SET_BASED_SQL = True
 
 UNDONE_TEMPLATE = "accounts/email/link_inactive_undone"
 WARNING_TEMPLATE = "accounts/email/link_inactive_warning"
@@ -131,19 +133,78 @@ def _skip_locked() -> str:
 
 
 def _run_batches(*, sql: str, params: list, now: datetime, batch_size: int, publish: bool, kind: str) -> int:
+    """Run the batch UPDATE until fewer than ``batch_size`` rows come back.
+
+    On PostgreSQL each batch is a single statement: the UPDATE … RETURNING feeds, in CTEs, the
+    INSERT of the audit events and of the outbox mails, so no row travels through Python. Other
+    databases (SQLite in development) take the portable path: RETURNING, then two bulk INSERTs.
+    """
+    set_based_sql = connection.vendor == "postgresql" and SET_BASED_SQL
     total = 0
     while True:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                rows = cursor.fetchall()
-            if rows:
-                outbox_ids = _record(rows=rows, now=now, kind=kind)
-                if publish and outbox_ids:
-                    transaction.on_commit(lambda ids=outbox_ids: email_publish_many(outbox_ids=ids))
-        total += len(rows)
-        if len(rows) < batch_size:
+                if set_based_sql:
+                    cursor.execute(
+                        *_batch_statement(update_sql=sql, update_params=params, now=now, kind=kind)
+                    )
+                    count, outbox_ids = cursor.fetchone()
+                else:
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchall()
+                    count = len(rows)
+                    outbox_ids = _record(rows=rows, now=now, kind=kind) if rows else []
+            if publish and outbox_ids:
+                transaction.on_commit(lambda ids=outbox_ids: email_publish_many(outbox_ids=ids))
+        total += count
+        if count < batch_size:
             return total
+
+
+def _batch_statement(*, update_sql: str, update_params: list, now: datetime, kind: str) -> tuple[str, list]:
+    """One batch as one PostgreSQL statement: unlink (or mark warned), audit, queue the mails."""
+    months = f"interval '{int(INACTIVITY_MONTHS)} months'"
+    ctes = [f"ended AS ({update_sql})"]
+    params = list(update_params)
+    ctes.append(
+        "src AS (SELECT e.id, e.account_id, a.email, a.name, a.language, "  # noqa: S608  (names from _meta)
+        f"(e.last_login_at AT TIME ZONE %s) AS local_login FROM ended e JOIN {Account._meta.db_table} a "
+        "ON a.id = e.account_id)"
+    )
+    params.append(settings.TIME_ZONE)
+    if kind == "undone":
+        audit_sql, audit_params = audit_insert_select_sql(
+            action=AuditAction.LINK_UNDO,
+            source="ended",
+            object_type=Koppeling._meta.label,
+            object_id_sql="ended.id",
+            object_repr_sql="'account ' || ended.account_id",
+            detail={"reason_code": UnlinkReason.INACTIVE.value},
+            created_at=now,
+        )
+        ctes.append(f"audited AS ({audit_sql})")
+        params += audit_params
+        context = "jsonb_build_object('name', src.name, 'last_login', to_char(src.local_login, 'DD-MM-YYYY'))"
+        template = UNDONE_TEMPLATE
+    else:
+        # Same day as unlink_date(): a clipped month end (31 Aug + 18 months) moves to the 1st.
+        context = (
+            "jsonb_build_object('name', src.name, 'last_login', to_char(src.local_login, 'DD-MM-YYYY'), "
+            f"'undo_on', to_char(CASE WHEN extract(day FROM src.local_login + {months}) "
+            f"< extract(day FROM src.local_login) THEN date_trunc('month', src.local_login + {months}) "
+            f"+ interval '1 month' ELSE src.local_login + {months} END, 'DD-MM-YYYY'))"
+        )
+        template = WARNING_TEMPLATE
+    ctes.append(
+        f'mailed AS (INSERT INTO {EmailOutbox._meta.db_table} (created_at, "to", template, context, '  # noqa: S608
+        "language, account_id, message_id, subject, attempts, last_error) "
+        f"SELECT %s, src.email, %s, {context}, src.language, src.account_id, "
+        "'<' || gen_random_uuid()::text || '@' || %s || '>', '', 0, '' FROM src WHERE src.email <> '' "
+        "RETURNING id)"
+    )
+    params += [now, template, urlsplit(settings.SITE_URL).hostname or "localhost"]
+    sql = "WITH " + ", ".join(ctes) + " SELECT (SELECT count(*) FROM ended), ARRAY(SELECT id FROM mailed)"  # noqa: S608
+    return sql, params
 
 
 def _record(*, rows: Sequence[tuple], now: datetime, kind: str) -> list[int]:

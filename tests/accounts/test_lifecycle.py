@@ -24,6 +24,13 @@ AMS = ZoneInfo("Europe/Amsterdam")
 LAST_LOGIN = datetime(2025, 3, 10, 9, 30, tzinfo=AMS)
 
 
+@pytest.fixture(autouse=True, params=["postgresql-statement", "portable-bulk-create"])
+def engine(request, monkeypatch):
+    """Run every rule on both paths: one SQL statement per batch, and RETURNING + bulk_create."""
+    monkeypatch.setattr("accounts.lifecycle.SET_BASED_SQL", request.param == "postgresql-statement")
+    return request.param
+
+
 def make_link(*, last_login_at=LAST_LOGIN, **fields) -> Koppeling:
     account = fields.pop("account", None) or AccountFactory()
     return Koppeling.objects.create(
@@ -160,3 +167,11 @@ def test_mails_are_published_in_chunks_not_one_broker_call_per_mail():
     calls = []
     email_publish_many(outbox_ids=list(range(1, 1202)), chunk=500, publish=calls.append)
     assert [len(chunk) for chunk in calls] == [500, 500, 201]
+
+
+def test_warning_names_the_day_the_job_will_undo_the_link_even_at_a_clipped_month_end():
+    make_link(last_login_at=datetime(2024, 8, 31, 12, 0, tzinfo=AMS))
+    run_job_at(datetime(2026, 1, 31, 12, 0, tzinfo=AMS))
+    outbox = EmailOutbox.objects.get(template="accounts/email/link_inactive_warning")
+    assert outbox.context["undo_on"] == "01-03-2026"
+    assert outbox.message_id.startswith("<") and outbox.message_id.endswith(">")
