@@ -70,7 +70,8 @@ def fill(*, links: int, first: int = 1, stale_every: int = 10, all_stale: bool =
                 intermediate_entity_id, level, created_at, last_login_at, ended_reason, terms_version)
             SELECT i, 'pseudonym-' || i, '41012345', '', 'urn:etoegang:core:assurance-class:loa3',
                 now() - interval '3 years',
-                CASE WHEN {stale} THEN now() - interval '19 months' ELSE now() - (i % 500) * interval '1 day' END,
+                CASE WHEN {stale} THEN now() - interval '19 months'
+                     ELSE now() - (i % 500) * interval '1 day' END,
                 '', ''
             FROM generate_series({first}, {last}) AS i;
             SELECT setval(pg_get_serial_sequence('accounts_account', 'id'), {last});
@@ -138,9 +139,10 @@ def per_row_loop(*, now, cutoff) -> int:
 
 def time_loop(*, stale: int) -> float:
     """Seconds per link for the per-row loop, over ``stale`` stale links among 10× as many."""
+    from django.utils import timezone
+
     import accounts.email
     from accounts.lifecycle import inactivity_cutoffs
-    from django.utils import timezone
 
     accounts.email.publish_send = lambda outbox_id: None  # no broker: compare database work only
     reset()
@@ -155,7 +157,9 @@ def time_loop(*, stale: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated numbers of links")
     parser.add_argument("--loop", type=int, default=2000, help="stale links for the per-row baseline")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
