@@ -11,7 +11,7 @@ Every date rule takes ``now`` so that tests (and a catch-up run) can pass the cl
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import make_msgid
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from koppeling.models import Koppeling, UnlinkReason
 
@@ -95,7 +96,8 @@ def inactive_links_unlink(
         f"WHERE id IN (SELECT id FROM {table} WHERE {condition} LIMIT %s{_skip_locked()}) "
         f"AND {condition} RETURNING id, account_id, last_login_at"
     )
-    params = [now, UnlinkReason.INACTIVE.value, cutoff, batch_size, cutoff]
+    at, cut = _db_datetime(now), _db_datetime(cutoff)
+    params = [at, UnlinkReason.INACTIVE.value, cut, batch_size, cut]
     return _run_batches(
         sql=sql, params=params, now=now, batch_size=batch_size, publish=publish, kind="undone"
     )
@@ -121,10 +123,23 @@ def inactive_links_warn(
         f"WHERE id IN (SELECT id FROM {table} WHERE {condition} LIMIT %s{_skip_locked()}) "
         f"AND {condition} RETURNING id, account_id, last_login_at"
     )
-    params = [now, warning_cutoff, cutoff, batch_size, warning_cutoff, cutoff]
+    at, warn, cut = _db_datetime(now), _db_datetime(warning_cutoff), _db_datetime(cutoff)
+    params = [at, warn, cut, batch_size, warn, cut]
     return _run_batches(
         sql=sql, params=params, now=now, batch_size=batch_size, publish=publish, kind="warning"
     )
+
+
+def _db_datetime(value: datetime):
+    # Raw SQL bypasses the field: adapt like Django does (SQLite stores naive UTC text).
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _aware(value) -> datetime:
+    """A datetime read back by raw SQL: PostgreSQL gives an aware one, SQLite naive UTC text."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
 def _skip_locked() -> str:
@@ -227,7 +242,8 @@ def _record(*, rows: Sequence[tuple], now: datetime, kind: str) -> list[int]:
     domain = urlsplit(settings.SITE_URL).hostname or "localhost"
     template = UNDONE_TEMPLATE if kind == "undone" else WARNING_TEMPLATE
     mails = []
-    for _link_id, account_id, last_login_at in rows:
+    for _link_id, account_id, raw_last_login in rows:
+        last_login_at = _aware(raw_last_login)
         email, name, language = accounts.get(account_id, ("", "", "nl"))
         if not email:
             continue
