@@ -14,7 +14,10 @@ from django.conf import settings
 from saml2.config import SPConfig
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
+from . import client
 from .keys import keypair_ensure
+
+client.install()
 
 LOA3 = "urn:etoegang:core:assurance-class:loa3"
 
