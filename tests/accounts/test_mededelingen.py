@@ -107,3 +107,26 @@ def test_helpdesk_group_may_manage_mededelingen():
         "delete_mededeling",
         "change_overstapplanning",
     } <= codenames
+
+
+def test_helpdesk_admin_form_stores_the_chosen_organisation_types():
+    from accounts.admin import MededelingAdminForm
+
+    form = MededelingAdminForm(
+        data={
+            "title": "Voor gemeenten",
+            "text": "Tekst",
+            "publish_from": "2026-01-01 08:00",
+            "organisatie_types": ["gemeente", "deurwaarder"],
+        }
+    )
+    assert form.is_valid(), form.errors
+    assert form.save().organisatie_types == ["gemeente", "deurwaarder"]
+
+
+def test_publication_end_before_its_start_is_refused():
+    from django.core.exceptions import ValidationError
+
+    mededeling = MededelingFactory.build(publish_until=timezone.now() - timedelta(days=1))
+    with pytest.raises(ValidationError):
+        mededeling.full_clean()

@@ -191,3 +191,13 @@ def test_password_is_never_written_to_the_audit_trail(client, token_user):
     with time_machine.travel(BEFORE):
         post_login(client, account, device, password="fout-wachtwoord")
     assert "fout-wachtwoord" not in str(list(AuditEvent.objects.values_list("detail", flat=True)))
+
+
+def test_token_user_sees_the_overview_and_logs_out_with_the_uitloggen_form(client, token_user):
+    account, device = token_user
+    with time_machine.travel(BEFORE):
+        post_login(client, account, device)
+        assert client.get("/overzicht/").status_code == 200
+        response = client.post("/uitloggen/")
+    assert response.status_code == 302
+    assert logged_in_as(client) is None
