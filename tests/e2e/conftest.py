@@ -163,6 +163,10 @@ class Screenshots:
 
     def take(self, page, name: str) -> Path:
         path = self.directory / f"{name}.png"
+        # The screen as a newcomer sees it: from the top, no focus ring left by the test's last action.
+        page.evaluate(
+            "() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }"
+        )
         page.screenshot(path=str(path), full_page=False, animations="disabled", caret="hide")
         self._shrink(path)
         self.saved.append(path)

@@ -258,14 +258,14 @@ def wizard_walk(journey: Journey, page: Page, person: Person, code: str, *, keyb
     expect(page).to_have_url(re.compile(r"/koppelen/$"))
     expect(page.locator("h1")).to_have_text("Voordat u begint")
     journey.check(
-        page, f"wizard 1 voordat u begint ({person.name})", screenshot=shot("04-wizard-1-voordat-u-begint")
+        page, f"wizard 1 voordat u begint ({person.name})", screenshot=shot("03-wizard-1-voordat-u-begint")
     )
     tick(page.locator("input[name=situation][value=yes]"))
     submit("/koppelen/")
 
     expect(page).to_have_url(re.compile(r"/koppelen/disclaimer/$"))
     expect(page.locator("h1")).to_have_text("Disclaimer")
-    journey.check(page, f"wizard 2 disclaimer ({person.name})", screenshot=shot("05-wizard-2-disclaimer"))
+    journey.check(page, f"wizard 2 disclaimer ({person.name})", screenshot=shot("04-wizard-2-disclaimer"))
     tick(page.locator("input[name=accept]"))
     submit("/koppelen/disclaimer/")
 
@@ -274,7 +274,7 @@ def wizard_walk(journey: Journey, page: Page, person: Person, code: str, *, keyb
     journey.check(
         page,
         f"wizard 3 gebruikersvoorwaarden ({person.name})",
-        screenshot=shot("06-wizard-3-gebruikersvoorwaarden"),
+        screenshot=shot("05-wizard-3-gebruikersvoorwaarden"),
     )
     tick(page.locator("input[name=accept]"))
     submit("/koppelen/gebruikersvoorwaarden/")
@@ -294,12 +294,14 @@ def wizard_walk(journey: Journey, page: Page, person: Person, code: str, *, keyb
         username.fill(person.username)
         activation_code.fill(code)
     if keyboard:
-        journey.screenshots.take(page, "07-wizard-4-koppelen")
+        journey.screenshots.take(page, "06-wizard-4-koppelen")
     submit("/koppelen/koppel/")
 
     expect(page).to_have_url(re.compile(r"/koppelen/gelukt/$"))
     expect(page.locator("h1")).to_have_text("Koppeling gelukt")
-    journey.check(page, f"wizard 5 koppeling gelukt ({person.name})", screenshot=shot("08-wizard-5-gelukt"))
+    journey.check(
+        page, f"wizard 5 koppeling gelukt ({person.name})", screenshot=shot("07-wizard-5-koppeling-gelukt")
+    )
     next_link = page.locator("main a[href$='/overzicht/']").first
     if keyboard:
         tab_to(journey, page, next_link)
@@ -386,7 +388,7 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
 
     # 2. The beheerder logs in with eHerkenning (EH3), links his account and lands on the overview.
     bea = beheerder.page = new_page()
-    broker_login(journey, bea, beheerder, screenshot="03-dev-broker")
+    broker_login(journey, bea, beheerder, screenshot="02-dev-broker")
     wizard_walk(journey, bea, beheerder, beheerder_code)
     expect(bea.locator("h1")).to_have_text("Mijn DUO")
     expect(bea.get_by_role("link", name="Autorisatiebeheer")).to_be_visible()
@@ -396,15 +398,15 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     bea.get_by_role("link", name="Autorisatiebeheer").first.click()
     expect(bea.locator("h1")).to_have_text("Autorisatiebeheer")
     journey.check(bea, "beheer list")
-    beheerder_registers(journey, bea, gebruiker, screenshot="11-autorisatiebeheer-aanmelden")
+    beheerder_registers(journey, bea, gebruiker, screenshot="10-autorisatiebeheer-aanmelden")
     beheerder_assigns_role(journey, bea, rol_text="Onderwijs Service Register", kenmerk_text=VESTIGINGSCODE)
-    journey.check(bea, "beheer user detail")
+    journey.check(bea, "beheer user detail", screenshot="11-autorisatiebeheer-gebruiker")
     beheerder_downloads_letter(journey, bea, gebruiker)
     mails_before = len(smtp_server.messages)
     beheerder_sends_code(bea)
     gebruiker_code = activation_code_from_mail(journey, gebruiker, after=mails_before)
     bea.goto("/beheer/")
-    journey.check(bea, "beheer list with user", screenshot="10-autorisatiebeheer")
+    journey.check(bea, "beheer list with user", screenshot="09-autorisatiebeheer")
 
     # 4. The user logs in, walks the wizard with the keyboard only, and sees the Onderwerp of her role.
     gijs = gebruiker.page = new_page()
@@ -415,7 +417,7 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     onderwerp = gijs.locator("main").get_by_role("link", name="Onderwijs Service Register").first
     expect(onderwerp).to_be_visible()
     expect(gijs.get_by_role("link", name="Autorisatiebeheer")).to_have_count(0)
-    journey.check(gijs, "overview (user)", screenshot="09-overzicht")
+    journey.check(gijs, "overview (user)", screenshot="08-overzicht")
     onderwerp.click()
     expect(gijs.locator("main")).to_contain_text(VESTIGINGSCODE)
     journey.check(gijs, "onderwerp page")
