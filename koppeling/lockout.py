@@ -133,10 +133,10 @@ class Lockout:
 
 
 def _as_datetime(value) -> datetime | None:
-    """PostgreSQL returns an aware datetime; SQLite returns the stored text (UTC, naive)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = parse_datetime(value)
+    """PostgreSQL returns an aware datetime; SQLite a naive one or the stored text (both UTC)."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)
     if parsed is not None and timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=UTC)
     return parsed

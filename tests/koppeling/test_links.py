@@ -80,6 +80,8 @@ def test_helpdesk_undoes_a_link_in_the_admin(client, django_capture_on_commit_ca
     assert koppeling.ended_reason == "helpdesk" and koppeling.ended_by == staff
     assert AuditEvent.objects.filter(action="link.undo", actor_id=staff.pk).exists()
     assert client.get(reverse("admin:koppeling_koppeling_add")).status_code == 403
+    change = client.get(reverse("admin:koppeling_koppeling_change", args=[koppeling.pk]))
+    assert change.status_code == 200 and koppeling.legal_subject_id in change.content.decode()
 
 
 def test_helpdesk_group_can_use_the_koppel_admin(client):

@@ -429,3 +429,8 @@ def test_english_translation_is_available(client, identity):
     identity_put(client, identity)
     response = client.get(START, HTTP_ACCEPT_LANGUAGE="en")
     assert "Before you begin" in text(response)
+
+
+def test_the_activation_code_is_a_sensitive_post_parameter(at_koppel, account):
+    response = koppel_post(at_koppel, account.username, WRONG)
+    assert response.wsgi_request.sensitive_post_parameters == ("activation_code",)
