@@ -21,10 +21,6 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-# Playwright's sync API keeps an event loop on the main thread; the test itself reads and writes the
-# database there too (fixtures, TOTP devices), which Django would otherwise refuse as "async context".
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -46,9 +42,15 @@ SCREENSHOT_MAX_BYTES = 200 * 1024
 # --- Chromium -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the session. Missing Chromium is a failure, never a skip."""
+    """A headless Chromium per test module. Missing Chromium is a failure, never a skip.
+
+    Playwright's sync API keeps an event loop running on the main thread while it is started; the test
+    itself reads and writes the database there too (TOTP devices, lookups), which Django refuses in an
+    "async context" unless DJANGO_ALLOW_ASYNC_UNSAFE is set. Both last only as long as this fixture, so
+    the tests that run after the browser tests see neither.
+    """
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: the end-to-end tests need it (scripts/setup.sh test installs it)",
@@ -56,10 +58,18 @@ def browser():
         )
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.hookimpl(wrapper=True)

@@ -21,3 +21,15 @@ def test_home_page_is_dutch_accessible_and_offers_the_eherkenning_login(new_page
     assert page.evaluate("document.activeElement.getAttribute('href')") == "#main"
 
     assert not a11y.violations, "WCAG 2.1 A/AA violations:\n" + a11y.report()
+
+
+def test_axe_check_reports_a_field_without_a_label(new_page, a11y):
+    """The accessibility check itself can fail: an unlabelled field on the home page is reported."""
+    page = new_page()
+    page.goto("/")
+    page.evaluate("() => document.querySelector('main').insertAdjacentHTML('beforeend', '<input type=text>')")
+
+    violations = a11y.check(page, "home with an unlabelled field")
+
+    assert "label" in {violation["id"] for violation in violations}
+    assert "label" in a11y.report()
