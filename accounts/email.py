@@ -57,15 +57,43 @@ def email_queue(
     return outbox
 
 
+# Seconds a publish may wait for the broker (connect, and each reply). Without a bound, a broker that
+# accepts connections but does not answer (frozen, overloaded, half-open) holds the web request for ever.
+PUBLISH_TIMEOUT = 2.0
+
+
 def publish_send(outbox_id: int) -> None:
+    """Hand the outbox row to Celery; when the broker is down or hangs, leave it to the sweep.
+
+    The publish uses its own connection with socket timeouts, and every error the transport can raise
+    (for Redis: ``redis.ConnectionError`` and ``redis.TimeoutError``, which are not ``OSError``) counts
+    as "broker unavailable". The request that queued the mail has committed by now and must succeed.
+    """
     from .tasks import send_email
 
+    app = send_email.app
+    if app.conf.task_always_eager:
+        try:
+            send_email.delay(outbox_id)
+        except (OSError, SMTPException, Retry):
+            # Eager (development): the SMTP server failed; the row stays for the sweep.
+            logger.warning("E-mail %s not sent now; the outbox sweep will send it", outbox_id)
+        return
+    options = {
+        **(app.conf.broker_transport_options or {}),
+        "socket_connect_timeout": PUBLISH_TIMEOUT,
+        "socket_timeout": PUBLISH_TIMEOUT,
+    }
     try:
-        send_email.delay(outbox_id)
-    except (OSError, SMTPException, KombuOperationalError, Retry):
-        # Broker down (or, when eager, the SMTP server): the row stays in the outbox and the beat
-        # sweep sends it later. Programming errors still propagate.
-        logger.warning("E-mail %s not sent now; the outbox sweep will send it", outbox_id)
+        with app.connection_for_write(transport_options=options) as connection:
+            transport_errors = (*connection.connection_errors, *connection.channel_errors)
+            try:
+                send_email.apply_async((outbox_id,), connection=connection, retry=False)
+            except (OSError, KombuOperationalError, *transport_errors):
+                logger.warning("Broker unavailable: e-mail %s stays in the outbox for the sweep", outbox_id)
+    except (OSError, KombuOperationalError):
+        # Closing a connection to a broker that went away may fail too; the row is safe either way.
+        logger.warning("Broker unavailable: e-mail %s stays in the outbox for the sweep", outbox_id)
 
 
 def email_render(*, outbox: EmailOutbox, extra_context: dict | None = None) -> EmailMultiAlternatives:
