@@ -324,6 +324,10 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# The dev broker's HTTP-POST page submits to our ACS at SITE_URL (which may differ from the origin used).
+if EHERKENNING_DEV_BROKER:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(SITE_URL)
+
 # --- Logging: never log secrets; the audit trail is in the database -----------------------------
 LOGGING = {
     "version": 1,
