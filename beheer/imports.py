@@ -243,7 +243,8 @@ class BeheerdersImport:
                 **{name: values.get(name, "") for name in NUMBER_FIELDS},
             )
             try:
-                organisatie.full_clean()
+                # Uniqueness is the database's job (IntegrityError below): the numbers were looked up already.
+                organisatie.full_clean(validate_unique=False, validate_constraints=False)
             except ValidationError as error:
                 errors += _messages(error)
         if organisatie is not None and chosen:
@@ -281,8 +282,15 @@ class BeheerdersImport:
                 account, outcome, new_organisatie = self._write(organisatie, chosen, account_fields)
                 if self.dry_run:
                     transaction.set_rollback(True)
+                elif outcome == Outcome.NEW and self.letters_dir is not None:
+                    # Inside the row's transaction: a beheerder whose letter could not be written is
+                    # not imported (the report says why), so a re-run makes both.
+                    result.letter = str(self._letter_write(account))
         except RowError as error:
             result.errors = error.messages
+            return result
+        except OSError as error:
+            result.errors = [_("Cannot write the letter: %(error)s") % {"error": error}]
             return result
         except (ValidationError, IntegrityError) as error:
             result.errors = (
@@ -296,8 +304,6 @@ class BeheerdersImport:
         result.organisatie = organisatie.naam
         result.new_organisatie = new_organisatie
         result.username = account.username
-        if outcome == Outcome.NEW and self.letters_dir is not None and not self.dry_run:
-            result.letter = str(self._letter_write(account))
         return result
 
     def _write(self, organisatie: Organisatie, chosen: list, account_fields: dict):
