@@ -1,13 +1,12 @@
 """Helpdesk admin: password + TOTP, least privileges, search, read-only audit trail (issue 2 §5)."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.constants import AuditAction
-from accounts.helpdesk import HELPDESK_GROUP
+from accounts.helpdesk import helpdesk_group_sync
 from accounts.models import Account, AuditEvent, Beheerautorisatie, Organisatie
 from tests.factories import AccountFactory, KenmerkFactory, OrganisatieFactory, StaffFactory
 
@@ -21,7 +20,7 @@ def helpdesk():
     staff = StaffFactory()
     staff.set_password(PASSWORD)
     staff.save()
-    staff.groups.add(Group.objects.get(name=HELPDESK_GROUP))
+    staff.groups.add(helpdesk_group_sync())
     return staff
 
 
