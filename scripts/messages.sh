@@ -9,6 +9,12 @@ mkdir -p "$out"
 shopt -s nullglob
 fragments=(locale/nl/fragments/*.po)
 if [ "${#fragments[@]}" -gt 0 ]; then
-  msgcat --use-first --no-wrap -o "$out/django.po" "${fragments[@]}"
-  msgfmt --check-format -o "$out/django.mo" "$out/django.po"
+  # Write to temporary files and rename: a process reading the catalogue never sees half a file.
+  tmp_po="$(mktemp "$out/.django.po.XXXXXX")"
+  tmp_mo="$(mktemp "$out/.django.mo.XXXXXX")"
+  msgcat --use-first --no-wrap -o "$tmp_po" "${fragments[@]}"
+  msgfmt --check-format -o "$tmp_mo" "$tmp_po"
+  chmod 644 "$tmp_po" "$tmp_mo"
+  mv -f "$tmp_po" "$out/django.po"
+  mv -f "$tmp_mo" "$out/django.mo"
 fi
