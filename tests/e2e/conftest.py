@@ -1,13 +1,13 @@
 """Fixtures for the end-to-end journey: Debian's Chromium through Playwright, axe-core, a real SMTP server.
 
-The portal runs in pytest-django's ``live_server`` (a real HTTP server in a thread, PostgreSQL, transactional
-database, Celery eager). ``SITE_URL`` is pointed at that server, because the SAML endpoints, the dev broker's
+The portal runs in pytest-django's ``live_server`` (a real HTTP server in a thread, PostgreSQL, Celery eager).
+The tests use a transactional database with ``serialized_rollback``, like the other transactional tests of
+the suite: the catalogue and the Helpdesk group's permissions are migration data, restored before each test. ``SITE_URL`` is pointed at that server, because the SAML endpoints, the dev broker's
 metadata and the links in e-mails are built from it. E-mail goes over SMTP to an aiosmtpd server the test
 reads. Chromium is required: when it is missing the tests fail (CI installs it with ``scripts/setup.sh test``).
 """
 
 import email
-import importlib
 import os
 import shutil
 import socket
@@ -42,20 +42,22 @@ SCREENSHOT_MAX_BYTES = 200 * 1024
 # --- Chromium -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """A headless Chromium per test module. Missing Chromium is a failure, never a skip.
+@pytest.fixture
+def browser(e2e_site):
+    """A headless Chromium for one test. Missing Chromium is a failure, never a skip.
 
-    Playwright's sync API keeps an event loop running on the main thread while it is started; the test
-    itself reads and writes the database there too (TOTP devices, lookups), which Django refuses in an
-    "async context" unless DJANGO_ALLOW_ASYNC_UNSAFE is set. Both last only as long as this fixture, so
-    the tests that run after the browser tests see neither.
+    Playwright's sync API keeps an event loop running on the main thread while it is started. Django then
+    sees an "async context": it refuses ORM calls unless DJANGO_ALLOW_ASYNC_UNSAFE is set, and it hands out
+    context-local database connections. So the browser starts only after the database fixtures (through
+    ``e2e_site``: the serialized rollback must restore the data on the real connection, and the flush after
+    the test must run there too), and stops, closing its connections, before they are torn down.
     """
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: the end-to-end tests need it (scripts/setup.sh test installs it)",
             pytrace=False,
         )
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -63,8 +65,11 @@ def browser():
     try:
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            yield chromium
-            chromium.close()
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+                connections.close_all()  # the context-local connections the test body opened
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -286,31 +291,6 @@ def smtp_server():
 # --- the live site ------------------------------------------------------------------------------
 
 
-def catalogue_ensure() -> None:
-    """Make sure the shipped catalogue and the Helpdesk group exist.
-
-    The journey runs on a transactional database, which Django empties after each transactional test; the
-    catalogue (beheerautorisaties, rollen, kenmerk types, planning) is migration data, so load it again the
-    way its migrations do when an earlier transactional test has flushed it.
-    """
-    from django.apps import apps
-
-    from accounts.helpdesk import helpdesk_group_sync
-    from accounts.models import Beheerautorisatie
-
-    if not Beheerautorisatie.objects.exists():
-        for module, function in [
-            ("accounts.migrations.0002_catalogue", "load_catalogue"),
-            ("accounts.migrations.0005_overstap_planning", "load_planning"),
-        ]:
-            try:
-                loader = getattr(importlib.import_module(module), function)
-            except (ImportError, AttributeError):
-                continue
-            loader(apps, None)
-    helpdesk_group_sync()
-
-
 @pytest.fixture
 def e2e_site(live_server, settings, smtp_server, tmp_path_factory):
     """The live server, configured as the site: SITE_URL, SAML entity id, SMTP delivery, fresh SAML keys."""
@@ -340,5 +320,4 @@ def e2e_site(live_server, settings, smtp_server, tmp_path_factory):
         sp_config_reset()
     except ImportError:
         pass
-    catalogue_ensure()
     return live_server

@@ -30,7 +30,7 @@ from pypdf import PdfReader
 from accounts.helpdesk import HELPDESK_GROUP
 from tests.factories import StaffFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 HELPDESK_PASSWORD = "e2e helpdesk wachtwoord, lang genoeg"
 CODE_PATTERN = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
