@@ -7,3 +7,12 @@ from pathlib import Path
 def pytest_sessionstart(session):
     """Compile the Dutch catalogue from its fragments, so screens render in Dutch as in production."""
     subprocess.run([str(Path(__file__).resolve().parents[1] / "scripts" / "messages.sh")], check=True)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run the browser tests last.
+
+    They run inside Playwright's event loop, where Django hands out context-local database
+    connections; whatever state they leave behind must not reach the other transactional tests.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
