@@ -96,13 +96,13 @@ def new_page(request, browser, e2e_site):
     """
     contexts = []
 
-    def make(*, accept_downloads: bool = False):
+    def make():
         context = browser.new_context(
             viewport=VIEWPORT,
             locale="nl-NL",
             timezone_id="Europe/Amsterdam",
             base_url=e2e_site.url,
-            accept_downloads=accept_downloads,
+            accept_downloads=True,
         )
         context.set_default_timeout(15_000)
         contexts.append(context)

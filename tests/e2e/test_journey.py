@@ -348,14 +348,15 @@ def beheerder_assigns_role(journey: Journey, page: Page, *, rol_text: str, kenme
 
 
 def beheerder_downloads_letter(journey: Journey, page: Page, person: Person) -> None:
-    """The username letter (PDF): the username is in it, and its first page is photographed."""
-    href = page.get_by_role("link", name="Brief downloaden").get_attribute("href")
-    response = page.request.get(href)  # the browser's session; a PDF may open inline instead of downloading
-    assert response.ok, response.status
-    assert response.headers["content-type"].startswith("application/pdf")
-    pdf = journey.tmp_path / f"brief-{person.username}.pdf"
-    pdf.write_bytes(response.body())
-    text = "\n".join(page_.extract_text() for page_ in PdfReader(pdf).pages)
+    """The username letter (PDF, a download): the username is in it, and its first page is photographed."""
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Brief downloaden").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".pdf"), download.suggested_filename
+    pdf = journey.tmp_path / download.suggested_filename
+    download.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = "\n".join(pdf_page.extract_text() for pdf_page in PdfReader(pdf).pages)
     assert person.username in text, text[:500]
     assert person.name in text
     journey.screenshots.save_pdf_page(pdf, "12-brief-gebruikersnaam")
