@@ -279,6 +279,9 @@ EHERKENNING_KEY_DIR = Path(
 )
 EHERKENNING_CLOCK_SKEW_SECONDS = env.int("EHERKENNING_CLOCK_SKEW_SECONDS", default=60)
 EHERKENNING_DEV_BROKER_ENCRYPT = env.bool("EHERKENNING_DEV_BROKER_ENCRYPT", default=True)
+# XML signature checks and decryption: "xmlsec" in-process (libxmlsec1 bindings, koppeling/saml/crypto.py)
+# or "xmlsec1", pysaml2's default that runs the xmlsec1 program per check (the benchmark's baseline).
+EHERKENNING_CRYPTO_BACKEND = env.str("EHERKENNING_CRYPTO_BACKEND", default="xmlsec")
 # djangosaml2: the pysaml2 configuration is built from the settings above (koppeling/saml/config.py).
 SAML_CONFIG_LOADER = "koppeling.saml.config.sp_config_load"
 SAML_DEFAULT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"

@@ -10,7 +10,11 @@ SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 
 packages=(xmlsec1 gettext)
-if [ "$PROFILE" = "test" ]; then packages+=(chromium docker-compose poppler-utils); fi
+# lxml and xmlsec (in-process SAML signature checks) are built from source against Debian's libxml2 and
+# libxmlsec1, so both use the same libxml2 (their wheels bundle different ones: "lxml & xmlsec libxml2
+# library version mismatch").
+packages+=(gcc pkg-config python3-dev libxml2-dev libxslt1-dev libxmlsec1-dev libxmlsec1-openssl)
+if [ "$PROFILE" = "test" ]; then packages+=(chromium docker-compose poppler-utils wrk); fi
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -32,8 +36,15 @@ if [ ! -f "$stamp" ]; then
   echo "==> pip install"
   .venv/bin/pip install -q --upgrade pip
   if [ "$PROFILE" = "test" ]; then extras="[test,e2e]"; else extras=""; fi
-  .venv/bin/pip install -q -e ".$extras"
+  .venv/bin/pip install -q --no-binary lxml,xmlsec -e ".$extras"
   touch "$stamp"
+fi
+if ! .venv/bin/python -c "import lxml.etree, xmlsec" 2>/dev/null; then
+  # An lxml wheel installed earlier brings its own libxml2: rebuild both against the system's.
+  echo "==> rebuilding lxml and xmlsec against the system libxml2"
+  pins=$(grep -oE '"(lxml|xmlsec)==[^"]+"' pyproject.toml | tr -d '"')
+  # shellcheck disable=SC2086
+  .venv/bin/pip install -q --force-reinstall --no-deps --no-binary lxml,xmlsec $pins
 fi
 
 echo "==> compiling translations"

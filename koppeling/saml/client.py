@@ -4,6 +4,9 @@ pysaml2 builds a fresh SecurityContext for every client: it reloads and re-valid
 RSA private key (about 100 ms with current `cryptography`) and runs ``xmlsec1 --version`` before
 every xmlsec1 call. Neither changes while the configuration (keys, metadata) stays the same, and
 the context holds no per-request state, so we build it once per configuration object.
+
+A configuration with a ``crypto_backend_factory`` attribute (ours, see config.py) gets that
+backend instead of pysaml2's choice: pysaml2 only knows the names "xmlsec1" and "XMLSecurity".
 """
 
 import threading
@@ -36,7 +39,11 @@ def security_context_cached(config):
             context = _contexts.get(config)
             if context is None:
                 context = security_context(config)
-                if type(context.crypto) is CryptoBackendXmlSec1:
+                factory = getattr(config, "crypto_backend_factory", None)
+                if factory is not None:
+                    # Our SP configuration picks its backend (settings.EHERKENNING_CRYPTO_BACKEND).
+                    context.crypto = factory(config.xmlsec_binary, delete_tmpfiles=config.delete_tmpfiles)
+                elif type(context.crypto) is CryptoBackendXmlSec1:
                     context.crypto.__class__ = _VersionCachedXmlSec1
                 _contexts[config] = context
     return context

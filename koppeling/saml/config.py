@@ -11,6 +11,7 @@ from pathlib import Path
 
 import saml2
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from saml2.config import SPConfig
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
@@ -87,6 +88,22 @@ def sp_config_dict() -> dict:
     }
 
 
+CRYPTO_BACKENDS = ("xmlsec", "xmlsec1")
+
+
+def crypto_backend_factory():
+    """The crypto backend for settings.EHERKENNING_CRYPTO_BACKEND, as a callable taking the xmlsec1 path
+    (client.security_context_cached plugs it into the SecurityContext); None keeps pysaml2's own."""
+    name = settings.EHERKENNING_CRYPTO_BACKEND
+    if name not in CRYPTO_BACKENDS:
+        raise ImproperlyConfigured(f"EHERKENNING_CRYPTO_BACKEND must be one of {CRYPTO_BACKENDS}: {name!r}")
+    if name == "xmlsec":
+        from .crypto import CryptoBackendXmlSec
+
+        return CryptoBackendXmlSec
+    return None
+
+
 def _cache_key() -> tuple:
     metadata = settings.EHERKENNING_IDP_METADATA
     mtime = Path(metadata).stat().st_mtime_ns if metadata and Path(metadata).exists() else None
@@ -99,6 +116,7 @@ def _cache_key() -> tuple:
         metadata,
         mtime,
         settings.EHERKENNING_DEV_BROKER,
+        settings.EHERKENNING_CRYPTO_BACKEND,
     )
 
 
@@ -112,6 +130,7 @@ def sp_config_load(request=None) -> SPConfig:
             if config is None:
                 config = SPConfig()
                 config.load(sp_config_dict())
+                config.crypto_backend_factory = crypto_backend_factory()
                 _cache.clear()
                 _cache[key] = config
     return config

@@ -37,6 +37,7 @@ from koppeling.identity import EHerkenningIdentity, identity_store
 from . import checks
 from .checks import SamlRefusedError
 from .config import sp_config_load
+from .crypto import WeakSignatureAlgorithmError
 from .metadata import sp_metadata_xml
 from .replay import assertion_use
 from .services import account_may_log_in, koppeling_for_identity, login_record
@@ -139,6 +140,9 @@ def _classify(error: Exception) -> tuple[str, int]:
         return "untrusted_issuer", 403
     if isinstance(error, CertificateError):
         return "untrusted_certificate", 403
+    if isinstance(error, WeakSignatureAlgorithmError):
+        # The in-process backend refuses SHA-1 inside an encrypted assertion before verifying.
+        return "weak_signature_algorithm", 400
     if isinstance(error, SignatureError | SigverError):
         return "signature_invalid", 403
     message = str(error)
