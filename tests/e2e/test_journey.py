@@ -367,6 +367,12 @@ def beheerder_sends_code(page: Page) -> None:
     expect(page.locator(".messages")).to_be_visible()
 
 
+def status_in_list(page: Page, person: Person):
+    """The status badge of ``person`` in the Autorisatiebeheer list (its class carries the status value)."""
+    page.goto("/beheer/")
+    return page.locator("main table tbody tr", has_text=person.username).locator(".status")
+
+
 def beheerder_opens(page: Page, person: Person) -> None:
     page.goto("/beheer/")
     page.get_by_role("link", name=person.name).click()
@@ -414,7 +420,9 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     gijs.goto("/")
     journey.check(gijs, "home")
     broker_login(journey, gijs, gebruiker)
+    mails_before = len(smtp_server.messages)
     wizard_walk(journey, gijs, gebruiker, gebruiker_code, keyboard=True)
+    smtp_server.wait_for(to=gebruiker.email, after=mails_before)  # the notice of the new link
     onderwerp = gijs.locator("main").get_by_role("link", name="Onderwijs Service Register").first
     expect(onderwerp).to_be_visible()
     expect(gijs.get_by_role("link", name="Autorisatiebeheer")).to_have_count(0)
@@ -456,8 +464,10 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     expect(ilse.locator(".error-summary")).to_be_visible()
     expect(ilse.locator("main")).to_contain_text("15 minuten")
     journey.check(ilse, "wizard koppelen blocked")
+    expect(status_in_list(bea, indringer)).to_have_class(re.compile(r"status--geblokkeerd"))
 
     # 6. The beheerder undoes the user's link (lost means); her next login starts the wizard again.
+    expect(status_in_list(bea, gebruiker)).to_have_class(re.compile(r"status--gekoppeld"))
     beheerder_opens(bea, gebruiker)
     bea.get_by_role("link", name="Koppeling ongedaan maken").click()
     bea.locator("input[name=reason]").first.check()
@@ -465,6 +475,7 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     bea.locator("main form button[type=submit]").click()
     expect(bea.locator("h1")).to_have_text(gebruiker.name)
     expect(bea.get_by_role("button", name="Activatiecode versturen")).to_be_visible()
+    expect(status_in_list(bea, gebruiker)).to_have_class(re.compile(r"status--ontkoppeld"))
     gijs.context.clear_cookies()
     broker_login(journey, gijs, gebruiker)
     expect(gijs).to_have_url(re.compile(r"/koppelen/$"))
