@@ -5,12 +5,12 @@ One long test, in the order people meet the portal (design.md §3):
 1. the helpdesk logs in to the admin with password + TOTP and creates an organisation and its beheerder;
 2. the beheerder gets his activation code by e-mail (a real SMTP server), logs in through the dev broker at
    EH3, walks the koppel wizard and lands on the overview;
-3. in Autorisatiebeheer he registers a user, gives her a role with a kenmerk, downloads the username letter
-   (PDF) and sends her an activation code;
+3. in Autorisatiebeheer he registers a user, gives him a role with a kenmerk, downloads the username letter
+   (PDF) and sends him an activation code;
 4. the user logs in through the dev broker, walks the wizard with the keyboard only and sees the role's
-   Onderwerp on her overview, and her Mijn gegevens;
+   Onderwerp on his overview, and his Mijn gegevens;
 5. a second user types wrong codes five times and is blocked;
-6. the beheerder undoes the first user's link, and she is back in the wizard;
+6. the beheerder undoes the first user's link, and he is back in the wizard;
 7. an EH2 login is refused with the explanation page.
 
 Every page is checked with axe-core for WCAG 2.1 A/AA violations; the main screens are photographed.
@@ -67,7 +67,7 @@ class Journey:
     smtp: object
     tmp_path: Path
     beheerder: Person = field(
-        default_factory=lambda: Person("Bea Beheer", "bea@vlinder.example", "e2e-pseudonym-bea", "Directeur")
+        default_factory=lambda: Person("Bas Beheer", "bas@vlinder.example", "e2e-pseudonym-bas", "Directeur")
     )
     gebruiker: Person = field(
         default_factory=lambda: Person(
@@ -394,28 +394,28 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     beheerder_code = activation_code_from_mail(journey, beheerder, after=mails_before)
 
     # 2. The beheerder logs in with eHerkenning (EH3), links his account and lands on the overview.
-    bea = beheerder.page = new_page()
-    broker_login(journey, bea, beheerder, screenshot="02-dev-broker")
-    wizard_walk(journey, bea, beheerder, beheerder_code)
-    expect(bea.locator("h1")).to_have_text("Mijn DUO")
-    expect(bea.get_by_role("link", name="Autorisatiebeheer")).to_be_visible()
-    journey.check(bea, "overview (beheerder)")
+    bas = beheerder.page = new_page()
+    broker_login(journey, bas, beheerder, screenshot="02-dev-broker")
+    wizard_walk(journey, bas, beheerder, beheerder_code)
+    expect(bas.locator("h1")).to_have_text("Mijn DUO")
+    expect(bas.get_by_role("link", name="Autorisatiebeheer")).to_be_visible()
+    journey.check(bas, "overview (beheerder)")
 
-    # 3. Autorisatiebeheer: register a user, give her a role with a kenmerk, print her letter, send a code.
-    bea.get_by_role("link", name="Autorisatiebeheer").first.click()
-    expect(bea.locator("h1")).to_have_text("Autorisatiebeheer")
-    journey.check(bea, "beheer list")
-    beheerder_registers(journey, bea, gebruiker, screenshot="10-autorisatiebeheer-aanmelden")
-    beheerder_assigns_role(journey, bea, rol_text="Onderwijs Service Register", kenmerk_text=VESTIGINGSCODE)
-    journey.check(bea, "beheer user detail", screenshot="11-autorisatiebeheer-gebruiker")
-    beheerder_downloads_letter(journey, bea, gebruiker)
+    # 3. Autorisatiebeheer: register a user, give him a role with a kenmerk, print his letter, send a code.
+    bas.get_by_role("link", name="Autorisatiebeheer").first.click()
+    expect(bas.locator("h1")).to_have_text("Autorisatiebeheer")
+    journey.check(bas, "beheer list")
+    beheerder_registers(journey, bas, gebruiker, screenshot="10-autorisatiebeheer-aanmelden")
+    beheerder_assigns_role(journey, bas, rol_text="Onderwijs Service Register", kenmerk_text=VESTIGINGSCODE)
+    journey.check(bas, "beheer user detail", screenshot="11-autorisatiebeheer-gebruiker")
+    beheerder_downloads_letter(journey, bas, gebruiker)
     mails_before = len(smtp_server.messages)
-    beheerder_sends_code(bea)
+    beheerder_sends_code(bas)
     gebruiker_code = activation_code_from_mail(journey, gebruiker, after=mails_before)
-    bea.goto("/beheer/")
-    journey.check(bea, "beheer list with user", screenshot="09-autorisatiebeheer")
+    bas.goto("/beheer/")
+    journey.check(bas, "beheer list with user", screenshot="09-autorisatiebeheer")
 
-    # 4. The user logs in, walks the wizard with the keyboard only, and sees the Onderwerp of her role.
+    # 4. The user logs in, walks the wizard with the keyboard only, and sees the Onderwerp of his role.
     gijs = gebruiker.page = new_page()
     gijs.goto("/")
     journey.check(gijs, "home")
@@ -436,9 +436,9 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     journey.check(gijs, "mijn gegevens", screenshot="13-mijn-gegevens")
 
     # 5. A second user types wrong codes five times: she is blocked, even the right code no longer works.
-    beheerder_registers(journey, bea, indringer)
+    beheerder_registers(journey, bas, indringer)
     mails_before = len(smtp_server.messages)
-    beheerder_sends_code(bea)
+    beheerder_sends_code(bas)
     indringer_code = activation_code_from_mail(journey, indringer, after=mails_before)
     ilse = indringer.page = new_page()
     broker_login(journey, ilse, indringer)
@@ -464,18 +464,18 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     expect(ilse.locator(".error-summary")).to_be_visible()
     expect(ilse.locator("main")).to_contain_text("15 minuten")
     journey.check(ilse, "wizard koppelen blocked")
-    expect(status_in_list(bea, indringer)).to_have_class(re.compile(r"status--geblokkeerd"))
+    expect(status_in_list(bas, indringer)).to_have_class(re.compile(r"status--geblokkeerd"))
 
-    # 6. The beheerder undoes the user's link (lost means); her next login starts the wizard again.
-    expect(status_in_list(bea, gebruiker)).to_have_class(re.compile(r"status--gekoppeld"))
-    beheerder_opens(bea, gebruiker)
-    bea.get_by_role("link", name="Koppeling ongedaan maken").click()
-    bea.locator("input[name=reason]").first.check()
-    journey.check(bea, "beheer undo link")
-    bea.locator("main form button[type=submit]").click()
-    expect(bea.locator("h1")).to_have_text(gebruiker.name)
-    expect(bea.get_by_role("button", name="Activatiecode versturen")).to_be_visible()
-    expect(status_in_list(bea, gebruiker)).to_have_class(re.compile(r"status--ontkoppeld"))
+    # 6. The beheerder undoes the user's link (lost means); his next login starts the wizard again.
+    expect(status_in_list(bas, gebruiker)).to_have_class(re.compile(r"status--gekoppeld"))
+    beheerder_opens(bas, gebruiker)
+    bas.get_by_role("link", name="Koppeling ongedaan maken").click()
+    bas.locator("input[name=reason]").first.check()
+    journey.check(bas, "beheer undo link")
+    bas.locator("main form button[type=submit]").click()
+    expect(bas.locator("h1")).to_have_text(gebruiker.name)
+    expect(bas.get_by_role("button", name="Activatiecode versturen")).to_be_visible()
+    expect(status_in_list(bas, gebruiker)).to_have_class(re.compile(r"status--ontkoppeld"))
     gijs.context.clear_cookies()
     broker_login(journey, gijs, gebruiker)
     expect(gijs).to_have_url(re.compile(r"/koppelen/$"))
