@@ -93,7 +93,6 @@ def activation_code_email_context(*, outbox: EmailOutbox) -> dict:
     return {
         "activation_code": code,
         "valid_until": timezone.now() + CODE_VALIDITY,
-        "koppel_url": "/koppelen/",
     }
 
 
@@ -176,6 +175,11 @@ def koppel_attempt(
     password-hash check (against a dummy hash when there is no usable code), and only after the
     username and code proved right, look at the link rules — so nothing about an account leaks
     to someone who does not hold its code.
+
+    The identity counter counts every attempt the identity makes, also one against a blocked
+    username. A refusal after the right code (link rules) consumes nothing and resets nothing: the
+    code stays usable once the cause is fixed, and a known-good pair cannot be used to wipe the
+    identity's count between guesses.
     """
     typed = username_normalise(username)
     canonical = codes.code_normalise(code) or ""
