@@ -442,6 +442,9 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     indringer_code = activation_code_from_mail(journey, indringer, after=mails_before)
     ilse = indringer.page = new_page()
     broker_login(journey, ilse, indringer)
+    ilse.locator("main form[action$='/koppelen/'] button[type=submit]").click()  # no choice made
+    expect(ilse.locator(".error-summary")).to_be_visible()
+    journey.check(ilse, "wizard 1 without a choice (error summary)")
     ilse.locator("input[name=situation][value=yes]").check()
     ilse.locator("main form[action$='/koppelen/'] button[type=submit]").click()
     ilse.locator("input[name=accept]").check()

@@ -33,3 +33,32 @@ def test_axe_check_reports_a_field_without_a_label(new_page, a11y):
 
     assert "label" in {violation["id"] for violation in violations}
     assert "label" in a11y.report()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/toegankelijkheid/", "/gebruiksvoorwaarden/", "/token/"],
+)
+def test_public_pages_are_accessible(new_page, a11y, path):
+    page = new_page()
+    response = page.goto(path)
+    assert response.ok, f"{path}: {response.status}"
+
+    a11y.check(page, path)
+
+    assert not a11y.violations, "WCAG 2.1 A/AA violations:\n" + a11y.report()
+
+
+def test_token_login_errors_are_summarised_and_accessible(new_page, a11y):
+    """A failed form shows an error summary whose links lead to the fields; the page stays accessible."""
+    page = new_page()
+    page.goto("/token/")
+    page.locator("main form button[type=submit]").click()
+
+    summary_links = page.locator(".error-summary a[href^='#']")
+    assert summary_links.count() >= 1
+    for href in summary_links.evaluate_all("links => links.map(link => link.getAttribute('href'))"):
+        assert page.locator(href).count() == 1, f"the error summary links to {href}, which is not on the page"
+    a11y.check(page, "token login with errors")
+
+    assert not a11y.violations, "WCAG 2.1 A/AA violations:\n" + a11y.report()
