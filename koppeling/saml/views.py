@@ -11,6 +11,7 @@ import saml2
 from django.conf import settings
 from django.contrib import auth
 from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -177,10 +178,17 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
 
     def post(self, request, *args, **kwargs):
         try:
-            identity, session_info, came_from = self.response_verify(request)
+            # One transaction for the replay record, the login and its audit row: one commit (one WAL
+            # flush) instead of one per write, the larger part of the ACS time after the signature
+            # check (design.md §7 P1). The replay INSERT keeps its own savepoint (replay.py); a
+            # second worker with the same assertion waits for this commit and is then refused.
+            with transaction.atomic():
+                identity, session_info, came_from = self.response_verify(request)
+                return self.login_complete(
+                    request, identity=identity, session_info=session_info, came_from=came_from
+                )
         except SamlRefusedError as refusal:
             return refusal_render(request, reason=refusal.reason, status=refusal.status)
-        return self.login_complete(request, identity=identity, session_info=session_info, came_from=came_from)
 
     def response_verify(self, request) -> tuple[EHerkenningIdentity, dict, str | None]:
         now = timezone.now()

@@ -1,0 +1,196 @@
+"""P1 (design.md §7): the ACS — process one signed eHerkenning response and log in.
+
+The same signed (and the same encrypted) responses, minted by the dev broker's pysaml2 IdP, are
+posted to /saml2/acs/ through Django's test client (the whole middleware stack, PostgreSQL
+sessions, audit rows, replay records) with the in-process backend ("xmlsec", koppeling/saml/
+crypto.py) and with pysaml2's default ("xmlsec1", one xmlsec1 process per signature check and per
+decryption), alternately, so both see the same machine load. Before each post the replay record
+is removed and the request ID put back in the session, so one response can be posted many times.
+The figure is the time of the POST as the client sees it (no network; the server's own time).
+
+    .venv/bin/python -m bench.p1_acs [--rounds 3] [--responses 8] [--repeat 3] [--profile]
+"""
+
+import argparse
+import time
+
+from bench.common import django_setup, percentile, scratch_database, summary, write_result
+
+DB_NAME = "mijnduo_bench_p1"
+BACKENDS = ("xmlsec", "xmlsec1")
+PSEUDONYM = "bench-pseudonym"
+
+
+def _prepare():
+    from accounts.models import Account, Organisatie
+    from koppeling.models import Koppeling
+
+    organisatie = Organisatie.objects.create(
+        type="onderwijsinstelling", naam="Bench College", kvk_nummer="41012345"
+    )
+    account = Account.objects.create_user(
+        username="BENCHP1", name="Bench Gebruiker", email="p1@bench.example", organisatie=organisatie
+    )
+    Koppeling.objects.create(
+        account=account,
+        acting_subject_id=PSEUDONYM,
+        legal_subject_id="41012345",
+        level="urn:etoegang:core:assurance-class:loa3",
+    )
+    return account
+
+
+def _arm(client, request_id: str) -> None:
+    """Make the next POST of the response to ``request_id`` acceptable again (not a replay)."""
+    from djangosaml2.cache import OutstandingQueriesCache
+
+    from koppeling.models import UsedAssertion
+
+    UsedAssertion.objects.all().delete()
+    session = client.session
+    queries = OutstandingQueriesCache(session)
+    queries.set(request_id, "/overzicht/")
+    queries.sync()
+    session.save()
+
+
+def _post(client, saml_response: str) -> float:
+    from koppeling.dev_broker.testing import acs_post
+
+    started = time.perf_counter()
+    response = acs_post(client, saml_response)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 302 and response["Location"] == "/overzicht/", (
+        response.status_code,
+        response.content[:300],
+    )
+    return elapsed
+
+
+def one_round(*, client, number: int, responses: int, repeat: int) -> dict:
+    from django.conf import settings
+
+    from koppeling.dev_broker.testing import mint_response
+
+    samples = {(backend, kind): [] for backend in BACKENDS for kind in ("plain", "encrypted")}
+    for kind in ("plain", "encrypted"):
+        for index in range(responses):
+            request_id = f"id-bench-{number}-{kind}-{index}"
+            saml_response = mint_response(
+                in_response_to=request_id, acting_subject_id=PSEUDONYM, encrypt=kind == "encrypted"
+            )
+            for rep in range(repeat):
+                order = BACKENDS if (index + rep) % 2 == 0 else tuple(reversed(BACKENDS))
+                for backend in order:
+                    settings.EHERKENNING_CRYPTO_BACKEND = backend
+                    _arm(client, request_id)
+                    samples[(backend, kind)].append(_post(client, saml_response))
+    return {f"{backend}/{kind}": values for (backend, kind), values in samples.items()}
+
+
+def profile_fast_path(client, *, count: int = 30) -> str:
+    import cProfile
+    import os
+    import io
+    import pstats
+
+    from django.conf import settings
+
+    from koppeling.dev_broker.testing import mint_response
+
+    settings.EHERKENNING_CRYPTO_BACKEND = "xmlsec"
+    saml_response = mint_response(in_response_to="id-profile", acting_subject_id=PSEUDONYM)
+    _arm(client, "id-profile")
+    _post(client, saml_response)  # warm up
+    profiler = cProfile.Profile()
+    for _ in range(count):
+        _arm(client, "id-profile")
+        profiler.enable()
+        _post(client, saml_response)
+        profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
+        45
+    )
+    return out.getvalue()
+
+
+def run(*, rounds: int, responses: int, repeat: int, profile: bool) -> dict:
+    scratch_database(DB_NAME)
+    try:
+        django_setup(DB_NAME)
+        from django.db import connection
+        from django.test import Client
+
+        from koppeling.dev_broker.testing import mint_response
+
+        _prepare()
+        client = Client()
+        # Warm up both backends (configuration, metadata, keys, templates, connections).
+        from django.conf import settings
+
+        for backend in BACKENDS:
+            settings.EHERKENNING_CRYPTO_BACKEND = backend
+            for encrypt in (False, True):
+                _arm(client, "id-warm")
+                _post(
+                    client,
+                    mint_response(in_response_to="id-warm", acting_subject_id=PSEUDONYM, encrypt=encrypt),
+                )
+
+        per_round = []
+        for number in range(rounds):
+            samples = one_round(client=client, number=number, responses=responses, repeat=repeat)
+            p50 = {name: percentile(values, 0.5) for name, values in samples.items()}
+            p95 = {name: percentile(values, 0.95) for name, values in samples.items()}
+            per_round.append({"p50": p50, "p95": p95, "n": {k: len(v) for k, v in samples.items()}})
+            print(
+                f"P1 round {number + 1}: " + ", ".join(f"{k} p50 {v:.1f} ms" for k, v in p50.items()),
+                flush=True,
+            )
+
+        result = {"id": "P1", "postgres": connection.cursor().connection.server_version}
+        for kind in ("plain", "encrypted"):
+            fast = [r["p50"][f"xmlsec/{kind}"] for r in per_round]
+            slow = [r["p50"][f"xmlsec1/{kind}"] for r in per_round]
+            result[kind] = {
+                "xmlsec_p50_ms": summary(fast),
+                "xmlsec1_p50_ms": summary(slow),
+                "xmlsec_p95_ms": summary([r["p95"][f"xmlsec/{kind}"] for r in per_round]),
+                "xmlsec1_p95_ms": summary([r["p95"][f"xmlsec1/{kind}"] for r in per_round]),
+                "ratio": summary([s / f for s, f in zip(slow, fast, strict=True)]),
+                "samples_per_round": per_round[0]["n"][f"xmlsec/{kind}"],
+            }
+        result["pass"] = all(
+            result[kind]["xmlsec_p50_ms"]["median"] <= 10 and result[kind]["ratio"]["median"] >= 4
+            for kind in ("plain", "encrypted")
+        )
+        if profile:
+            result["profile"] = profile_fast_path(client)
+        return result
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        scratch_database(DB_NAME, drop_only=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--responses", type=int, default=8, help="distinct responses per kind per round")
+    parser.add_argument("--repeat", type=int, default=3, help="posts of each response per backend")
+    parser.add_argument("--profile", action="store_true", help="cProfile the fast path afterwards")
+    parser.add_argument("--json", help="write the result here")
+    args = parser.parse_args()
+    result = run(rounds=args.rounds, responses=args.responses, repeat=args.repeat, profile=args.profile)
+    profile = result.pop("profile", None)
+    write_result(args.json, result)
+    if profile:
+        print(profile)
+
+
+if __name__ == "__main__":
+    main()

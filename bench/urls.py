@@ -1,0 +1,15 @@
+"""The portal's URLs plus one bare view, for the P2/P3 baselines (bench/wsgi.py only, never production)."""
+
+from django.http import HttpResponse
+from django.urls import path
+
+from mijnduo.urls import urlpatterns as portal_urlpatterns
+
+
+def bare(request):
+    """The cheapest Django response: same server, same middleware, no template, no query."""
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
+urlpatterns = [path("bench/bare/", bare), *portal_urlpatterns]
+from mijnduo.urls import handler400  # noqa: E402,F401
