@@ -69,3 +69,13 @@ def code_check(canonical: str, encoded: str | None) -> bool:
         check_password(canonical, _dummy_hash())
         return False
     return check_password(canonical, encoded)
+
+
+def code_check_blocked(canonical: str) -> bool:
+    """For an attempt refused by the lockout: the same hash work, never against a real code.
+
+    A blocked attempt is not evaluated, but answering it without a hash computation would let an
+    attacker tell from the response time that a key is blocked.
+    """
+    check_password(canonical, _dummy_hash())
+    return False

@@ -187,12 +187,14 @@ def koppel_attempt(
 
     identity_reservation = lockout.reserve(identity_key(identity.key))
     if not identity_reservation.allowed:
+        codes.code_check_blocked(canonical)  # the same hash work as an evaluated attempt: same timing
         _attempt_refused(detail={**detail, "reason": "identity_blocked"}, ip=ip)
         return KoppelResult(failed=True)
     if identity_reservation.started_block:
         audit_log(action=AuditAction.KOPPEL_BLOCKED, ip=ip, detail={"identity": identity.key})
     username_reservation = lockout.reserve(username_key(typed))
     if not username_reservation.allowed:
+        codes.code_check_blocked(canonical)  # the same hash work as an evaluated attempt: same timing
         _attempt_refused(detail={**detail, "reason": "username_blocked"}, ip=ip)
         return KoppelResult(failed=True)
 
@@ -396,6 +398,12 @@ def link_undo(
             return
         koppeling.ended_at, koppeling.ended_reason, koppeling.ended_by = now, reason.value, actor
         account = koppeling.account
+        # End the account's live sessions at once: a lost or stolen means must not stay logged in
+        # until its session expires. Django checks every session against a hash of the password
+        # field, so a fresh unusable password invalidates them all (the account never has a usable
+        # one once linked).
+        account.set_unusable_password()
+        account.save(update_fields=["password"])
         audit_log(
             action=AuditAction.LINK_UNDO,
             actor=actor,

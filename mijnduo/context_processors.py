@@ -6,4 +6,5 @@ def site(request):
         "SITE_URL": settings.SITE_URL,
         "DEV_BROKER_ENABLED": settings.EHERKENNING_DEV_BROKER,
         "DEV_MAILBOX_ENABLED": settings.DEV_MAILBOX_ENABLED,
+        "TERMS_VERSION": settings.TERMS_VERSION,
     }

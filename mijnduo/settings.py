@@ -297,6 +297,9 @@ if IS_PRODUCTION and not (EHERKENNING_IDP_METADATA and EHERKENNING_SP_KEY_FILE a
         "EHERKENNING_SP_KEY_FILE and EHERKENNING_SP_CERT_FILE"
     )
 
+# The version of the terms of use (/gebruiksvoorwaarden/) that the koppel wizard records as accepted.
+TERMS_VERSION = env.str("TERMS_VERSION", default="2022-1")
+
 # --- Web hardening (design.md §6) -------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

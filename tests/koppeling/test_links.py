@@ -34,6 +34,16 @@ def test_link_undo_ends_the_link_audits_and_mails_a_notice(django_capture_on_com
     assert Account.objects.filter(pk=koppeling.account.pk, is_active=True).exists()  # the account stays
 
 
+def test_undoing_a_link_ends_the_users_live_session_at_once(client):
+    koppeling = KoppelingFactory()
+    client.force_login(koppeling.account)
+    assert client.get("/overzicht/").status_code == 200
+    link_undo(koppeling=koppeling, reason=UnlinkReason.STOLEN, actor=None)
+    response = client.get("/overzicht/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/saml2/login/")
+
+
 def test_undoing_twice_audits_and_mails_once(django_capture_on_commit_callbacks):
     koppeling = KoppelingFactory()
     with django_capture_on_commit_callbacks(execute=True):

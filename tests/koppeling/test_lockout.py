@@ -188,3 +188,23 @@ def test_another_account_is_not_affected(account, code):
     for n in range(LIMIT):
         attempt(account, WRONG, identity=fresh_identity(n, account))
     assert attempt(other, other_code, identity=fresh_identity(9, other)).koppeling is not None
+
+
+@pytest.mark.parametrize("blocked", ["username", "identity"])
+def test_a_blocked_attempt_does_the_same_hash_work_as_an_evaluated_one(monkeypatch, blocked):
+    """Timing must not tell a blocked key from a live one: every attempt runs exactly one hash check."""
+    account = AccountFactory()
+    identity = fresh_identity(0, account)
+    for n in range(LIMIT):
+        if blocked == "username":
+            attempt(account, WRONG, identity=fresh_identity(n + 1, account))
+        else:
+            attempt(f"UNKNOWN{n}", WRONG, identity=identity)
+    checks = []
+    real_check = codes.check_password
+    monkeypatch.setattr(codes, "check_password", lambda *a, **k: checks.append(1) or real_check(*a, **k))
+    result = attempt(
+        account, WRONG, identity=identity if blocked == "identity" else fresh_identity(99, account)
+    )
+    assert result.failed
+    assert len(checks) == 1
