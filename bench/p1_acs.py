@@ -90,8 +90,8 @@ def one_round(*, client, number: int, responses: int, repeat: int) -> dict:
 
 def profile_fast_path(client, *, count: int = 30) -> str:
     import cProfile
-    import os
     import io
+    import os
     import pstats
 
     from django.conf import settings
