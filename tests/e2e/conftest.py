@@ -148,6 +148,40 @@ class A11y:
             self.violations[f"{name} ({page.url})"] = violations
         return violations
 
+    def check_reflow(self, page, name: str, *, width: int = 320) -> bool:
+        """WCAG 1.4.10 (reflow): at 320 CSS pixels wide (400% zoom) the page needs no horizontal scrolling.
+
+        axe-core cannot test this, so it is measured here; a failure is collected like an axe violation.
+        """
+        viewport = page.viewport_size
+        page.set_viewport_size({"width": width, "height": viewport["height"]})
+        try:
+            overflow = page.evaluate(
+                """width => {
+                    const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+                        + (el.className ? '.' + String(el.className).trim().split(/\\s+/).join('.') : '');
+                    const wide = [...document.querySelectorAll('body *')]
+                        .filter(el => el.getBoundingClientRect().right > width + 1
+                                      || el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX === 'visible')
+                        .map(el => name(el) + ': ' + (el.textContent || '').trim().slice(0, 60));
+                    return {scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 6)};
+                }""",
+                width,
+            )
+        finally:
+            page.set_viewport_size(viewport)
+        if overflow["scrollWidth"] <= width + 1:
+            return True
+        self.violations.setdefault(f"{name} at {width}px ({page.url})", []).append(
+            {
+                "impact": "serious",
+                "id": "reflow",
+                "help": f"WCAG 1.4.10: horizontal scrolling at {width}px (page is {overflow['scrollWidth']}px wide)",
+                "nodes": [{"target": [element], "html": ""} for element in overflow["wide"]],
+            }
+        )
+        return False
+
     def report(self) -> str:
         lines = []
         for where, violations in self.violations.items():

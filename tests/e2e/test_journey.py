@@ -78,9 +78,12 @@ class Journey:
         default_factory=lambda: Person("Ilse Indringer", "ilse@vlinder.example", "e2e-pseudonym-ilse")
     )
 
-    def check(self, page: Page, name: str, *, screenshot: str | None = None) -> None:
-        """axe-core on the page as it is now, and a screenshot when the screen is one of the main ones."""
+    def check(self, page: Page, name: str, *, screenshot: str | None = None, reflow: bool = False) -> None:
+        """axe-core on the page as it is now (and reflow at 320px for the user's screens without data
+        tables), and a screenshot when the screen is one of the main ones."""
         self.a11y.check(page, name)
+        if reflow:
+            self.a11y.check_reflow(page, name)
         if screenshot:
             self.screenshots.take(page, screenshot)
 
@@ -258,14 +261,19 @@ def wizard_walk(journey: Journey, page: Page, person: Person, code: str, *, keyb
     expect(page).to_have_url(re.compile(r"/koppelen/$"))
     expect(page.locator("h1")).to_have_text("Voordat u begint")
     journey.check(
-        page, f"wizard 1 voordat u begint ({person.name})", screenshot=shot("03-wizard-1-voordat-u-begint")
+        page,
+        f"wizard 1 voordat u begint ({person.name})",
+        screenshot=shot("03-wizard-1-voordat-u-begint"),
+        reflow=True,
     )
     tick(page.locator("input[name=situation][value=yes]"))
     submit("/koppelen/")
 
     expect(page).to_have_url(re.compile(r"/koppelen/disclaimer/$"))
     expect(page.locator("h1")).to_have_text("Disclaimer")
-    journey.check(page, f"wizard 2 disclaimer ({person.name})", screenshot=shot("04-wizard-2-disclaimer"))
+    journey.check(
+        page, f"wizard 2 disclaimer ({person.name})", screenshot=shot("04-wizard-2-disclaimer"), reflow=True
+    )
     tick(page.locator("input[name=accept]"))
     submit("/koppelen/disclaimer/")
 
@@ -275,12 +283,13 @@ def wizard_walk(journey: Journey, page: Page, person: Person, code: str, *, keyb
         page,
         f"wizard 3 gebruikersvoorwaarden ({person.name})",
         screenshot=shot("05-wizard-3-gebruikersvoorwaarden"),
+        reflow=True,
     )
     tick(page.locator("input[name=accept]"))
     submit("/koppelen/gebruikersvoorwaarden/")
 
     expect(page).to_have_url(re.compile(r"/koppelen/koppel/$"))
-    journey.check(page, f"wizard 4 koppelen ({person.name})")
+    journey.check(page, f"wizard 4 koppelen ({person.name})", reflow=True)
     username, activation_code = (
         page.locator("input[name=username]"),
         page.locator("input[name=activation_code]"),
@@ -300,7 +309,10 @@ def wizard_walk(journey: Journey, page: Page, person: Person, code: str, *, keyb
     expect(page).to_have_url(re.compile(r"/koppelen/gelukt/$"))
     expect(page.locator("h1")).to_have_text("Koppeling gelukt")
     journey.check(
-        page, f"wizard 5 koppeling gelukt ({person.name})", screenshot=shot("07-wizard-5-koppeling-gelukt")
+        page,
+        f"wizard 5 koppeling gelukt ({person.name})",
+        screenshot=shot("07-wizard-5-koppeling-gelukt"),
+        reflow=True,
     )
     next_link = page.locator("main a[href$='/overzicht/']").first
     if keyboard:
@@ -426,14 +438,14 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     onderwerp = gijs.locator("main").get_by_role("link", name="Onderwijs Service Register").first
     expect(onderwerp).to_be_visible()
     expect(gijs.get_by_role("link", name="Autorisatiebeheer")).to_have_count(0)
-    journey.check(gijs, "overview (user)", screenshot="08-overzicht")
+    journey.check(gijs, "overview (user)", screenshot="08-overzicht", reflow=True)
     onderwerp.click()
     expect(gijs.locator("main")).to_contain_text(VESTIGINGSCODE)
     journey.check(gijs, "onderwerp page")
     gijs.goto("/overzicht/")
     gijs.get_by_role("link", name="Mijn gegevens").click()
     expect(gijs.locator("input[name=email]")).to_have_value(gebruiker.email)
-    journey.check(gijs, "mijn gegevens", screenshot="13-mijn-gegevens")
+    journey.check(gijs, "mijn gegevens", screenshot="13-mijn-gegevens", reflow=True)
 
     # 5. A second user types wrong codes five times: she is blocked, even the right code no longer works.
     beheerder_registers(journey, bas, indringer)
@@ -489,6 +501,6 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     broker_login(journey, someone, beheerder, level="EH2")
     expect(someone.locator("h1")).to_have_text("Uw eHerkenningsmiddel heeft niet het juiste niveau")
     expect(someone.get_by_role("link", name="Autorisatiebeheer")).to_have_count(0)
-    journey.check(someone, "EH2 refused", screenshot="14-eh2-geweigerd")
+    journey.check(someone, "EH2 refused", screenshot="14-eh2-geweigerd", reflow=True)
 
     assert not a11y.violations, "WCAG 2.1 A/AA violations:\n" + a11y.report()

@@ -13,6 +13,7 @@ def test_home_page_is_dutch_accessible_and_offers_the_eherkenning_login(new_page
     login = page.get_by_role("link", name="Inloggen met eHerkenning")
     assert login.is_visible()
     a11y.check(page, "home")
+    a11y.check_reflow(page, "home")
     shot = screenshots.take(page, "01-home")
     assert shot.stat().st_size > 5_000
 
@@ -35,6 +36,19 @@ def test_axe_check_reports_a_field_without_a_label(new_page, a11y):
     assert "label" in a11y.report()
 
 
+def test_reflow_check_reports_a_page_that_scrolls_sideways_at_320px(new_page, a11y):
+    page = new_page()
+    page.goto("/")
+    page.evaluate(
+        "() => { const d = document.createElement('div'); d.style.width = '600px';"
+        " d.textContent = 'breed'; document.querySelector('main').append(d); }"
+    )
+
+    assert not a11y.check_reflow(page, "home with a wide block")
+    assert "reflow" in a11y.report()
+    assert page.viewport_size == {"width": 1280, "height": 900}  # restored for the rest of the test
+
+
 @pytest.mark.parametrize(
     "path",
     ["/toegankelijkheid/", "/gebruiksvoorwaarden/", "/token/"],
@@ -45,6 +59,7 @@ def test_public_pages_are_accessible(new_page, a11y, path):
     assert response.ok, f"{path}: {response.status}"
 
     a11y.check(page, path)
+    a11y.check_reflow(page, path)
 
     assert not a11y.violations, "WCAG 2.1 A/AA violations:\n" + a11y.report()
 
