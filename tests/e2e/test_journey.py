@@ -180,11 +180,19 @@ LEVELS = {
 
 
 def broker_login(
-    journey: Journey, page: Page, person: Person, *, level: str = "EH3", screenshot=None
+    journey: Journey,
+    page: Page,
+    person: Person,
+    *,
+    level: str = "EH3",
+    screenshot=None,
+    from_home: bool = True,
 ) -> None:
-    """From the home page through the dev broker (own pseudonym, the organisation's KvK) back to the portal."""
-    page.goto("/")
-    page.get_by_role("link", name="Inloggen met eHerkenning").click()
+    """From the home page (or the broker page already open) through the dev broker, as ``person`` (own
+    pseudonym, the organisation's KvK-nummer), back to the portal."""
+    if from_home:
+        page.goto("/")
+        page.get_by_role("link", name="Inloggen met eHerkenning").click()
     page.wait_for_url("**/dev/broker/**")
     page.locator(f"input[name=level][value='{LEVELS[level]}']").check()
     page.locator("input[name=persona][value=own]").check()
@@ -491,8 +499,8 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     expect(bas.locator("h1")).to_have_text(gebruiker.name)
     expect(bas.get_by_role("button", name="Activatiecode versturen")).to_be_visible()
     expect(status_in_list(bas, gebruiker)).to_have_class(re.compile(r"status--ontkoppeld"))
-    gijs.context.clear_cookies()
-    broker_login(journey, gijs, gebruiker)
+    gijs.goto("/overzicht/")  # his session ended with the link: he is sent to eHerkenning
+    broker_login(journey, gijs, gebruiker, from_home=False)
     expect(gijs).to_have_url(re.compile(r"/koppelen/$"))
     expect(gijs.locator("h1")).to_have_text("Voordat u begint")
 
