@@ -1,10 +1,14 @@
 """Fixtures for the end-to-end journey: Debian's Chromium through Playwright, axe-core, a real SMTP server.
 
 The portal runs in pytest-django's ``live_server`` (a real HTTP server in a thread, PostgreSQL, Celery eager).
-The tests use a transactional database with ``serialized_rollback``, like the other transactional tests of
-the suite: the catalogue and the Helpdesk group's permissions are migration data, restored before each test. ``SITE_URL`` is pointed at that server, because the SAML endpoints, the dev broker's
-metadata and the links in e-mails are built from it. E-mail goes over SMTP to an aiosmtpd server the test
-reads. Chromium is required: when it is missing the tests fail (CI installs it with ``scripts/setup.sh test``).
+``SITE_URL`` is pointed at that server, because the SAML endpoints, the dev broker's metadata and the links in
+e-mails are built from it. E-mail goes over SMTP to an aiosmtpd server the test reads. The tests use a
+transactional database with ``serialized_rollback``, like the other transactional tests of the suite: the
+catalogue and the Helpdesk group's permissions are migration data, restored before each test.
+
+Chromium is required: when it is missing the tests fail (CI installs it with ``scripts/setup.sh test``).
+Screenshots go to docs/screenshots/ with ``E2E_SCREENSHOTS=1``; on a failure every open page is photographed
+to ``E2E_FAILURE_DIR`` (default /tmp/mijnduo-e2e-failures).
 """
 
 import email
