@@ -104,7 +104,9 @@ def activation_code_issue(*, account: Account, issued_by: Account | None = None)
     code must not give an attacker (or an impatient beheerder) a fresh set of five tries.
     """
     # Serialise concurrent issues for one account; the partial unique index is the final guard.
-    Account.objects.select_for_update().filter(pk=account.pk).first()
+    # FOR NO KEY UPDATE, not FOR UPDATE: the worker holds this lock during the SMTP exchange, and a
+    # FOR UPDATE lock would make every INSERT referencing the account (outbox, audit) wait for it.
+    Account.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
     now = timezone.now()
     ActivationCode.objects.filter(account=account, used_at__isnull=True, invalidated_at__isnull=True).update(
         invalidated_at=now
