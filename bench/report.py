@@ -181,7 +181,11 @@ ANALYSIS = """## How each figure is measured
   load) — and about 20 SQL statements (session, replay record, link, axes' login signal, audit). The
   ACS now runs them in one transaction (`koppeling/saml/views.py`): two commits (login, session save)
   instead of about nine, each a WAL flush. On a loaded machine every round trip to PostgreSQL costs
-  ~1 ms, which keeps the p50 above 10 ms; the ratio to the subprocess path is the robust figure.
+  ~1 ms or more, which keeps the p50 far above 10 ms. In the recorded run (load average 6–15, two other
+  test suites) the database round trips dominated both paths and the ratio fell to 1.0–1.4×; the cProfile
+  of the fast path (`python -m bench.p1_acs --profile`) puts the in-process verification at ~1.8 ms of
+  an ~67 ms request whose rest is SQL and pysaml2's schema validation. P1 is not reached on this shared
+  machine; re-run `python -m bench P1` on a quiet one.
 - **P2/P3 and load**: the recorded run shared the 2 cores with two other full test suites (load average
   5–13, PostgreSQL near its connection limit), which hits the database-bound overview much harder than
   the query-less bare view; the overview ratio and P3's first round (one 600 ms p50) reflect that
