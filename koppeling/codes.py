@@ -47,15 +47,26 @@ def code_normalise(text: str) -> str | None:
     return text if _CANONICAL.match(text) else None
 
 
+CODE_HASHER = "pbkdf2_sha256_code"  # koppeling.hashers.ActivationCodeHasher
+
+
+def _code_hasher():
+    """The activation-code hasher when configured (it is in every profile), else the default one."""
+    try:
+        return get_hasher(CODE_HASHER)
+    except ValueError:
+        return get_hasher()
+
+
 def code_hash(canonical: str) -> str:
-    return make_password(canonical)
+    return make_password(canonical, hasher=_code_hasher())
 
 
 def _dummy_hash() -> str:
-    hasher = get_hasher()
+    hasher = _code_hasher()
     config = (hasher.algorithm, getattr(hasher, "iterations", None), getattr(hasher, "time_cost", None))
     if config not in _dummy_hashes:
-        _dummy_hashes[config] = make_password(secrets.token_hex(16))
+        _dummy_hashes[config] = make_password(secrets.token_hex(16), hasher=hasher)
     return _dummy_hashes[config]
 
 

@@ -15,6 +15,7 @@ REAL_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "koppeling.hashers.ActivationCodeHasher",
 ]
 
 

@@ -73,7 +73,7 @@ def test_only_a_salted_password_hash_is_stored(real_hashers):
     account = AccountFactory()
     code = activation_code_issue(account=account)
     stored = ActivationCode.objects.get(account=account)
-    assert stored.code_hash.startswith("pbkdf2_sha256$")
+    assert stored.code_hash.startswith("pbkdf2_sha256_code$20000$")
     assert code not in stored.code_hash and codes.code_normalise(code) not in stored.code_hash
     second = AccountFactory()
     activation_code_issue(account=second)
@@ -172,3 +172,13 @@ def test_expired_code_is_refused_after_24_hours_but_not_before(account):
         assert koppel_attempt(identity=identity, username=account.username, code=code, ip=None).failed
     with time_machine.travel(start + timedelta(hours=23, minutes=59), tick=False):
         assert koppel_attempt(identity=identity, username=account.username, code=code, ip=None).koppeling
+
+
+def test_codes_use_the_calibrated_hasher_and_passwords_keep_the_default(real_hashers):
+    """Activation codes (60 random bits, 24 h) get 20,000 PBKDF2 iterations; human passwords keep Django's."""
+    from django.contrib.auth.hashers import make_password
+
+    assert codes.code_hash("ABCDEFGHJKMN").startswith("pbkdf2_sha256_code$20000$")
+    assert make_password("a human password").startswith("pbkdf2_sha256$1")
+    assert codes.code_check("ABCDEFGHJKMN", codes.code_hash("ABCDEFGHJKMN"))
+    assert not codes.code_check("ABCDEFGHJKMP", codes.code_hash("ABCDEFGHJKMN"))
