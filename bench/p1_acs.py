@@ -44,10 +44,11 @@ def _arm(client, request_id: str) -> None:
     """Make the next POST of the response to ``request_id`` acceptable again (not a replay)."""
     from djangosaml2.cache import OutstandingQueriesCache
 
+    from koppeling.dev_broker.testing import saml_session
     from koppeling.models import UsedAssertion
 
     UsedAssertion.objects.all().delete()
-    session = client.session
+    session = saml_session(client)
     queries = OutstandingQueriesCache(session)
     queries.set(request_id, "/overzicht/")
     queries.sync()

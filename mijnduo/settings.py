@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # SAML state (outstanding AuthnRequests, logout state) in its own cookie: see SAML_SESSION_* below.
+    "djangosaml2.middleware.SamlSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -147,10 +149,14 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60)  # one hour
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
-# The SAML response is a cross-site POST from the broker: Lax would drop the session cookie on it.
-# djangosaml2 keeps its outstanding-request cache in the session, so the session cookie must be
-# sent on that POST. "None" requires Secure, which production enforces below.
-SESSION_COOKIE_SAMESITE = "None" if IS_PRODUCTION else "Lax"
+SESSION_COOKIE_SAMESITE = "Lax"
+# The SAML response is a cross-site POST from the broker, on which browsers do not send a Lax cookie.
+# What the ACS needs from before the redirect (the outstanding AuthnRequest IDs for InResponseTo)
+# therefore lives in a separate session cookie that only djangosaml2 uses: SameSite=None (with
+# Secure) in production, where the broker is another site. The login session itself stays Lax and
+# is created fresh by the ACS.
+SAML_SESSION_COOKIE_NAME = "__Host-saml_session" if IS_PRODUCTION else "saml_session"
+SAML_SESSION_COOKIE_SAMESITE = "None" if IS_PRODUCTION else "Lax"
 CSRF_COOKIE_HTTPONLY = True
 
 # --- Authentication ----------------------------------------------------------------------------

@@ -78,6 +78,21 @@ def saml_start(client, *, next: str | None = None) -> str:  # noqa: A002  (mirro
     return client.session[_pending_key()]["in_response_to"]
 
 
+def saml_session(client):
+    """The test client's SAML session (djangosaml2's own cookie), created if missing; save() it after use."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    cookie = client.cookies.get(settings.SAML_SESSION_COOKIE_NAME)
+    store = store_class(cookie.value if cookie else None)
+    if cookie is None:
+        store.save()
+        client.cookies[settings.SAML_SESSION_COOKIE_NAME] = store.session_key
+    return store
+
+
 def _pending_key() -> str:
     from .views import PENDING
 

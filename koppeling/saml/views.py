@@ -68,20 +68,8 @@ def safe_next(request, url: str | None) -> str:
     return OVERVIEW_URL
 
 
-class _SessionShimMixin:
-    """djangosaml2 keeps its caches in ``request.saml_session``: we use the normal session.
-
-    The session cookie reaches the ACS POST because the dev broker is same-site and production
-    sets SameSite=None (settings.py), so no second cookie is needed.
-    """
-
-    def dispatch(self, request, *args, **kwargs):
-        request.saml_session = request.session
-        return super().dispatch(request, *args, **kwargs)
-
-
 @method_decorator(never_cache, name="dispatch")
-class LoginView(_SessionShimMixin, djangosaml2_views.LoginView):
+class LoginView(djangosaml2_views.LoginView):
     """Send the visitor to the broker with a signed AuthnRequest for loa3 (comparison "minimum")."""
 
     def load_sso_kwargs_scoping(self, sso_kwargs):
@@ -200,8 +188,10 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
         checks.response_precheck(xml=raw, acs_url=_acs_url())
 
         conf = self.get_sp_config(request)
-        client = Saml2Client(conf, identity_cache=IdentityCache(request.session))
-        oq_cache = OutstandingQueriesCache(request.session)
+        # SAML state is in request.saml_session (its own cookie, SameSite=None in production), because
+        # the browser does not send the Lax login-session cookie on the broker's cross-site POST.
+        client = Saml2Client(conf, identity_cache=IdentityCache(request.saml_session))
+        oq_cache = OutstandingQueriesCache(request.saml_session)
         outstanding = oq_cache.outstanding_queries()
         try:
             response = client.parse_authn_request_response(posted, saml2.BINDING_HTTP_POST, outstanding)
@@ -274,9 +264,9 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
 
     def _remember_for_logout(self, request, session_info: dict) -> None:
         """Keep what single logout needs (NameID, SessionIndex) in the new session."""
-        client = Saml2Client(self.get_sp_config(request), identity_cache=IdentityCache(request.session))
+        client = Saml2Client(self.get_sp_config(request), identity_cache=IdentityCache(request.saml_session))
         client.users.add_information_about_person(session_info)
-        djangosaml2_views._set_subject_id(request.session, session_info["name_id"])
+        djangosaml2_views._set_subject_id(request.saml_session, session_info["name_id"])
 
     def get_sp_config(self, request):
         return sp_config_load(request)
@@ -291,14 +281,15 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
 def logout_view(request):
     """Log out locally and, when the broker offers single logout, end the broker session too."""
     audit_log(action=AuditAction.LOGOUT, result=AuditResult.SUCCESS, request=request)
-    subject_id = djangosaml2_views._get_subject_id(request.session)
+    subject_id = djangosaml2_views._get_subject_id(request.saml_session)
     conf = sp_config_load(request)
     redirect_to = settings.LOGOUT_REDIRECT_URL or "/"
     if subject_id is None or not _idp_has_slo(conf):
         auth.logout(request)
+        request.saml_session.flush()
         return HttpResponseRedirect(redirect_to)
-    state = StateCache(request.session)
-    client = Saml2Client(conf, state_cache=state, identity_cache=IdentityCache(request.session))
+    state = StateCache(request.saml_session)
+    client = Saml2Client(conf, state_cache=state, identity_cache=IdentityCache(request.saml_session))
     try:
         result = client.global_logout(subject_id)
     except (LogoutError, UnsupportedBinding, SigverError, KeyError, ValueError) as error:
@@ -325,7 +316,7 @@ def _idp_has_slo(conf) -> bool:
 
 
 @method_decorator([csrf_exempt, never_cache], name="dispatch")
-class LogoutServiceView(_SessionShimMixin, djangosaml2_views.LogoutView):
+class LogoutServiceView(djangosaml2_views.LogoutView):
     """/saml2/ls/ and /saml2/ls/post/: the broker's logout requests and responses."""
 
     def do_logout_service(self, request, data, binding, *args, **kwargs):

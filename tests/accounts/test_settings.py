@@ -112,3 +112,17 @@ def test_production_has_no_dev_mailbox_or_dev_broker_urls(production_env):
     assert result.returncode == 0, result.stderr
     assert "FOUND" not in result.stdout
     assert result.stdout.count("absent") == 2
+
+
+def test_production_login_cookie_is_lax_and_only_the_saml_cookie_is_cross_site(production_env):
+    code = (
+        "import django; django.setup(); from django.conf import settings as s\n"
+        "print(s.SESSION_COOKIE_SAMESITE, s.SESSION_COOKIE_SECURE, s.SESSION_COOKIE_NAME)\n"
+        "print(s.SAML_SESSION_COOKIE_SAMESITE, s.SAML_SESSION_COOKIE_NAME)\n"
+    )
+    env = {**production_env, "DJANGO_SETTINGS_MODULE": "mijnduo.settings"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    login_cookie, saml_cookie = result.stdout.split("\n")[:2]
+    assert login_cookie == "Lax True __Host-sessionid"
+    assert saml_cookie == "None __Host-saml_session"  # __Host- cookies are always Secure

@@ -18,6 +18,7 @@ from koppeling.dev_broker.testing import (
     authn_request_query,
     mint_response,
     saml_login,
+    saml_session,
     saml_start,
 )
 from koppeling.identity import identity_from_session
@@ -306,3 +307,24 @@ def test_garbage_logout_message_gets_dutch_400(client):
 
 def test_acs_refuses_get(client):
     assert client.get("/saml2/acs/").status_code == 405
+
+
+def test_acs_works_when_the_browser_drops_the_lax_login_cookie_on_the_brokers_cross_site_post(client, linked):
+    """The login session cookie is SameSite=Lax; only the separate SAML session cookie reaches the ACS."""
+    client.get("/")  # an existing login session, whose cookie a real browser would not send cross-site
+    request_id = saml_start(client)
+    assert request_id in saml_session(client).get("_saml2_outstanding_queries", {})
+    assert "_saml2_outstanding_queries" not in client.session  # (the dev broker keeps its own state there)
+    client.cookies.pop(settings.SESSION_COOKIE_NAME, None)
+    response = acs_post(client, mint_response(in_response_to=request_id, acting_subject_id="pseudo-anna"))
+    assert response.status_code == 302
+    assert response["Location"] == "/overzicht/"
+    assert int(client.session["_auth_user_id"]) == linked.account.pk
+
+
+def test_without_the_saml_session_cookie_the_response_is_unsolicited(client, linked):
+    request_id = saml_start(client)
+    client.cookies.pop(settings.SAML_SESSION_COOKIE_NAME)
+    response = acs_post(client, mint_response(in_response_to=request_id, acting_subject_id="pseudo-anna"))
+    assert response.status_code in (400, 403)
+    assert "_auth_user_id" not in client.session

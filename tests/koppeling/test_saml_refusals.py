@@ -20,6 +20,7 @@ from koppeling.dev_broker.testing import (
     LOA2PLUS,
     acs_post,
     mint_response,
+    saml_session,
     saml_start,
     tamper_attribute,
     wrap_signature,
@@ -198,7 +199,7 @@ def test_replayed_assertion_is_refused(client, linked_account):
     client.logout()
     # The attacker also restores the outstanding request, so only the replay store stops it.
     saml_start_id = saml_start(client)
-    session = client.session
+    session = saml_session(client)
     session["_saml2_outstanding_queries"] = {request_id: "/overzicht/", saml_start_id: "/overzicht/"}
     session.save()
     response = acs_post(client, saml_response)
