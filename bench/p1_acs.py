@@ -100,7 +100,8 @@ def profile_fast_path(client, *, count: int = 30) -> str:
     from koppeling.dev_broker.testing import mint_response
 
     settings.EHERKENNING_CRYPTO_BACKEND = "xmlsec"
-    saml_response = mint_response(in_response_to="id-profile", acting_subject_id=PSEUDONYM)
+    encrypt = os.environ.get("PROFILE_ENCRYPTED") == "1"
+    saml_response = mint_response(in_response_to="id-profile", acting_subject_id=PSEUDONYM, encrypt=encrypt)
     _arm(client, "id-profile")
     _post(client, saml_response)  # warm up
     profiler = cProfile.Profile()

@@ -192,6 +192,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "activation_code"]
+# Successful logins are in our own audit trail; axes keeps only the failure counters.
+AXES_DISABLE_ACCESS_LOG = True
 TRUSTED_PROXY_COUNT = AXES_IPWARE_PROXY_COUNT
 
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Mijn DUO Zakelijk (mijnduo)")

@@ -108,9 +108,10 @@ class _KeyCache:
 
     def __init__(self):
         self._keys: dict[tuple, xmlsec.Key] = {}
+        self._managers: dict[tuple, xmlsec.KeysManager] = {}
         self._lock = threading.Lock()
 
-    def get(self, path: str, key_format) -> xmlsec.Key:
+    def _load(self, path: str, key_format) -> tuple[tuple, xmlsec.Key]:
         with open(path, "rb") as handle:
             data = handle.read()
         cache_key = (hashlib.sha256(data).digest(), key_format)
@@ -121,7 +122,24 @@ class _KeyCache:
                 if len(self._keys) >= _KEY_CACHE_SIZE:
                     self._keys.clear()
                 self._keys[cache_key] = key
-        return key
+        return cache_key, key
+
+    def get(self, path: str, key_format) -> xmlsec.Key:
+        return self._load(path, key_format)[1]
+
+    def manager(self, path: str, key_format) -> xmlsec.KeysManager:
+        """A keys manager holding only this key, built once per key content: constructing one costs
+        ~16 ms (libxmlsec1 initialises its default stores), and decryption only reads from it."""
+        cache_key, key = self._load(path, key_format)
+        manager = self._managers.get(cache_key)
+        if manager is None:
+            manager = xmlsec.KeysManager()
+            manager.add_key(key)
+            with self._lock:
+                if len(self._managers) >= _KEY_CACHE_SIZE:
+                    self._managers.clear()
+                self._managers[cache_key] = manager
+        return manager
 
 
 class CryptoBackendXmlSec(CryptoBackendXmlSec1):
@@ -247,9 +265,7 @@ class CryptoBackendXmlSec(CryptoBackendXmlSec1):
         if encrypted is None:
             raise DecryptError("nothing to decrypt")
         try:
-            manager = xmlsec.KeysManager()
-            manager.add_key(self._keys.get(key_file, xmlsec.KeyFormat.PEM))
-            context = xmlsec.EncryptionContext(manager)
+            context = xmlsec.EncryptionContext(self._keys.manager(key_file, xmlsec.KeyFormat.PEM))
             context.decrypt(encrypted)
         except (xmlsec.Error, OSError) as error:
             raise DecryptError(str(error)) from error

@@ -2,8 +2,6 @@
 
 from datetime import datetime
 
-from django.contrib.auth import get_user_model
-
 from koppeling.identity import EHerkenningIdentity
 from koppeling.models import Koppeling
 
@@ -27,8 +25,9 @@ def account_may_log_in(*, account) -> bool:
 
 
 def login_record(*, koppeling: Koppeling, now: datetime) -> None:
-    """Remember the login on the link (the 18-month unlinking counts from here) and the account."""
+    """Remember the login on the link: the 18-month unlinking counts from here.
+
+    ``Account.last_login`` is set by Django's own ``user_logged_in`` handler (update_last_login).
+    """
     Koppeling.objects.filter(pk=koppeling.pk).update(last_login_at=now)
-    get_user_model().objects.filter(pk=koppeling.account_id).update(last_login=now)
     koppeling.last_login_at = now
-    koppeling.account.last_login = now

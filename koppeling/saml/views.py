@@ -242,8 +242,9 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
             auth.login(request, koppeling.account, backend="django.contrib.auth.backends.ModelBackend")
             login_record(koppeling=koppeling, now=now)
         elif request.user.is_authenticated:
-            auth.logout(request)
-        request.session.cycle_key()
+            auth.logout(request)  # flushes the session: a new key
+        else:
+            request.session.cycle_key()
         identity_store(request, identity)
         self._remember_for_logout(request, session_info)
         audit_log(
