@@ -202,13 +202,17 @@ def koppel_attempt(
 
     now = timezone.now()
     account = Account.objects.filter(username=typed).select_related("organisatie").first()
-    activation_code = None
-    if account is not None:
-        activation_code = (
-            ActivationCode.objects.filter(account=account, used_at__isnull=True, invalidated_at__isnull=True)
-            .order_by("-created_at")
-            .first()
+    # The same two queries whether the username exists or not (account id 0 never does), so that
+    # the response time does not tell a real username from an unknown one.
+    activation_code = (
+        ActivationCode.objects.filter(
+            account_id=account.pk if account is not None else 0,
+            used_at__isnull=True,
+            invalidated_at__isnull=True,
         )
+        .order_by("-created_at")
+        .first()
+    )
     matches = codes.code_check(canonical, activation_code.code_hash if activation_code else None)
     valid = matches and activation_code is not None and activation_code.expires_at > now
 
