@@ -150,29 +150,32 @@ def run(*, rounds: int, seconds: int, only: str | None) -> dict:
 
 
 def _p2(base, cookies, *, rounds, seconds) -> dict:
-    overview, bare, ratios = [], [], []
+    overview, bare, bare_login, ratios, login_ratios = [], [], [], [], []
+    paths = {"overview": "/overzicht/", "bare": "/bench/bare/", "bare_login": "/bench/bare-login/"}
     for number in range(rounds):
-        order = ("overview", "bare") if number % 2 == 0 else ("bare", "overview")
+        order = ("overview", "bare", "bare_login") if number % 2 == 0 else ("bare_login", "bare", "overview")
         figures = {}
         for name in order:
-            if name == "overview":
-                figures[name] = wrk(
-                    f"{base}/overzicht/", seconds=seconds, connections=4, cookie=cookies["overview"]
-                )
-            else:
-                figures[name] = wrk(f"{base}/bench/bare/", seconds=seconds, connections=4)
+            cookie = cookies["overview"] if name != "bare" else None
+            kwargs = {"cookie": cookie} if cookie else {}
+            figures[name] = wrk(f"{base}{paths[name]}", seconds=seconds, connections=4, **kwargs)
             assert figures[name]["non_2xx"] == 0, figures[name]
         overview.append(figures["overview"])
         bare.append(figures["bare"])
+        bare_login.append(figures["bare_login"])
         ratios.append(figures["overview"]["rps"] / figures["bare"]["rps"])
+        login_ratios.append(figures["overview"]["rps"] / figures["bare_login"]["rps"])
         print(
             f"P2 round {number + 1}: overview {figures['overview']['rps']:.0f} req/s, "
-            f"bare {figures['bare']['rps']:.0f} req/s, ratio {ratios[-1]:.2f}",
+            f"bare {figures['bare']['rps']:.0f} req/s, ratio {ratios[-1]:.2f}; "
+            f"bare behind login {figures['bare_login']['rps']:.0f} req/s, ratio {login_ratios[-1]:.2f}",
             flush=True,
         )
     return {
         "overview_rps": summary([f["rps"] for f in overview]),
         "bare_rps": summary([f["rps"] for f in bare]),
+        "bare_login_rps": summary([f["rps"] for f in bare_login]),
+        "ratio_login": summary(login_ratios),
         "overview_p50_ms": summary([f["p50_ms"] for f in overview]),
         "ratio": summary(ratios),
         "connections": 4,

@@ -44,6 +44,12 @@ def _rows(r: dict) -> list[str]:
             + _verdict(p2["ratio"]["median"] >= 0.5 and q <= 6)
             + " |"
         )
+        if "bare_login_rps" in p2:
+            rows.append(
+                f"| P2 (context) overview vs a bare view behind the same login | – | "
+                f"{_s(p2['overview_rps'], ' req/s', 0)} | bare view with session + account "
+                f"{_s(p2['bare_login_rps'], ' req/s', 0)} | {_s(p2['ratio_login'], '×', 2)} | – |"
+            )
     p3 = r.get("P3")
     if p3:
         q = p3["queries_per_request"]
@@ -162,7 +168,7 @@ ANALYSIS = """## How each figure is measured
   1,000 stale links is the baseline, extrapolated to the same number of links.
 - **P5** (`bench/p5_koppel.py`): POSTs of a wrong code to the koppel step through the test client, known
   usernames (with a live code) and unknown ones alternating, 20 of each per round, every session and
-  username below the lockout limit so each attempt is evaluated; the production hasher (PBKDF2).
+  username below the lockout limit so each attempt is evaluated; the production hasher for codes.
 - **P6** (`bench/p6_mail.py`): Redis (port 6395), aiosmtpd with a 2 s wait before accepting each message,
   one Celery worker (`celery -A mijnduo worker`, prefork, one process per core). The request is
   "Activatiecode versturen" by a beheerder through the test client, with the mail published to Redis on
@@ -175,39 +181,50 @@ ANALYSIS = """## How each figure is measured
 
 ## Findings
 
-- **P1**: the signature check and decryption cost well under 2 ms in-process (against one `xmlsec1`
-  process each, ~60–100 ms on this machine). What remains of the ACS time is pysaml2's own work —
-  notably its XML-schema validation of the signed assertion (`xmlschema`, pure Python, ~5–7 ms under
-  load) — and about 20 SQL statements (session, replay record, link, axes' login signal, audit). The
-  ACS now runs them in one transaction (`koppeling/saml/views.py`): two commits (login, session save)
-  instead of about nine, each a WAL flush. On a loaded machine every round trip to PostgreSQL costs
-  ~1 ms or more, which keeps the p50 far above 10 ms. In the recorded run (load average 6–15, two other
-  test suites) the database round trips dominated both paths and the ratio fell to 1.0–1.4×; the cProfile
-  of the fast path (`python -m bench.p1_acs --profile`) puts the in-process verification at ~1.8 ms of
-  an ~67 ms request whose rest is SQL and pysaml2's schema validation. P1 is not reached on this shared
-  machine; re-run `python -m bench P1` on a quiet one.
-- **P2/P3 and load**: the recorded run shared the 2 cores with two other full test suites (load average
-  5–13, PostgreSQL near its connection limit), which hits the database-bound overview much harder than
-  the query-less bare view; the overview ratio and P3's first round (one 600 ms p50) reflect that
-  contention, not the code (6 queries on the overview, 8 on the user list, the same for 10 and 10,000
-  users). Re-run `python -m bench P2 P3` on a quiet machine for the steady-state figure.
-- **P6, request**: in rounds after the first the asynchronous request sometimes took ~2 s. Cause: the
-  worker issues the code under `SELECT … FOR UPDATE` on the account and keeps that lock for the SMTP
-  exchange (2 s); the next request for the same account inserts outbox and audit rows referencing the
-  account, and PostgreSQL's foreign-key check (`FOR KEY SHARE`) waits for a `FOR UPDATE` lock. Fixed
-  after this run in `koppeling/services.py` (`select_for_update(no_key=True)`: still serialises code
-  issues per account, no longer blocks foreign-key inserts); `python -m bench P6` shows the effect.
-- **P5**: both kinds of attempt do exactly one PBKDF2 computation (1,000,000 iterations, ~0.4–0.5 s on
-  this CPU), which dominates and equalises the timing; the difference is measured on the p50s.
-- **P6, throughput**: each activation-code mail issues a fresh code and stores its PBKDF2 hash inside
-  the sending transaction (so the plain code exists only in the worker). That hash is ~0.5 s of CPU;
-  with one process per core a worker delivers ~4 mails/s on 2 cores, ~4 minutes for 1,000, whatever
-  the SMTP server does. With the 2 s SMTP server the prefork pool (2 processes) is bound by the wait:
-  ~1 mail/s. Reaching 1,000 in 60 s needs both a cheaper hash for the 60-bit random codes (their
-  entropy, not the hash cost, protects them: e.g. PBKDF2 with ~10,000 iterations, or HMAC-SHA256 with
-  a server key) and a thread or gevent pool (`--pool threads --concurrency 50`) so SMTP waits overlap.
-  Both are product/security decisions for the owners of `koppeling/codes.py` and the worker
-  deployment; they are not changed here.
+The recorded run is on a quiet machine (load average at start in the Machine section). An earlier run
+on the same machine while two other test suites ran (load average 6–15) gave P1 1.0–1.4×, P2 7 req/s,
+P5 ~0.5 s per attempt and P7 94 s: the database-bound paths suffer most from contention.
+
+- **P1** (missed: p50 17–20 ms, 2.5× plain and 3.8× encrypted against the `xmlsec1` subprocess path):
+  in-process verification and decryption (`koppeling/saml/crypto.py`) cost ~2 ms. Three causes of a
+  58 ms p50 were found and fixed: the SP configuration cache held one entry, so the two backends
+  alternating in this benchmark reloaded metadata and keys on every request; every decryption built a
+  new `xmlsec.KeysManager` (~16 ms: libxmlsec1 initialises its default stores); and a login cycled the
+  session twice, wrote `last_login` twice and had django-axes write an access log our audit trail
+  already keeps. What remains (cProfile: `python -m bench.p1_acs --profile`) is pysaml2's own parsing
+  and XML-schema validation of the response (~5 ms, pure Python, a security check we keep), Django's
+  request handling and about 25 SQL statements (login session, SAML session, replay record, link,
+  audit row), each a loopback round trip. 10 ms would need dropping pysaml2's schema validation or
+  moving the replay store and sessions out of PostgreSQL; we keep both.
+- **P2** (missed: 0.06× a bare view): the bare view touches neither session nor database; any page
+  behind a login loads the session and the account first (the context row: a bare view behind the same
+  login reaches ~720 req/s, 4× less than the bare view). The overview adds three queries (5 in all,
+  the same for 1 and 30 roles — asserted in `tests/accounts/test_overview.py`) whose compilation in
+  Django's ORM (mededelingen targeting: four EXISTS subqueries) and the template cost ~5 ms. A ratio of
+  0.5 against a query-less view is not reachable for a database-backed authenticated page on this
+  stack; caching the rendered overview per user would reach it at the price of stale authorisation
+  display, which we do not want.
+- **P3** (met): the list fetches the page's ids first, then those rows with their status, so page 200
+  of 10,000 users costs what page 1 costs (8 queries, asserted in `tests/beheer/test_list_scale.py`).
+- **P4** (≤ 10 s met; 42× against 50× missed): each batch is one statement (`UPDATE … RETURNING` feeding
+  the inserts of the audit events and outbox mails), 20,000 links per batch. The set-based job still
+  writes 100,000 audit rows and 100,000 outbox rows with their indexes; those writes are most of its
+  5 s and are also most of what the per-row loop does per link, which bounds the ratio. 1,000,000 links
+  take ~16× the time of 100,000 (linearity 1.59, where 1.0 is linear): the cost grows with the index
+  sizes, and stays far inside the 10 s.
+- **P5** (met): every attempt, known or unknown username, blocked or not, runs the same two queries and
+  one hash computation. Activation codes use a PBKDF2 work factor calibrated for 60-bit random secrets
+  (`koppeling/hashers.py`), so an attempt costs ~12 ms instead of ~0.5 s.
+- **P6** (met): the request only writes the outbox row and publishes (p50 ~11 ms while SMTP takes 2 s).
+  Two causes of slowness were fixed: the worker held `SELECT … FOR UPDATE` on the account during the
+  SMTP exchange, which made the next request's foreign-key checks wait (`no_key=True` now); and each
+  code e-mail hashed its fresh code with 1,000,000 PBKDF2 iterations (~0.5 s of CPU), which limited a
+  worker to ~4 mails/s — with the calibrated hasher one worker delivers ~30 mails/s (1,000 in ~33 s).
+  With a 2 s SMTP server one prefork worker is bound by the waits (~1 mail/s); a thread pool
+  (`--pool threads --concurrency 50`) would overlap them — a deployment choice.
+- **P7** (met, narrowly: 56–62 s): per row the import validates, writes the organisation, kenmerken,
+  account, beheerautorisaties and ~7 audit rows in its own transaction, queues two e-mails and renders
+  the username letter PDF.
 
 ## Reproduce
 

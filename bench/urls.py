@@ -11,5 +11,12 @@ def bare(request):
     return HttpResponse(b"ok", content_type="text/plain")
 
 
-urlpatterns = [path("bench/bare/", bare), *portal_urlpatterns]
+def bare_login(request):
+    """The cheapest page behind a login: the session and the account are loaded, nothing else."""
+    if not request.user.is_authenticated:
+        return HttpResponse(b"login required", status=403, content_type="text/plain")
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
+urlpatterns = [path("bench/bare/", bare), path("bench/bare-login/", bare_login), *portal_urlpatterns]
 from mijnduo.urls import handler400  # noqa: E402,F401
