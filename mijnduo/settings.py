@@ -55,7 +55,11 @@ if IS_PRODUCTION:
     if not SITE_URL.startswith("https://"):
         problems.append("SITE_URL must be an https:// URL")
     if problems:
-        raise ImproperlyConfigured("Refusing to start with production settings: " + "; ".join(problems))
+        raise ImproperlyConfigured(
+            "Refusing to start with production settings: "
+            + "; ".join(problems)
+            + ". (For local work set DJANGO_ENV=development, as `make run` does; see README.)"
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
