@@ -15,6 +15,7 @@ from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 from accounts.email import email_queue
 from accounts.models import Account, BeheerautorisatieToekenning, EmailOutbox, Kenmerk, Rol, RolToekenning
+from accounts.portal import EMAIL_CHANGED_NOTICE_TEMPLATE
 from koppeling import services as koppel_services
 from koppeling.models import Koppeling, UnlinkReason
 
@@ -26,6 +27,27 @@ EDITABLE_FIELDS = ("name", "job_title", "email", "phone", "language")
 def _check_same_organisatie(*, beheerder: Account, account: Account) -> None:
     if beheerder.organisatie_id is None or account.organisatie_id != beheerder.organisatie_id:
         raise PermissionDenied(_("This user does not belong to your organisation."))
+
+
+def _check_within_reach(*, beheerder: Account, account: Account) -> None:
+    """Refuse to act on an account whose access is wider than the beheerder's own.
+
+    Changing a user's e-mail address, sending him a code or undoing his link hands control of his
+    account to whoever reads that address or holds that code. Allowed on another beheerder, or on a
+    user holding a role the actor's beheerautorisaties do not cover, it would let a beheerder take
+    over an account with more rights than his own. Those accounts are the helpdesk's.
+    """
+    if account.pk == beheerder.pk:
+        return
+    if BeheerautorisatieToekenning.objects.filter(account=account).exists():
+        raise PermissionDenied(_("This user is a beheerder. Only the helpdesk can change a beheer account."))
+    uncovered = RolToekenning.objects.filter(account=account).exclude(
+        rol__in=Rol.objects.filter(beheerautorisaties__accounts=beheerder)
+    )
+    if uncovered.exists():
+        raise PermissionDenied(
+            _("This user holds roles that your beheerautorisaties do not cover. Ask the helpdesk.")
+        )
 
 
 def _check_not_removed(*, account: Account) -> None:
@@ -104,8 +126,13 @@ def gebruiker_register(
 def gebruiker_update(
     *, beheerder: Account, account: Account, request: HttpRequest | None = None, **fields: str
 ) -> Account:
-    """Change a user's contact details; the audit trail records which fields changed, not their values."""
+    """Change a user's contact details; the audit trail records which fields changed, not their values.
+
+    A new e-mail address takes effect at once (the beheerder vouches for it), and the old address gets
+    a notice, so that a changed address never goes unnoticed by its owner.
+    """
     _check_same_organisatie(beheerder=beheerder, account=account)
+    _check_within_reach(beheerder=beheerder, account=account)
     _check_not_removed(account=account)
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
@@ -118,9 +145,18 @@ def gebruiker_update(
     changed = [name for name, value in fields.items() if getattr(account, name) != value]
     if not changed:
         return account
+    old_email = account.email
     for name in changed:
         setattr(account, name, fields[name])
     account.save(update_fields=changed)
+    if "email" in changed and old_email:
+        email_queue(
+            to=old_email,
+            template=EMAIL_CHANGED_NOTICE_TEMPLATE,
+            context={"name": account.name},
+            language=account.language,
+            account=account,
+        )
     audit_log(
         action=AuditAction.ACCOUNT_UPDATE,
         actor=beheerder,
@@ -207,6 +243,7 @@ def activation_code_request(
 ) -> EmailOutbox:
     """ "Activatiecode versturen": the koppel app issues the code at send time and mails it."""
     _check_same_organisatie(beheerder=beheerder, account=account)
+    _check_within_reach(beheerder=beheerder, account=account)
     _check_not_removed(account=account)
     if not account.is_active:
         raise ValidationError(_("This account is not active."))
@@ -222,6 +259,7 @@ def koppeling_undo(
 ) -> Koppeling:
     """ "Koppeling ongedaan maken" (lost, stolen, defect, other): the account and its roles stay."""
     _check_same_organisatie(beheerder=beheerder, account=account)
+    _check_within_reach(beheerder=beheerder, account=account)
     if reason not in BEHEERDER_UNLINK_REASONS:
         raise ValidationError({"reason": _("Choose a reason.")})
     koppeling = Koppeling.objects.filter(account=account, ended_at__isnull=True).first()
@@ -249,6 +287,7 @@ def gebruiker_remove(*, beheerder: Account, account: Account, request: HttpReque
     _check_not_removed(account=account)
     if BeheerautorisatieToekenning.objects.filter(account=account).exists():
         raise ValidationError(_("This user is a beheerder. Only the helpdesk can withdraw a beheer account."))
+    _check_within_reach(beheerder=beheerder, account=account)
     account = Account.objects.select_for_update().get(pk=account.pk)
     for koppeling in Koppeling.objects.filter(account=account, ended_at__isnull=True):
         koppel_services.link_undo(

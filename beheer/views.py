@@ -147,6 +147,8 @@ def gebruiker_wijzigen(request, pk: int):
             )
         except ValidationError as error:
             _add_errors(form, error)
+        except PermissionDenied as error:
+            return _refuse(request, error, pk)
         else:
             messages.success(request, _("The details have been saved."))
             return redirect("beheer:gebruiker", pk=account.pk)

@@ -227,3 +227,52 @@ def test_beheerder_may_give_himself_a_role(beheerder, kenmerk):
 
 def test_user_of_the_same_organisation_without_authorisation_stays_a_user(organisatie):
     assert AccountFactory(organisatie=organisatie).beheerautorisatie_toekenningen.count() == 0
+
+
+@pytest.mark.parametrize("action", ["update_email", "send_code", "undo_link", "remove"])
+def test_a_beheerder_cannot_take_over_another_beheerders_account(beheerder, organisatie, action):
+    """E-mail address, code or link of a beheer account would hand its beheerautorisaties to the actor."""
+    colleague = beheerder_create("po", organisatie=organisatie, email="po@school.example")
+    KoppelingFactory(account=colleague, legal_subject_id=organisatie.kvk_nummer)
+    with pytest.raises((PermissionDenied, ValidationError)):
+        _act(action, beheerder=beheerder, account=colleague)
+    colleague.refresh_from_db()
+    assert colleague.email == "po@school.example" and colleague.removed_at is None
+    if action != "send_code":  # (that case ends the link first, as a code is only sent to unlinked users)
+        assert Koppeling.objects.filter(account=colleague, ended_at__isnull=True).exists()
+    assert not EmailOutbox.objects.filter(account=colleague).exists()
+
+
+@pytest.mark.parametrize("action", ["update_email", "send_code", "undo_link", "remove"])
+def test_a_user_with_roles_outside_the_beheerders_reach_is_left_to_the_helpdesk(
+    beheerder, gebruiker, organisatie, action
+):
+    bestuur_kenmerk = KenmerkFactory(
+        organisatie=organisatie, type=kenmerk_type("bestuursnummer"), waarde="12345"
+    )
+    grant_rol(gebruiker, "medewerker_bekostiging", bestuur_kenmerk)  # a Beheerder Bekostiging gave it
+    KoppelingFactory(account=gebruiker, legal_subject_id=organisatie.kvk_nummer)
+    with pytest.raises(PermissionDenied):
+        _act(action, beheerder=beheerder, account=gebruiker)
+    gebruiker.refresh_from_db()
+    assert gebruiker.email == "gijs@school.example" and gebruiker.removed_at is None
+
+
+def test_changing_a_users_email_notifies_the_old_address(
+    beheerder, gebruiker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.gebruiker_update(beheerder=beheerder, account=gebruiker, email="nieuw@school.example")
+    assert [m.to for m in mail.outbox] == [["gijs@school.example"]]
+    assert "gewijzigd" in mail.outbox[0].subject.lower() or "gewijzigd" in mail.outbox[0].body.lower()
+
+
+def _act(action, *, beheerder, account):
+    if action == "update_email":
+        return services.gebruiker_update(beheerder=beheerder, account=account, email="attacker@evil.example")
+    if action == "send_code":
+        Koppeling.objects.filter(account=account).update(ended_at="2026-01-01T00:00:00Z")
+        return services.activation_code_request(beheerder=beheerder, account=account)
+    if action == "undo_link":
+        return services.koppeling_undo(beheerder=beheerder, account=account, reason="lost")
+    return services.gebruiker_remove(beheerder=beheerder, account=account)
