@@ -27,12 +27,18 @@ identity, so one identity cannot spray guesses over many usernames.
 The statement runs on PostgreSQL (production, tests) and SQLite ≥ 3.35 (the development profile).
 """
 
+import hashlib
+import hmac
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from accounts.models import USERNAME_ALPHABET, USERNAME_LENGTH
 
 from .models import KoppelAttemptCounter
 
@@ -44,8 +50,21 @@ WINDOW = timedelta(hours=24)
 _MAX_COUNT = 1_000_000  # attempts during a block are counted; keep the integer far from overflow
 
 
+_USERNAME_FORM = re.compile(rf"[{USERNAME_ALPHABET}]{{{USERNAME_LENGTH}}}")
+
+
+def username_text(username: str) -> str:
+    """What may be stored of a typed (normalised) username: itself if it has a username's form,
+    otherwise only a keyed hash — people type their activation code into the username field, and
+    a code must never be stored in plain text (design.md §6)."""
+    if _USERNAME_FORM.fullmatch(username):
+        return username
+    digest = hmac.new(settings.SECRET_KEY.encode(), username.encode(), hashlib.sha256).hexdigest()
+    return f"#{digest[:32]}"
+
+
 def username_key(username: str) -> str:
-    return f"u:{username}"
+    return f"u:{username_text(username)}"
 
 
 def identity_key(key: str) -> str:

@@ -22,7 +22,7 @@ from accounts.models import Account, EmailOutbox
 
 from . import codes
 from .identity import EHerkenningIdentity
-from .lockout import identity_key, lockout, username_key
+from .lockout import identity_key, lockout, username_key, username_text
 from .models import ActivationCode, Koppeling, UnlinkReason
 
 logger = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ def koppel_attempt(
     """
     typed = username_normalise(username)
     canonical = codes.code_normalise(code) or ""
-    detail = {"username": typed, "identity": identity.key}
+    detail = {"username": username_text(typed), "identity": identity.key}
 
     identity_reservation = lockout.reserve(identity_key(identity.key))
     if not identity_reservation.allowed:
@@ -233,7 +233,12 @@ def koppel_attempt(
             detail={**detail, "reason": reason, "attempt": username_reservation.count},
         )
         if username_reservation.started_block:
-            audit_log(action=AuditAction.KOPPEL_BLOCKED, obj=account, ip=ip, detail={"username": typed})
+            audit_log(
+                action=AuditAction.KOPPEL_BLOCKED,
+                obj=account,
+                ip=ip,
+                detail={"username": username_text(typed)},
+            )
         return KoppelResult(failed=True)
 
     try:
@@ -443,7 +448,7 @@ def koppel_block_lift(*, username: str, actor: Account, request: HttpRequest | N
         actor=actor,
         obj=account,
         request=request,
-        detail={"username": typed, "was_blocked": lifted},
+        detail={"username": username_text(typed), "was_blocked": lifted},
     )
     return lifted
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from koppeling import codes
-from koppeling.lockout import LIMIT, Lockout, lockout
+from koppeling.lockout import LIMIT, Lockout, lockout, username_key
 from koppeling.models import KoppelAttemptCounter
 from koppeling.selectors import blocked_usernames
 from koppeling.services import activation_code_issue, koppel_attempt, koppel_block_lift
@@ -170,7 +170,7 @@ def test_helpdesk_admin_action_lifts_a_block(client, account, code):
 
 def test_blocked_usernames_selector_uses_one_query(django_assert_num_queries):
     for n in range(LIMIT):
-        lockout.reserve(f"u:BLOCKED{n % 1}")
+        lockout.reserve(username_key(f"BLOCKED{n % 1}"))
     with django_assert_num_queries(1):
         assert blocked_usernames(usernames=[f"USER{n}" for n in range(50)] + ["BLOCKED0"]) == {"BLOCKED0"}
 
@@ -208,3 +208,17 @@ def test_a_blocked_attempt_does_the_same_hash_work_as_an_evaluated_one(monkeypat
     )
     assert result.failed
     assert len(checks) == 1
+
+
+def test_a_code_typed_into_the_username_field_is_never_stored_in_plain_text(account, code):
+    """People swap the two fields; the counter key and the audit trail must not keep the live code."""
+    canonical = codes.code_normalise(code)
+    attempt(canonical, code, identity=fresh_identity(1, account))
+    attempt(code, code, identity=fresh_identity(2, account))
+    stored = repr(list(KoppelAttemptCounter.objects.values_list("key", flat=True)))
+    stored += repr(list(AuditEvent.objects.values_list("detail", "object_repr")))
+    assert canonical not in stored and code not in stored
+    # the hashed key still counts: five of them block that text like any username
+    for n in range(3, 3 + LIMIT):
+        attempt(canonical, WRONG, identity=fresh_identity(n, account))
+    assert blocked_usernames(usernames=[canonical]) == {canonical}
