@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -346,18 +346,30 @@ def link_create(
                 reason="legal_subject_mismatch",
             )
         now = timezone.now()
-        koppeling = Koppeling.objects.create(
-            account=account,
-            acting_subject_id=identity.acting_subject_id,
-            legal_subject_id=identity.legal_subject_id,
-            intermediate_entity_id=identity.intermediate_entity_id,
-            level=identity.level,
-            created_at=now,
-            created_ip=ip,
-            last_login_at=now,
-            terms_version=terms_version,
-            terms_accepted_at=terms_accepted_at,
-        )
+        try:
+            with transaction.atomic():
+                koppeling = Koppeling.objects.create(
+                    account=account,
+                    acting_subject_id=identity.acting_subject_id,
+                    legal_subject_id=identity.legal_subject_id,
+                    intermediate_entity_id=identity.intermediate_entity_id,
+                    level=identity.level,
+                    created_at=now,
+                    created_ip=ip,
+                    last_login_at=now,
+                    terms_version=terms_version,
+                    terms_accepted_at=terms_accepted_at,
+                )
+        except IntegrityError as error:
+            # A parallel request linked the same identity (to another account) between our check and
+            # this insert; the unique index on active links decides, and the answer is the same.
+            raise LinkRefusedError(
+                _(
+                    "Your eHerkenning means is already linked to a Mijn DUO account. You cannot link it to "
+                    "a second account. Log in with eHerkenning to use your account."
+                ),
+                reason="identity_linked",
+            ) from error
         totp_removed, _ignored = TOTPDevice.objects.filter(user=account).delete()
         static_removed, _ignored = StaticDevice.objects.filter(user=account).delete()
         account.set_unusable_password()

@@ -118,3 +118,25 @@ def test_demo_states_code_sent_and_blocked(capsys, django_capture_on_commit_call
     assert len(code_mails) == 1 and re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", code_mails[0].body)
     assert blocked_usernames(usernames=[gert.username, bram.username]) == {gert.username}
     assert bram.username in capsys.readouterr().out
+
+
+def test_a_parallel_link_of_the_same_identity_is_refused_not_a_500(monkeypatch):
+    """Two accounts linked by one identity at the same moment: the unique index decides, cleanly."""
+    from koppeling.services import LinkRefusedError, link_create
+
+    first, second = AccountFactory(), AccountFactory()
+    identity = identity_for(second, pseudonym="racer")
+    real_create = Koppeling.objects.create
+
+    def create_after_the_other_request(**fields):
+        # the other request commits its link between our "already linked?" check and our insert
+        Koppeling.objects.bulk_create(
+            [Koppeling(**{**fields, "account": first, "legal_subject_id": identity.legal_subject_id})]
+        )
+        return real_create(**fields)
+
+    monkeypatch.setattr(Koppeling.objects, "create", create_after_the_other_request)
+    with pytest.raises(LinkRefusedError) as refusal:
+        link_create(account=second, identity=identity, ip="192.0.2.9")
+    assert refusal.value.reason == "identity_linked"
+    assert not Koppeling.objects.filter(account=second).exists()
