@@ -112,11 +112,21 @@ class AccountAdminForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["beheerautorisaties_keuze"].initial = list(self.instance.beheerautorisaties.all())
 
+    request_user = None  # set by AccountAdmin.get_form
+
     def clean(self):
         cleaned = super().clean()
         chosen = cleaned.get("beheerautorisaties_keuze") or []
+        # The organisation of an existing account is read-only (see AccountAdmin.get_readonly_fields).
+        organisatie = cleaned["organisatie"] if "organisatie" in cleaned else self.instance.organisatie
+        own = self.request_user is not None and self.instance.pk == self.request_user.pk
+        if own and {item.pk for item in chosen} != set(
+            self.instance.beheerautorisaties.values_list("pk", flat=True)
+        ):
+            self.add_error("beheerautorisaties_keuze", _("Nobody can change his own beheerautorisaties."))
+            return cleaned
         try:
-            beheerautorisaties_validate(organisatie=cleaned.get("organisatie"), beheerautorisaties=chosen)
+            beheerautorisaties_validate(organisatie=organisatie, beheerautorisaties=chosen)
         except ValidationError as error:
             self.add_error("beheerautorisaties_keuze", error)
         return cleaned
@@ -153,6 +163,19 @@ class AccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_select_related = ["organisatie"]
     autocomplete_fields = ["organisatie"]
     readonly_fields = ["username", "date_joined", "last_login", "removed_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # An account belongs to one organisation for life: moving it would keep its eHerkenning link
+        # (issued for the old organisation's KvK-nummer) and roles scoped to the old organisation's
+        # kenmerken. A person who moves gets a new account (seed 001: one account per organisation).
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "organisatie"] if obj is not None else fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request_user = request.user
+        return form
+
     inlines = [RolToekenningInline]
     # Helpdesk actions through the same services as Autorisatiebeheer (beheer/admin_actions.py).
     actions = ACCOUNT_HELPDESK_ACTIONS

@@ -56,15 +56,17 @@ def beheerautorisaties_set(
 ) -> None:
     """Make ``account``'s beheerautorisaties exactly the given set (helpdesk only), audited per change."""
     wanted = {item.pk: item for item in beheerautorisaties}
-    if granted_by is not None and granted_by.pk == account.pk:
-        raise ValidationError(_("Nobody can change his own beheerautorisaties."))
-    beheerautorisaties_validate(organisatie=account.organisatie, beheerautorisaties=wanted.values())
     current = {
         toekenning.beheerautorisatie_id: toekenning
         for toekenning in BeheerautorisatieToekenning.objects.select_for_update()
         .filter(account=account)
         .select_related("beheerautorisatie")
     }
+    if set(wanted) == set(current):
+        return  # nothing changes (e.g. a helpdesk member saving his own contact details)
+    if granted_by is not None and granted_by.pk == account.pk:
+        raise ValidationError(_("Nobody can change his own beheerautorisaties."))
+    beheerautorisaties_validate(organisatie=account.organisatie, beheerautorisaties=wanted.values())
     for pk, toekenning in current.items():
         if pk not in wanted:
             toekenning.delete()

@@ -189,3 +189,40 @@ def test_rio_without_bestuursnummer_is_refused(verified_client):
     assert response.status_code == 200
     assert "bestuursnummer" in response.content.decode()
     assert not Account.objects.filter(email="bea@school.example").exists()
+
+
+def test_helpdesk_member_can_save_his_own_details_but_not_grant_himself_beheerautorisaties(
+    verified_client, helpdesk
+):
+    url = reverse("admin:accounts_account_change", args=[helpdesk.pk])
+    data = {
+        "name": "Nieuwe Naam",
+        "job_title": "",
+        "phone": "",
+        "email": helpdesk.email,
+        "language": "nl",
+        "is_active": "on",
+        "rol_toekenningen-TOTAL_FORMS": "0",
+        "rol_toekenningen-INITIAL_FORMS": "0",
+        "rol_toekenningen-MIN_NUM_FORMS": "0",
+        "rol_toekenningen-MAX_NUM_FORMS": "1000",
+    }
+    assert verified_client.post(url, data).status_code == 302
+    helpdesk.refresh_from_db()
+    assert helpdesk.name == "Nieuwe Naam"
+    response = verified_client.post(
+        url, {**data, "beheerautorisaties_keuze": [Beheerautorisatie.objects.get(code="po").pk]}
+    )
+    assert response.status_code == 200
+    assert "Niemand kan zijn eigen beheerautorisaties wijzigen" in response.content.decode()
+    assert not helpdesk.beheerautorisaties.exists()
+
+
+def test_an_existing_account_cannot_be_moved_to_another_organisation(verified_client):
+    account = AccountFactory()
+    elsewhere = OrganisatieFactory()
+    url = reverse("admin:accounts_account_change", args=[account.pk])
+    data = {**account_form(elsewhere), "name": account.name, "email": account.email}
+    assert verified_client.post(url, data).status_code == 302
+    account.refresh_from_db()
+    assert account.organisatie_id != elsewhere.pk
