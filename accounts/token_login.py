@@ -7,7 +7,9 @@ inlogmiddel". So the login is refused from the switch date of the account's orga
 
 Failed attempts go through django-axes (``authenticate`` with the request), including wrong TOTP
 codes and staff accounts, which are signalled as failed logins so that 5 of them lock the
-username out for 15 minutes. Unknown user, wrong password, wrong code and staff get the same answer.
+username out for 15 minutes (per username, from any address). Unknown user, wrong password, wrong
+code and staff get the same answer; the switch-date and linked-account explanations come only after
+a right password and a right code.
 """
 
 import enum
@@ -89,6 +91,19 @@ def token_login(
     if account.is_staff or account.organisatie_id is None:
         _signal_failure(request=request, username=username)
         return _fail(request=request, username=username, reason="staff", account=account)
+    device = next(
+        (
+            device
+            for device in TOTPDevice.objects.filter(user=account, confirmed=True)
+            if device.verify_token(otp_token)
+        ),
+        None,
+    )
+    if device is None:
+        _signal_failure(request=request, username=username)
+        return _fail(request=request, username=username, reason="otp", account=account)
+    # Only after both factors: explaining a refusal earlier would tell whoever has the password alone
+    # that it is right (a password oracle for every account past its switch date or linked).
     refusal = token_login_refusal(account=account, today=timezone.localdate(now))
     if refusal is not None:
         outcome, switch_date = refusal
@@ -101,17 +116,6 @@ def token_login(
             detail={"reason_code": outcome.value},
         )
         return TokenLoginResult(outcome, account=account, switch_date=switch_date)
-    device = next(
-        (
-            device
-            for device in TOTPDevice.objects.filter(user=account, confirmed=True)
-            if device.verify_token(otp_token)
-        ),
-        None,
-    )
-    if device is None:
-        _signal_failure(request=request, username=username)
-        return _fail(request=request, username=username, reason="otp", account=account)
     login(request, account)
     otp_login(request, device)
     request.session[SESSION_AUTH_METHOD] = "token"

@@ -201,3 +201,42 @@ def test_token_user_sees_the_overview_and_logs_out_with_the_uitloggen_form(clien
         response = client.post("/uitloggen/")
     assert response.status_code == 302
     assert logged_in_as(client) is None
+
+
+@pytest.mark.parametrize("situation", ["linked", "after_switch_date"])
+def test_a_right_password_with_a_wrong_code_gets_the_generic_answer(client, token_user, situation):
+    """No password oracle: the refusal is explained only after both factors are right."""
+    account, device = token_user
+    moment = BEFORE
+    if situation == "linked":
+        Koppeling.objects.create(
+            account=account,
+            acting_subject_id="pseudonym-y",
+            legal_subject_id=account.organisatie.kvk_nummer,
+            level="urn:etoegang:core:assurance-class:loa3",
+        )
+    else:
+        moment = BEFORE + datetime.timedelta(days=2)  # past SWITCH
+    with time_machine.travel(moment):
+        right_password = post_login(client, account, device, code="000000")
+        wrong_password = post_login(client, account, device, password="fout-wachtwoord", code="000000")
+    assert right_password.status_code == wrong_password.status_code == 400
+    assert "enige geldige inlogmiddel" not in right_password.content.decode()
+
+
+def test_the_lockout_counts_per_username_from_any_address(client, token_user):
+    account, device = token_user
+    with time_machine.travel(BEFORE):
+        for n in range(5):
+            client.post(
+                "/token/",
+                {"username": account.username, "password": "fout-wachtwoord", "otp_token": "000000"},
+                REMOTE_ADDR=f"198.51.100.{n}",
+            )
+        response = client.post(
+            "/token/",
+            {"username": account.username, "password": PASSWORD, "otp_token": totp_code(device)},
+            REMOTE_ADDR="203.0.113.9",
+        )
+    assert response.status_code == 429
+    assert logged_in_as(client) is None
