@@ -231,6 +231,8 @@ class BeheerdersImport:
                 _("The organisation numbers of this row belong to different existing organisations.")
             )
         organisatie = next(iter(matches.values()), None)
+        if organisatie is not None and organisatie.pk is not None:
+            errors += _existing_organisatie_differences(organisatie=organisatie, values=values)
         if organisatie is None and kind in OrganisatieType.values:
             organisatie = Organisatie(
                 type=kind,
@@ -358,3 +360,34 @@ class BeheerdersImport:
         path.write_bytes(letter_pdf(account=account))
         audit_log(action=AuditAction.LETTER_WRITE, obj=account, detail={"file": path.name})
         return path
+
+
+def _normalised_name(text: str) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+def _existing_organisatie_differences(*, organisatie: Organisatie, values: dict) -> list[str]:
+    """Refuse a row whose organisation details differ from the existing organisation it matched.
+
+    Rows come from registration forms filled in outside DUO. Matching on one number alone would let
+    a form with another organisation's gemeentecode (say) add a beheerder to that organisation; so a
+    matched organisation must agree on its type, its name and every number the row fills in. A real
+    change of details goes through the helpdesk admin first.
+    """
+    differences = []
+    if values.get("organisatie_type") != organisatie.type:
+        differences.append("organisatie_type")
+    if _normalised_name(values.get("organisatie_naam", "")) != _normalised_name(organisatie.naam):
+        differences.append("organisatie_naam")
+    for name in NUMBER_FIELDS:
+        if values.get(name) and values[name] != getattr(organisatie, name):
+            differences.append(name)
+    if not differences:
+        return []
+    return [
+        _(
+            "The details of this row differ from the existing organisation %(naam)s (%(fields)s). "
+            "Check the form, or change the organisation in the admin first."
+        )
+        % {"naam": organisatie.naam, "fields": ", ".join(differences)}
+    ]

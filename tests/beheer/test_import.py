@@ -194,3 +194,24 @@ def test_dry_run_changes_nothing(tmp_path):
     assert error is None and "nieuw" in report
     assert Organisatie.objects.count() == 0 and Account.objects.count() == 0
     assert not (tmp_path / "l").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"organisatie_naam": "Aanvaller BV"},
+        {"kvk_nummer": "12345678"},
+        {"organisatie_type": "bestuur"},
+    ],
+)
+def test_a_row_whose_details_differ_from_the_matched_organisation_adds_no_beheerder(tmp_path, overrides):
+    """One matching number (e.g. another organisation's instellingscode) must not be enough."""
+    _run(_write(tmp_path / "first.csv", [_row()]), tmp_path / "letters")
+    organisatie = Organisatie.objects.get(instellingscode="31QQ")
+    beheerders_before = Account.objects.filter(organisatie=organisatie).count()
+    row = _row(beheerder_naam="Mallory", beheerder_email="mallory@evil.example", **overrides)
+    output, error = _run(_write(tmp_path / "second.csv", [row]), tmp_path / "letters")
+    assert error is not None
+    assert "wijken af" in output or "wijken af" in str(error)
+    assert Account.objects.filter(organisatie=organisatie).count() == beheerders_before
+    assert not Account.objects.filter(email="mallory@evil.example").exists()
