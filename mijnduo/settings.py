@@ -196,6 +196,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 # The price — anyone can block a username for 15 minutes — is the one design.md accepts for the
 # koppel lockout too.
 AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for ip_address in the lockout parameters. Deliberately not: a per-IP lockout would
+# block every token user of a school behind one NAT address after five typos by anyone there, and a
+# per-(username, IP) lockout lets a botnet guess without limit (see above).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
