@@ -4,7 +4,7 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 DJANGO_ENV=production
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends xmlsec1 gettext libpq5 \
+    && apt-get install -y --no-install-recommends xmlsec1 gettext libpq5 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -5,6 +5,7 @@ person needs both the paper and the mailbox to link an eHerkenning means to the 
 """
 
 from io import BytesIO
+from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -14,6 +15,8 @@ from django.utils.translation import gettext as _
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from accounts.audit import audit_log
@@ -24,7 +27,31 @@ from .services import _check_same_organisatie
 
 LEFT = 25 * mm
 WIDTH = A4[0] - 2 * LEFT
-BODY_FONT = ("Helvetica", 10.5)
+
+# Names in the Netherlands are not all Latin-1 (Şahin, Łukasz, Nguyễn): the PDF base fonts cannot
+# show them, so the letter embeds DejaVu (Debian's fonts-dejavu-core, installed by scripts/setup.sh
+# and the Dockerfile). Without it the letter falls back to the base fonts.
+_DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+_FONTS = {
+    "sans": ("DejaVuSans", "DejaVuSans.ttf", "Helvetica"),
+    "bold": ("DejaVuSans-Bold", "DejaVuSans-Bold.ttf", "Helvetica-Bold"),
+    "oblique": ("DejaVuSans-Oblique", "DejaVuSans-Oblique.ttf", "Helvetica-Oblique"),
+    "mono": ("DejaVuSansMono-Bold", "DejaVuSansMono-Bold.ttf", "Courier-Bold"),
+}
+
+
+def _font(kind: str) -> str:
+    name, filename, fallback = _FONTS[kind]
+    if name in pdfmetrics.getRegisteredFontNames():
+        return name
+    path = _DEJAVU / filename
+    if not path.exists():
+        return fallback
+    pdfmetrics.registerFont(TTFont(name, str(path)))
+    return name
+
+
+BODY_FONT = ("sans", 10.5)
 LINE = 14.5
 
 
@@ -46,14 +73,14 @@ def _render(account: Account) -> bytes:
     organisatie = account.organisatie
     y = A4[1] - 25 * mm
 
-    canvas.setFont("Helvetica-Bold", 16)
+    canvas.setFont(_font("bold"), 16)
     canvas.drawString(LEFT, y, "Mijn DUO Zakelijk")
-    canvas.setFont("Helvetica", 9)
+    canvas.setFont(_font("sans"), 9)
     canvas.drawRightString(A4[0] - LEFT, y, date_format(timezone.localdate(), "j F Y"))
     y -= 20 * mm
 
     # Address block, for a window envelope or internal post.
-    canvas.setFont(*BODY_FONT)
+    canvas.setFont(_font(BODY_FONT[0]), BODY_FONT[1])
     address = [organisatie.naam if organisatie else ""]
     address.append(_("For the attention of %(name)s") % {"name": account.name})
     if organisatie is not None:
@@ -65,14 +92,15 @@ def _render(account: Account) -> bytes:
         y -= LINE
     y -= 12 * mm
 
-    canvas.setFont("Helvetica-Bold", 13)
+    canvas.setFont(_font("bold"), 13)
     canvas.drawString(LEFT, y, _("Your username for Mijn DUO Zakelijk"))
     y -= 2 * LINE
 
     def paragraph(text: str, font=BODY_FONT, indent: float = 0) -> None:
         nonlocal y
-        canvas.setFont(*font)
-        for line in simpleSplit(text, font[0], font[1], WIDTH - indent):
+        face = _font(font[0])
+        canvas.setFont(face, font[1])
+        for line in simpleSplit(text, face, font[1], WIDTH - indent):
             canvas.drawString(LEFT + indent, y, line)
             y -= LINE
         y -= LINE / 2
@@ -86,15 +114,15 @@ def _render(account: Account) -> bytes:
         % {"organisatie": organisatie.naam if organisatie else ""}
     )
     paragraph(_("Your username:"))
-    canvas.setFont("Courier-Bold", 22)
+    canvas.setFont(_font("mono"), 22)
     canvas.drawString(LEFT + 10 * mm, y - 4, account.username)
     y -= 12 * mm
     paragraph(
         _("The username contains only capital letters and digits; there is no letter O and no digit 0 or 1."),
-        font=("Helvetica-Oblique", 9.5),
+        font=("oblique", 9.5),
     )
 
-    canvas.setFont("Helvetica-Bold", 11.5)
+    canvas.setFont(_font("bold"), 11.5)
     canvas.drawString(LEFT, y, _("What to do next"))
     y -= 1.5 * LINE
     steps = [
@@ -114,7 +142,7 @@ def _render(account: Account) -> bytes:
         _("After linking you log in to Mijn DUO Zakelijk with eHerkenning only."),
     ]
     for number, step in enumerate(steps, start=1):
-        canvas.setFont(*BODY_FONT)
+        canvas.setFont(_font(BODY_FONT[0]), BODY_FONT[1])
         canvas.drawString(LEFT, y, f"{number}.")
         paragraph(step, indent=7 * mm)
 
@@ -126,7 +154,7 @@ def _render(account: Account) -> bytes:
         )
     )
 
-    canvas.setFont("Helvetica", 7.5)
+    canvas.setFont(_font("sans"), 7.5)
     canvas.drawString(
         LEFT,
         15 * mm,

@@ -9,7 +9,7 @@ PROFILE="${1:-dev}"
 SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
 
-packages=(xmlsec1 gettext)
+packages=(xmlsec1 gettext fonts-dejavu-core)
 # lxml and xmlsec (in-process SAML signature checks) are built from source against Debian's libxml2 and
 # libxmlsec1, so both use the same libxml2 (their wheels bundle different ones: "lxml & xmlsec libxml2
 # library version mismatch").

@@ -289,3 +289,12 @@ def test_every_change_is_audited_with_the_beheerder_as_actor(beheer_client, behe
         AuditEvent.objects.filter(actor_id=beheerder.pk).exclude(ip=None).count()
         == AuditEvent.objects.filter(actor_id=beheerder.pk).count()
     )
+
+
+def test_letter_shows_names_outside_latin_1(beheer_client, organisatie):
+    """Şahin, Łukasz and Nguyễn are Dutch users too: the letter must print their names as written."""
+    account = AccountFactory(organisatie=organisatie, name="Şahin Łukasz Nguyễn")
+    response = beheer_client.get(reverse("beheer:brief", args=[account.pk]))
+    text = "".join(page.extract_text() for page in PdfReader(BytesIO(response.content)).pages)
+    assert "Şahin Łukasz Nguyễn" in text
+    assert account.username in text
