@@ -64,6 +64,19 @@ def profile_update(
     return changed
 
 
+def email_changed_notice_queue(*, account: Account, old_email: str) -> None:
+    """Tell the old address that the account's e-mail address changed (by the user or his beheerder),
+    so that a changed address never goes unnoticed by its owner."""
+    if old_email and old_email.lower() != account.email.lower():
+        email_queue(
+            to=old_email,
+            template=EMAIL_CHANGED_NOTICE_TEMPLATE,
+            context={"name": account.name},
+            language=account.language,
+            account=account,
+        )
+
+
 def _token_hash(token: str) -> str:
     # The token has 256 random bits, so a fast unsalted hash is enough to make a stolen table useless.
     return hashlib.sha256(token.encode()).hexdigest()
@@ -162,14 +175,7 @@ def email_change_confirm(
             old_email = account.email
             account.email = wijziging.new_email
             account.save(update_fields=["email"])
-            if old_email and old_email.lower() != account.email.lower():
-                email_queue(
-                    to=old_email,
-                    template=EMAIL_CHANGED_NOTICE_TEMPLATE,
-                    context={"name": account.name},
-                    language=account.language,
-                    account=account,
-                )
+            email_changed_notice_queue(account=account, old_email=old_email)
             audit_log(
                 action=AuditAction.ACCOUNT_UPDATE,
                 actor=account,

@@ -15,7 +15,7 @@ from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 from accounts.email import email_queue
 from accounts.models import Account, BeheerautorisatieToekenning, EmailOutbox, Kenmerk, Rol, RolToekenning
-from accounts.portal import EMAIL_CHANGED_NOTICE_TEMPLATE
+from accounts.portal import email_changed_notice_queue
 from koppeling import services as koppel_services
 from koppeling.models import Koppeling, UnlinkReason
 
@@ -149,14 +149,8 @@ def gebruiker_update(
     for name in changed:
         setattr(account, name, fields[name])
     account.save(update_fields=changed)
-    if "email" in changed and old_email:
-        email_queue(
-            to=old_email,
-            template=EMAIL_CHANGED_NOTICE_TEMPLATE,
-            context={"name": account.name},
-            language=account.language,
-            account=account,
-        )
+    if "email" in changed:
+        email_changed_notice_queue(account=account, old_email=old_email)
     audit_log(
         action=AuditAction.ACCOUNT_UPDATE,
         actor=beheerder,
