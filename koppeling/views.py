@@ -21,8 +21,10 @@ from django.views.decorators.http import require_http_methods
 from mijnduo.middleware import client_ip
 
 from . import forms
+from .backends import EHERKENNING_BACKEND
 from .identity import identity_from_session, identity_store
 from .models import Koppeling
+from .saml.services import login_record
 from .services import koppel_attempt
 
 SESSION_KEY = "koppel_wizard"
@@ -198,7 +200,8 @@ def koppel(request, identity, state):
     account = result.koppeling.account
     # login() cycles the session key; it flushes the session when another account was logged in,
     # so put back what the rest of the visit needs.
-    login(request, account, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, account, backend=EHERKENNING_BACKEND)
+    login_record(koppeling=result.koppeling, now=timezone.now())
     identity_store(request, identity)
     _save(request, {"identity": identity.key, "step": DONE})
     return redirect("koppeling:gelukt")

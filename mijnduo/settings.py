@@ -150,7 +150,8 @@ else:
             ),
         }
     }
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Django's database sessions, inserting a new session's row once (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60)  # one hour
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -169,6 +170,8 @@ AUTH_USER_MODEL = "accounts.Account"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Recorded on sessions started by an eHerkenning response; authenticates no credentials.
+    "koppeling.backends.EHerkenningBackend",
 ]
 LOGIN_URL = "/saml2/login/"
 LOGIN_REDIRECT_URL = "/overzicht/"
@@ -201,6 +204,8 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 # per-(username, IP) lockout lets a botnet guess without limit (see above).
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
+# The database handler, leaving eHerkenning logins alone (no password involved).
+AXES_HANDLER = "koppeling.axes_handler.AxesHandler"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # The same client address as the audit trail (X-Forwarded-For trusted for exactly TRUSTED_PROXY_COUNT hops).

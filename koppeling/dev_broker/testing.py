@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
@@ -145,11 +145,12 @@ def saml_login(
 
 
 def acs_post(client, saml_response: str, *, relay_state: str | None = None):
-    """POST a (base64) SAMLResponse to our ACS, as the browser does in the HTTP-POST binding."""
+    """POST a (base64) SAMLResponse to our ACS, as the browser does in the HTTP-POST binding: the
+    broker's auto-submitting HTML form, so application/x-www-form-urlencoded."""
     data = {"SAMLResponse": saml_response}
     if relay_state is not None:
         data["RelayState"] = relay_state
-    return client.post("/saml2/acs/", data)
+    return client.post("/saml2/acs/", urlencode(data), content_type="application/x-www-form-urlencoded")
 
 
 def other_signing_key() -> tuple[str, str]:

@@ -15,10 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 from saml2.config import SPConfig
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
-from . import client
+from . import client, schema
 from .keys import keypair_ensure
 
 client.install()
+schema.install()
 
 LOA3 = "urn:etoegang:core:assurance-class:loa3"
 

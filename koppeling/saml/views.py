@@ -33,6 +33,7 @@ from saml2.validate import ResponseLifetimeExceed, ToEarly
 
 from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
+from koppeling.backends import EHERKENNING_BACKEND
 from koppeling.identity import EHerkenningIdentity, identity_store
 
 from . import checks
@@ -239,7 +240,7 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
 
         if koppeling is not None:
             # login() flushes the session when another account was logged in, and cycles the key.
-            auth.login(request, koppeling.account, backend="django.contrib.auth.backends.ModelBackend")
+            auth.login(request, koppeling.account, backend=EHERKENNING_BACKEND)
             login_record(koppeling=koppeling, now=now)
         elif request.user.is_authenticated:
             auth.logout(request)  # flushes the session: a new key

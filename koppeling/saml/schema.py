@@ -1,0 +1,96 @@
+"""XML Schema validation of signed SAML elements on libxml2, for pysaml2.
+
+Before it checks a signature, pysaml2 validates the signed element (the Response or the Assertion)
+against the SAML 2.0 protocol schema with the pure-Python ``xmlschema`` package: about 5 ms of the
+ACS's time per response, more than the signature check itself (design.md §7, P1). :func:`validate`
+does the same validation with libxml2's XML Schema validator (through lxml, which we already use
+for the signature), compiled once per process from the **same schema files** pysaml2 ships
+(saml2/data/schemas), with the same imports resolved to the same local files, so the rules are
+pysaml2's own: only the engine changes. OneLogin's python3-saml validates SAML messages this way.
+
+Differences in behaviour are guarded by tests/koppeling/test_saml_schema.py, which runs both
+validators over valid responses and a set of broken ones and requires the same verdict.
+
+Schema files are read from disk only; no document or schema can make libxml2 fetch anything over
+the network, read a DTD or expand an entity.
+"""
+
+import threading
+from importlib.resources import files
+
+import saml2.data.schemas
+from lxml import etree
+from saml2 import sigver
+from saml2.xml.schema import XMLSchemaError
+from saml2.xml.schema import validate as xmlschema_validate
+
+_SCHEMAS = files(saml2.data.schemas)
+
+# The same mapping pysaml2 gives xmlschema (saml2/xml/schema/__init__.py): the remote locations in
+# the schemas' <import> elements, served from the local copies.
+_LOCATIONS = {
+    "http://www.w3.org/TR/2002/REC-xmldsig-core-20020212/xmldsig-core-schema.xsd": "xmldsig-core-schema.xsd",
+    "http://www.w3.org/TR/2002/REC-xmlenc-core-20021210/xenc-schema.xsd": "xenc-schema.xsd",
+    "http://www.w3.org/2001/xml.xsd": "xml.xsd",
+}
+
+_lock = threading.Lock()
+_schema: etree.XMLSchema | None = None
+
+
+class _LocalSchemas(etree.Resolver):
+    """Resolve schema imports to pysaml2's local files; refuse anything else that is not local."""
+
+    def resolve(self, system_url, public_id, context):
+        local = _LOCATIONS.get(system_url)
+        if local is not None:
+            return self.resolve_filename(str(_SCHEMAS.joinpath(local)), context)
+        if system_url and "://" in system_url and not system_url.startswith("file:"):
+            raise XMLSchemaError({"error": f"schema import outside pysaml2's schemas: {system_url}"})
+        return None
+
+
+def _document_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
+
+
+def _compiled() -> etree.XMLSchema:
+    """The SAML 2.0 protocol schema (which imports assertion, xmldsig and xmlenc), compiled once."""
+    global _schema
+    if _schema is None:
+        with _lock:
+            if _schema is None:
+                parser = _document_parser()
+                parser.resolvers.add(_LocalSchemas())
+                source = etree.parse(str(_SCHEMAS.joinpath("saml-schema-protocol-2.0.xsd")), parser)  # noqa: S320
+                _schema = etree.XMLSchema(source)
+    return _schema
+
+
+def validate(doc: str | bytes) -> None:
+    """Raise pysaml2's XMLSchemaError unless ``doc`` is valid against the SAML 2.0 schemas."""
+    schema = _compiled()
+    data = doc.encode("utf-8") if isinstance(doc, str) else doc
+    try:
+        tree = etree.fromstring(data, parser=_document_parser())  # noqa: S320  (hardened parser)
+    except (etree.XMLSyntaxError, ValueError) as error:
+        raise XMLSchemaError({"doc": doc, "error": str(error)}) from error
+    if tree.getroottree().docinfo.internalDTD is not None:
+        raise XMLSchemaError({"doc": doc, "error": "a DTD is not allowed"})
+    # lxml makes a new libxml2 validation context per call; only the error log is kept on the
+    # schema object, so with threads the message may come from another call, never the verdict.
+    if not schema.validate(tree):
+        raise XMLSchemaError({"doc": doc, "error": str(schema.error_log.last_error)})
+
+
+def install() -> None:
+    """Make pysaml2's signature check validate with :func:`validate` (compiling the schema now)."""
+    _compiled()
+    sigver.validate_doc_with_schema = validate
+
+
+def uninstall() -> None:
+    """Back to pysaml2's own validator (the bench's baseline: pysaml2 as shipped)."""
+    sigver.validate_doc_with_schema = xmlschema_validate
