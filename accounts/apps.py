@@ -7,4 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and organisations")
 
     def ready(self):
-        from . import signals  # noqa: F401  (audit of admin logins)
+        from . import signals
+
+        signals.snapshot_receivers_connect()

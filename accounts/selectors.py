@@ -4,11 +4,12 @@ The overview screen is the page every user sees after each login (design.md §7 
 count must not grow with the number of roles, so each part is one query, whatever he holds.
 """
 
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Exists, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import (
@@ -17,86 +18,220 @@ from .models import (
     EmailWijziging,
     Mededeling,
     OnderwerpBezoek,
+    Organisatie,
     OverstapPlanning,
     Rol,
     RolToekenning,
 )
 
 SNEL_NAAR_LIMIT = 5
+# How long a worker keeps the rol catalogue and the mededelingen before reading them again. A change
+# made in this process is seen at once (signals.py); other workers see it within this many seconds.
+SNAPSHOT_SECONDS = 30
+
+
+class Snapshot:
+    """A small, read-mostly query result kept per process (like Django's ContentType and Site
+    caches), reloaded after ``SNAPSHOT_SECONDS`` and dropped at once by :meth:`clear`.
+
+    The overview screen is the page every user sees after each login (design.md §7 P2). The rol
+    catalogue and the published mededelingen are the same for everybody and change a few times a
+    year; building their queries on every request cost more than the rest of the page.
+    """
+
+    def __init__(self, load, clock=time.monotonic):
+        self._load = load
+        self._clock = clock
+        self._value = None
+        self._loaded_at = 0.0
+
+    def get(self):
+        now = self._clock()
+        value = self._value
+        if value is None or now - self._loaded_at > SNAPSHOT_SECONDS:
+            value = self._load()
+            self._value, self._loaded_at = value, now
+        return value
+
+    def clear(self) -> None:
+        self._value = None
+
+
+@dataclass(frozen=True)
+class OnderwerpLink:
+    """One Onderwerp on the overview: a rol the account holds, with his visit count."""
+
+    code: str
+    naam: str
+    onderwerp: str
+    visits: int = 0
+
+
+@dataclass(frozen=True)
+class PublishedMededeling:
+    """A mededeling with its audience (see ``Mededeling``), matched in Python against one account."""
+
+    title: str
+    text: str
+    publish_from: datetime
+    publish_until: datetime | None
+    organisatie_types: frozenset[str]
+    beheerautorisatie_ids: frozenset[int]
+    rol_ids: frozenset[int]
+
+    def shown_to(
+        self, *, organisatie_type: str, beheerautorisatie_ids: set[int], rol_ids: set[int], now
+    ) -> bool:
+        if self.publish_from > now or (self.publish_until is not None and self.publish_until <= now):
+            return False
+        if self.organisatie_types and organisatie_type not in self.organisatie_types:
+            return False
+        if self.beheerautorisatie_ids and not self.beheerautorisatie_ids & beheerautorisatie_ids:
+            return False
+        return not self.rol_ids or bool(self.rol_ids & rol_ids)
+
+
+def _rollen_load() -> dict[int, tuple[str, str, str]]:
+    return {
+        pk: (code, naam, onderwerp)
+        for pk, code, naam, onderwerp in Rol.objects.values_list("pk", "code", "naam", "onderwerp")
+    }
+
+
+def _mededelingen_load() -> list[PublishedMededeling]:
+    """Mededelingen that are or will be published (the window is checked per request)."""
+    now = timezone.now()
+    rows = list(
+        Mededeling.objects.filter(Q(publish_until__isnull=True) | Q(publish_until__gt=now)).values_list(
+            "pk", "title", "text", "publish_from", "publish_until", "organisatie_types"
+        )
+    )
+    ids = [row[0] for row in rows]
+    targets_ba: dict[int, set[int]] = {}
+    for mededeling_id, target in Mededeling.beheerautorisaties.through.objects.filter(
+        mededeling_id__in=ids
+    ).values_list("mededeling_id", "beheerautorisatie_id"):
+        targets_ba.setdefault(mededeling_id, set()).add(target)
+    targets_rol: dict[int, set[int]] = {}
+    for mededeling_id, target in Mededeling.rollen.through.objects.filter(mededeling_id__in=ids).values_list(
+        "mededeling_id", "rol_id"
+    ):
+        targets_rol.setdefault(mededeling_id, set()).add(target)
+    return [
+        PublishedMededeling(
+            title=title,
+            text=text,
+            publish_from=publish_from,
+            publish_until=publish_until,
+            organisatie_types=frozenset(types or ()),
+            beheerautorisatie_ids=frozenset(targets_ba.get(pk, ())),
+            rol_ids=frozenset(targets_rol.get(pk, ())),
+        )
+        # Newest first, as Mededeling.Meta.ordering.
+        for pk, title, text, publish_from, publish_until, types in sorted(
+            rows, key=lambda row: (row[3], row[0]), reverse=True
+        )
+    ]
+
+
+rollen_snapshot = Snapshot(_rollen_load)
+mededelingen_snapshot = Snapshot(_mededelingen_load)
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What one account holds, for the overview: rollen, visit counts, beheerautorisaties."""
+
+    rol_ids: set[int]
+    visits: dict[int, int]
+    beheerautorisatie_ids: set[int]
+
+
+def holdings_for_account(*, account: Account) -> Holdings:
+    """The account's rollen, Onderwerp visit counts and beheerautorisaties, in one query.
+
+    Three indexed lookups by account glued with UNION ALL: as SQL text, without the ORM's query
+    compilation, which cost more than the database's work here.
+    """
+    parts = [
+        (1, RolToekenning, "rol", None),
+        (2, OnderwerpBezoek, "rol", "count"),
+        (3, BeheerautorisatieToekenning, "beheerautorisatie", None),
+    ]
+    quote = connection.ops.quote_name
+    selects = []
+    for kind, model, target, number in parts:
+        table = quote(model._meta.db_table)
+        column = quote(model._meta.get_field(target).column)
+        account_column = quote(model._meta.get_field("account").column)
+        amount = quote(number) if number else "0"
+        selects.append(f"SELECT {kind}, {column}, {amount} FROM {table} WHERE {account_column} = %s")  # noqa: S608
+    rol_ids, visits, beheerautorisatie_ids = set(), {}, set()
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), [account.pk] * len(selects))
+        for kind, target_id, amount in cursor.fetchall():
+            if kind == 1:
+                rol_ids.add(target_id)
+            elif kind == 2:
+                visits[target_id] = amount
+            else:
+                beheerautorisatie_ids.add(target_id)
+    return Holdings(rol_ids=rol_ids, visits=visits, beheerautorisatie_ids=beheerautorisatie_ids)
+
+
+def onderwerpen_for_account(*, holdings: Holdings) -> list[OnderwerpLink]:
+    """The rollen the account holds, once each, with his visit counts, by Onderwerp."""
+    catalogue = rollen_snapshot.get()
+    links = [
+        OnderwerpLink(code=code, naam=naam, onderwerp=onderwerp, visits=holdings.visits.get(pk, 0))
+        for pk, (code, naam, onderwerp) in catalogue.items()
+        if pk in holdings.rol_ids
+    ]
+    return sorted(links, key=lambda link: (link.onderwerp, link.naam))
+
+
+def mededelingen_for_account(
+    *, holdings: Holdings, organisatie_type: str, now: datetime
+) -> list[PublishedMededeling]:
+    """Published mededelingen that target the account (see ``Mededeling`` for the rule)."""
+    return [
+        item
+        for item in mededelingen_snapshot.get()
+        if item.shown_to(
+            organisatie_type=organisatie_type,
+            beheerautorisatie_ids=holdings.beheerautorisatie_ids,
+            rol_ids=holdings.rol_ids,
+            now=now,
+        )
+    ]
 
 
 @dataclass
 class Overview:
-    onderwerpen: list[Rol]
-    snel_naar: list[Rol]
-    mededelingen: list[Mededeling]
+    onderwerpen: list[OnderwerpLink]
+    snel_naar: list[OnderwerpLink]
+    mededelingen: list[PublishedMededeling]
     is_beheerder: bool
     organisatie_naam: str = ""
     organisatie_type: str = ""
 
 
-def onderwerpen_for_account(*, account: Account) -> list[Rol]:
-    """The rollen the account holds, once each, annotated with his visit count (one query)."""
-    visits = OnderwerpBezoek.objects.filter(account=account, rol=OuterRef("pk")).values("count")[:1]
-    return list(
-        Rol.objects.filter(Exists(RolToekenning.objects.filter(account=account, rol=OuterRef("pk"))))
-        .annotate(visits=Coalesce(Subquery(visits, output_field=IntegerField()), Value(0)))
-        .only("code", "naam", "onderwerp")
-        .order_by("onderwerp", "naam")
-    )
-
-
-def mededelingen_for_account(*, account: Account, organisatie_type: str, now: datetime) -> list[Mededeling]:
-    """Published mededelingen that target the account (see ``Mededeling`` for the rule); one query.
-
-    Beheerautorisatie and rol targets are matched in SQL; the organisation-type list is a small
-    JSON list on a handful of published rows, matched here (portable to SQLite as well).
-    """
-    through_ba = Mededeling.beheerautorisaties.through.objects
-    through_rol = Mededeling.rollen.through.objects
-    own_ba = BeheerautorisatieToekenning.objects.filter(account=account).values("beheerautorisatie_id")
-    own_rol = RolToekenning.objects.filter(account=account).values("rol_id")
-    candidates = (
-        Mededeling.objects.published(now=now)
-        .filter(
-            ~Exists(through_ba.filter(mededeling_id=OuterRef("pk")))
-            | Exists(through_ba.filter(mededeling_id=OuterRef("pk"), beheerautorisatie_id__in=own_ba))
-        )
-        .filter(
-            ~Exists(through_rol.filter(mededeling_id=OuterRef("pk")))
-            | Exists(through_rol.filter(mededeling_id=OuterRef("pk"), rol_id__in=own_rol))
-        )
-        .only("title", "text", "publish_from", "organisatie_types")
-    )
-    return [
-        item
-        for item in candidates
-        if not item.organisatie_types or organisatie_type in item.organisatie_types
-    ]
-
-
 def overview_for_account(*, account: Account, now: datetime) -> Overview:
-    """Everything the overview screen shows, in three queries whatever the number of roles."""
-    info = (
-        Account.objects.filter(pk=account.pk)
-        .annotate(is_beheerder=Exists(BeheerautorisatieToekenning.objects.filter(account=OuterRef("pk"))))
-        .values("organisatie__naam", "organisatie__type", "is_beheerder")
-        .first()
-    ) or {"organisatie__naam": "", "organisatie__type": "", "is_beheerder": False}
-    onderwerpen = onderwerpen_for_account(account=account)
+    """Everything the overview screen shows, in two queries whatever the number of roles."""
+    organisatie = Organisatie.objects.filter(pk=account.organisatie_id).values_list("naam", "type").first()
+    naam, organisatie_type = organisatie or ("", "")
+    holdings = holdings_for_account(account=account)
+    onderwerpen = onderwerpen_for_account(holdings=holdings)
     snel_naar = sorted(
-        (rol for rol in onderwerpen if rol.visits), key=lambda rol: (-rol.visits, rol.onderwerp)
+        (link for link in onderwerpen if link.visits), key=lambda link: (-link.visits, link.onderwerp)
     )[:SNEL_NAAR_LIMIT]
-    mededelingen = mededelingen_for_account(
-        account=account, organisatie_type=info["organisatie__type"] or "", now=now
-    )
     return Overview(
         onderwerpen=onderwerpen,
         snel_naar=snel_naar,
-        mededelingen=mededelingen,
-        is_beheerder=bool(info["is_beheerder"]),
-        organisatie_naam=info["organisatie__naam"] or "",
-        organisatie_type=info["organisatie__type"] or "",
+        mededelingen=mededelingen_for_account(holdings=holdings, organisatie_type=organisatie_type, now=now),
+        is_beheerder=bool(holdings.beheerautorisatie_ids),
+        organisatie_naam=naam or "",
+        organisatie_type=organisatie_type or "",
     )
 
 

@@ -1,7 +1,9 @@
-"""Audit of password logins (helpdesk admin, legacy token) and the Helpdesk group's permissions."""
+"""Audit of password logins (helpdesk admin, legacy token), the Helpdesk group's permissions, and
+the overview's per-process snapshots of the rol catalogue and the mededelingen."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import post_migrate
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
 from .constants import AuditAction, AuditResult
@@ -52,3 +54,23 @@ def ensure_helpdesk_group(sender, app_config=None, **kwargs):
     from .helpdesk import helpdesk_group_sync
 
     helpdesk_group_sync()
+
+
+def _snapshots_clear(sender, **kwargs):
+    """A rol or a mededeling changed in this process: drop the overview's copies now, and again at
+    commit (a request in between might have reloaded them before the change was committed)."""
+    from . import selectors
+
+    for snapshot in (selectors.rollen_snapshot, selectors.mededelingen_snapshot):
+        snapshot.clear()
+        transaction.on_commit(snapshot.clear)
+
+
+def snapshot_receivers_connect() -> None:
+    from .models import Mededeling, Rol
+
+    for model in (Rol, Mededeling):
+        post_save.connect(_snapshots_clear, sender=model, dispatch_uid=f"snapshots_save_{model.__name__}")
+        post_delete.connect(_snapshots_clear, sender=model, dispatch_uid=f"snapshots_delete_{model.__name__}")
+    for through in (Mededeling.beheerautorisaties.through, Mededeling.rollen.through):
+        m2m_changed.connect(_snapshots_clear, sender=through, dispatch_uid=f"m2m_{through.__name__}")

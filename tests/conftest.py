@@ -3,6 +3,8 @@
 import subprocess
 from pathlib import Path
 
+import pytest
+
 
 def pytest_sessionstart(session):
     """Compile the Dutch catalogue from its fragments, so screens render in Dutch as in production."""
@@ -16,3 +18,16 @@ def pytest_collection_modifyitems(session, config, items):
     connections; whatever state they leave behind must not reach the other transactional tests.
     """
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+@pytest.fixture(autouse=True)
+def overview_snapshots_clear():
+    """The overview keeps the rol catalogue and the mededelingen per process (accounts/selectors.py);
+    a test's rolled-back rows must not reach the next test through them."""
+    from accounts import selectors
+
+    selectors.rollen_snapshot.clear()
+    selectors.mededelingen_snapshot.clear()
+    yield
+    selectors.rollen_snapshot.clear()
+    selectors.mededelingen_snapshot.clear()

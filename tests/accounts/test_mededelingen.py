@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import Beheerautorisatie, Rol
-from accounts.selectors import mededelingen_for_account
+from accounts.selectors import holdings_for_account, mededelingen_for_account
 from tests.factories import (
     AccountFactory,
     GemeenteFactory,
@@ -24,7 +24,9 @@ def shown(account) -> set[str]:
     return {
         m.title
         for m in mededelingen_for_account(
-            account=account, organisatie_type=account.organisatie.type, now=timezone.now()
+            holdings=holdings_for_account(account=account),
+            organisatie_type=account.organisatie.type,
+            now=timezone.now(),
         )
     }
 
