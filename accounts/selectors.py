@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from .models import (
@@ -64,6 +65,7 @@ class OnderwerpLink:
     code: str
     naam: str
     onderwerp: str
+    url: str
     visits: int = 0
 
 
@@ -91,9 +93,10 @@ class PublishedMededeling:
         return not self.rol_ids or bool(self.rol_ids & rol_ids)
 
 
-def _rollen_load() -> dict[int, tuple[str, str, str]]:
+def _rollen_load() -> dict[int, tuple[str, str, str, str]]:
+    """The rol catalogue: code, naam, Onderwerp and the Onderwerp page's URL (reversed once)."""
     return {
-        pk: (code, naam, onderwerp)
+        pk: (code, naam, onderwerp, reverse("onderwerp", args=[code]))
         for pk, code, naam, onderwerp in Rol.objects.values_list("pk", "code", "naam", "onderwerp")
     }
 
@@ -183,8 +186,8 @@ def onderwerpen_for_account(*, holdings: Holdings) -> list[OnderwerpLink]:
     """The rollen the account holds, once each, with his visit counts, by Onderwerp."""
     catalogue = rollen_snapshot.get()
     links = [
-        OnderwerpLink(code=code, naam=naam, onderwerp=onderwerp, visits=holdings.visits.get(pk, 0))
-        for pk, (code, naam, onderwerp) in catalogue.items()
+        OnderwerpLink(code=code, naam=naam, onderwerp=onderwerp, url=url, visits=holdings.visits.get(pk, 0))
+        for pk, (code, naam, onderwerp, url) in catalogue.items()
         if pk in holdings.rol_ids
     ]
     return sorted(links, key=lambda link: (link.onderwerp, link.naam))
