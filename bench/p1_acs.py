@@ -2,11 +2,15 @@
 
 The same signed (and the same encrypted) responses, minted by the dev broker's pysaml2 IdP, are
 posted to /saml2/acs/ through Django's test client (the whole middleware stack, PostgreSQL
-sessions, audit rows, replay records) with the in-process backend ("xmlsec", koppeling/saml/
-crypto.py) and with pysaml2's default ("xmlsec1", one xmlsec1 process per signature check and per
-decryption), alternately, so both see the same machine load. Before each post the replay record
-is removed and the request ID put back in the session, so one response can be posted many times.
-The figure is the time of the POST as the client sees it (no network; the server's own time).
+sessions, audit rows, replay records) on our path ("xmlsec": in-process libxmlsec1,
+koppeling/saml/crypto.py, and the schema check on libxml2, koppeling/saml/schema.py) and on
+pysaml2's default path ("xmlsec1": one xmlsec1 process per signature check and per decryption, the
+schema check by ``xmlschema``), taking turns in blocks, so both see the same machine load. Each post
+is what a browser sends after the broker's page: the form urlencoded, the SAML cookie but no login
+session cookie (the Lax cookie is not sent on the cross-site POST), so every login starts a new
+session. Before each post the replay record is removed and the request ID put back in the SAML
+session, so one response can be posted many times. The figure is the time of the POST as the client
+sees it (no network; the server's own time).
 
     .venv/bin/python -m bench.p1_acs [--rounds 3] [--responses 8] [--repeat 3] [--profile]
 """

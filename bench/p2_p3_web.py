@@ -1,8 +1,9 @@
 """P2 and P3 (design.md §7): screens under gunicorn on loopback, beside a bare Django view.
 
 P2: /overzicht/ for a user with 10 roles (beheerder too), under a concurrent wrk load, against
-``/bench/bare/`` (bench/urls.py: same server, same middleware, no query) on the same gunicorn
-config: the ratio of requests/s. P3: /beheer/ (Autorisatiebeheer user list) of an organisation
+``/bench/bare/`` (bench/urls.py: same server, same middleware, no query) and ``/bench/bare-login/``
+(the same bare view behind the same login: session and account loaded) on the same gunicorn
+config: the ratios of requests/s. P3: /beheer/ (Autorisatiebeheer user list) of an organisation
 with 10,000 users, one connection at a time (latency p50/p90), beside the same page for an
 organisation with 10 users and the bare view. Query counts per request are asserted by the tests
 (tests/accounts/test_overview.py, tests/beheer/test_list_scale.py); here they are recorded once.
@@ -180,7 +181,8 @@ def _p2(base, cookies, *, rounds, seconds) -> dict:
         "ratio": summary(ratios),
         "connections": 4,
         "seconds_per_load": seconds,
-        "pass": min(ratios) >= 0.5 or sorted(ratios)[len(ratios) // 2] >= 0.5,
+        "pass": sorted(ratios)[len(ratios) // 2] >= 0.5,
+        "pass_login": sorted(login_ratios)[len(login_ratios) // 2] >= 0.5,
     }
 
 

@@ -46,9 +46,11 @@ def _rows(r: dict) -> list[str]:
         )
         if "bare_login_rps" in p2:
             rows.append(
-                f"| P2 (context) overview vs a bare view behind the same login | – | "
+                f"| P2 overview vs the bare view behind the same login | ≥ 0.5× | "
                 f"{_s(p2['overview_rps'], ' req/s', 0)} | bare view with session + account "
-                f"{_s(p2['bare_login_rps'], ' req/s', 0)} | {_s(p2['ratio_login'], '×', 2)} | – |"
+                f"{_s(p2['bare_login_rps'], ' req/s', 0)} | {_s(p2['ratio_login'], '×', 2)} | "
+                + _verdict(p2["ratio_login"]["median"] >= 0.5 and q <= 6)
+                + " |"
             )
     p3 = r.get("P3")
     if p3:

@@ -192,6 +192,7 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
         # SAML state is in request.saml_session (its own cookie, SameSite=None in production), because
         # the browser does not send the Lax login-session cookie on the broker's cross-site POST.
         client = Saml2Client(conf, identity_cache=IdentityCache(request.saml_session))
+        self._saml_client = client  # reused by _remember_for_logout (a view instance per request)
         oq_cache = OutstandingQueriesCache(request.saml_session)
         outstanding = oq_cache.outstanding_queries()
         try:
@@ -266,7 +267,9 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
 
     def _remember_for_logout(self, request, session_info: dict) -> None:
         """Keep what single logout needs (NameID, SessionIndex) in the new session."""
-        client = Saml2Client(self.get_sp_config(request), identity_cache=IdentityCache(request.saml_session))
+        client = getattr(self, "_saml_client", None) or Saml2Client(
+            self.get_sp_config(request), identity_cache=IdentityCache(request.saml_session)
+        )
         client.users.add_information_about_person(session_info)
         djangosaml2_views._set_subject_id(request.saml_session, session_info["name_id"])
 
