@@ -6,9 +6,11 @@ Usage (PostgreSQL on 127.0.0.1, user postgres; a scratch database is created and
     .venv/bin/python bench/p4_unlink.py --sizes 1000000 --loop 5000 --keep
 
 For each size it fills accounts and links with ``generate_series`` (every 10th link last used
-19 months ago, the rest within the last 500 days), runs ``VACUUM ANALYZE`` and times
-``accounts.lifecycle.inactive_links_unlink`` (batches of UPDATE … RETURNING, bulk audit and
+19 months ago, the rest within the last 500 days), runs ``VACUUM ANALYZE`` and ``CHECKPOINT`` and
+times ``accounts.lifecycle.inactive_links_unlink`` (batches of UPDATE … RETURNING, bulk audit and
 outbox rows; publishing to the broker switched off, as it happens after commit in chunks of 500).
+The time of each batch statement is printed too: a batch slower than the one before it means the
+job's cost grows with what it has already done.
 The baseline is the obvious per-row loop (save, ``audit_log``, ``email_queue`` for each link, one
 transaction each) over ``--loop`` stale links in the same database, extrapolated to the same number
 of stale links. Both write the same rows; neither talks to a broker.
@@ -81,10 +83,20 @@ def fill(*, links: int, first: int = 1, stale_every: int = 10, all_stale: bool =
 
 
 def vacuum() -> None:
+    """Analyse the filled tables and start every timed run from the same server state.
+
+    The CHECKPOINT writes out the fill's dirty pages and moves the WAL redo point past it, so the
+    timed run pays the full-page images of the pages it changes, whatever the size. Without it this
+    depended on the fill: 1,000,000 links write enough WAL to start a checkpoint (max_wal_size), so
+    that job ran with full-page writes and beside a checkpoint flushing the fill, while the
+    100,000-link job often had neither (22 MB of WAL instead of 54), which flattered the small
+    size in the linearity figure.
+    """
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE accounts_account, koppeling_koppeling, accounts_auditevent")
+        cursor.execute("CHECKPOINT")
 
 
 def reset() -> None:
@@ -97,16 +109,33 @@ def reset() -> None:
         )
 
 
-def time_bulk(*, links: int) -> tuple[float, int]:
+def time_bulk(*, links: int, batches: list[float] | None = None) -> tuple[float, int]:
+    """Seconds and links undone for the job over ``links`` links; ``batches`` gets each statement's time."""
+    from django.db import connection
+
     from accounts.lifecycle import inactive_links_unlink
 
     reset()
     started = time.perf_counter()
     fill(links=links)
     print(f"  filled {links:,} links in {time.perf_counter() - started:.1f} s", flush=True)
-    started = time.perf_counter()
-    undone = inactive_links_unlink(publish=False)
-    return time.perf_counter() - started, undone
+    statements = []
+
+    def timed(execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements.append(time.perf_counter() - began)
+
+    with connection.execute_wrapper(timed):
+        started = time.perf_counter()
+        undone = inactive_links_unlink(publish=False)
+        seconds = time.perf_counter() - started
+    print(f"  {links:,} links, batch statements: {' '.join(f'{s:.2f}' for s in statements)} s", flush=True)
+    if batches is not None:
+        batches.extend(statements)
+    return seconds, undone
 
 
 def per_row_loop(*, now, cutoff) -> int:

@@ -1,12 +1,16 @@
 """18 months without login: the link is undone, with a warning a month before (seed 002 §1.5)."""
 
+import re
 from datetime import datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.core import mail
+from django.db import connection, connections
 
 from accounts.lifecycle import (
     inactive_links_process,
@@ -154,9 +158,71 @@ def test_batches_process_every_due_link():
     assert fresh.ended_at is None
 
 
-def test_the_daily_task_is_scheduled_in_celery_beat():
-    from django.conf import settings
+def test_batches_take_every_due_link_once_across_equal_and_distinct_last_logins():
+    # Batches of 2 resume at the newest last login of the previous batch: links sharing that
+    # timestamp must still all be taken, and none twice.
+    logins = [LAST_LOGIN - relativedelta(days=days) for days in (9, 5, 5, 5, 3, 0, 0)]
+    links = [make_link(last_login_at=login) for login in logins]
+    with time_machine.travel(LAST_LOGIN + relativedelta(months=18), tick=False):
+        assert inactive_links_unlink(batch_size=2, publish=False) == 7
+    assert not Koppeling.objects.filter(ended_at__isnull=True).exists()
+    events = AuditEvent.objects.filter(action="link.undo")
+    assert sorted(events.values_list("object_id", flat=True)) == sorted(str(link.pk) for link in links)
+    assert EmailOutbox.objects.filter(template="accounts/email/link_inactive_undone").count() == 7
 
+
+def test_batches_warn_every_link_in_the_17th_month_once():
+    logins = [LAST_LOGIN - relativedelta(days=days) for days in (20, 10, 10, 10, 0)]
+    for login in logins:
+        make_link(last_login_at=login)
+    make_link(last_login_at=LAST_LOGIN + relativedelta(days=1))  # not yet 17 months
+    with time_machine.travel(LAST_LOGIN + relativedelta(months=17), tick=False):
+        assert inactive_links_warn(batch_size=2, publish=False) == 5
+        assert inactive_links_warn(batch_size=2, publish=False) == 0
+    message_ids = list(
+        EmailOutbox.objects.filter(template="accounts/email/link_inactive_warning").values_list(
+            "message_id", flat=True
+        )
+    )
+    assert len(set(message_ids)) == 5
+    domain = re.escape(urlsplit(settings.SITE_URL).hostname)
+    assert all(re.fullmatch(rf"<\d+\.\d+\.\w+@{domain}>", m) for m in message_ids), message_ids
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_link_whose_owner_is_logging_in_is_skipped_without_waiting_and_stays():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    oldest, logging_in, other = (
+        make_link(last_login_at=LAST_LOGIN - relativedelta(days=days)) for days in (2, 1, 0)
+    )
+    login = connections.create_connection("default")
+    try:
+        login.set_autocommit(False)
+        with login.cursor() as cursor:  # the login's UPDATE holds the row lock until it commits
+            cursor.execute(
+                "UPDATE koppeling_koppeling SET last_login_at = now() WHERE id = %s", [logging_in.pk]
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # waiting for the lock would fail, not hang
+        try:
+            with time_machine.travel(LAST_LOGIN + relativedelta(months=18), tick=False):
+                assert inactive_links_unlink(batch_size=2, publish=False) == 2
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        login.commit()
+    finally:
+        login.close()
+    assert set(Koppeling.objects.filter(ended_at__isnull=False).values_list("pk", flat=True)) == {
+        oldest.pk,
+        other.pk,
+    }
+    assert not AuditEvent.objects.filter(action="link.undo", object_id=str(logging_in.pk)).exists()
+    assert not EmailOutbox.objects.filter(account=logging_in.account).exists()
+
+
+def test_the_daily_task_is_scheduled_in_celery_beat():
     entries = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
     assert "accounts.tasks.unlink_inactive_links" in entries
 
