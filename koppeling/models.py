@@ -34,7 +34,8 @@ class Koppeling(models.Model):
     level = models.CharField(_("assurance level at linking"), max_length=100)
     created_at = models.DateTimeField(_("linked at"), default=timezone.now)
     created_ip = models.GenericIPAddressField(_("linked from"), null=True, blank=True)
-    last_login_at = models.DateTimeField(_("last eHerkenning login"), default=timezone.now, db_index=True)
+    # Indexed only for active links (active_link_last_login below), the rows the 18-month job reads.
+    last_login_at = models.DateTimeField(_("last eHerkenning login"), default=timezone.now)
     inactivity_warned_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(_("undone at"), null=True, blank=True)
     ended_reason = models.CharField(
