@@ -143,43 +143,64 @@ mededelingen_snapshot = Snapshot(_mededelingen_load)
 
 @dataclass(frozen=True)
 class Holdings:
-    """What one account holds, for the overview: rollen, visit counts, beheerautorisaties."""
+    """What one account holds, for the overview: its organisation, rollen, visit counts and
+    beheerautorisaties."""
 
     rol_ids: set[int]
     visits: dict[int, int]
     beheerautorisatie_ids: set[int]
+    organisatie_naam: str = ""
+    organisatie_type: str = ""
 
 
 def holdings_for_account(*, account: Account) -> Holdings:
-    """The account's rollen, Onderwerp visit counts and beheerautorisaties, in one query.
+    """The account's organisation (name, type), rollen, Onderwerp visit counts and
+    beheerautorisaties, in one query.
 
-    Three indexed lookups by account glued with UNION ALL: as SQL text, without the ORM's query
-    compilation, which cost more than the database's work here.
+    Four indexed lookups glued with UNION ALL: as SQL text, without the ORM's query compilation,
+    which cost more than the database's work here (design.md §7 P2).
     """
+    quote = connection.ops.quote_name
+    organisatie = Organisatie._meta
+    selects = [
+        # First, so that the two text columns take their type from it.
+        f"SELECT 0, {quote(organisatie.pk.column)}, 0, {quote(organisatie.get_field('naam').column)}, "  # noqa: S608
+        f"{quote(organisatie.get_field('type').column)} FROM {quote(organisatie.db_table)} "
+        f"WHERE {quote(organisatie.pk.column)} = %s"
+    ]
     parts = [
         (1, RolToekenning, "rol", None),
         (2, OnderwerpBezoek, "rol", "count"),
         (3, BeheerautorisatieToekenning, "beheerautorisatie", None),
     ]
-    quote = connection.ops.quote_name
-    selects = []
     for kind, model, target, number in parts:
         table = quote(model._meta.db_table)
         column = quote(model._meta.get_field(target).column)
         account_column = quote(model._meta.get_field("account").column)
         amount = quote(number) if number else "0"
-        selects.append(f"SELECT {kind}, {column}, {amount} FROM {table} WHERE {account_column} = %s")  # noqa: S608
+        selects.append(
+            f"SELECT {kind}, {column}, {amount}, NULL, NULL FROM {table} WHERE {account_column} = %s"  # noqa: S608
+        )
     rol_ids, visits, beheerautorisatie_ids = set(), {}, set()
+    naam = organisatie_type = ""
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(selects), [account.pk] * len(selects))
-        for kind, target_id, amount in cursor.fetchall():
-            if kind == 1:
+        cursor.execute(" UNION ALL ".join(selects), [account.organisatie_id, *[account.pk] * len(parts)])
+        for kind, target_id, amount, text_1, text_2 in cursor.fetchall():
+            if kind == 0:
+                naam, organisatie_type = text_1 or "", text_2 or ""
+            elif kind == 1:
                 rol_ids.add(target_id)
             elif kind == 2:
                 visits[target_id] = amount
             else:
                 beheerautorisatie_ids.add(target_id)
-    return Holdings(rol_ids=rol_ids, visits=visits, beheerautorisatie_ids=beheerautorisatie_ids)
+    return Holdings(
+        rol_ids=rol_ids,
+        visits=visits,
+        beheerautorisatie_ids=beheerautorisatie_ids,
+        organisatie_naam=naam,
+        organisatie_type=organisatie_type,
+    )
 
 
 def onderwerpen_for_account(*, holdings: Holdings) -> list[OnderwerpLink]:
@@ -220,10 +241,9 @@ class Overview:
 
 
 def overview_for_account(*, account: Account, now: datetime) -> Overview:
-    """Everything the overview screen shows, in two queries whatever the number of roles."""
-    organisatie = Organisatie.objects.filter(pk=account.organisatie_id).values_list("naam", "type").first()
-    naam, organisatie_type = organisatie or ("", "")
+    """Everything the overview screen shows, in one query whatever the number of roles."""
     holdings = holdings_for_account(account=account)
+    naam, organisatie_type = holdings.organisatie_naam, holdings.organisatie_type
     onderwerpen = onderwerpen_for_account(holdings=holdings)
     snel_naar = sorted(
         (link for link in onderwerpen if link.visits), key=lambda link: (-link.visits, link.onderwerp)

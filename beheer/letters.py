@@ -29,8 +29,10 @@ LEFT = 25 * mm
 WIDTH = A4[0] - 2 * LEFT
 
 # Names in the Netherlands are not all Latin-1 (Şahin, Łukasz, Nguyễn): the PDF base fonts cannot
-# show them, so the letter embeds DejaVu (Debian's fonts-dejavu-core, installed by scripts/setup.sh
-# and the Dockerfile). Without it the letter falls back to the base fonts.
+# show them, so such a letter embeds DejaVu (Debian's fonts-dejavu-core, installed by scripts/setup.sh
+# and the Dockerfile). A letter whose text the base fonts can show (WinAnsi, i.e. cp1252) uses them:
+# embedding four font subsets made every letter cost ~10 ms instead of ~2 ms, which doubled
+# import_beheerders at 5,000 rows (design.md §7 P7). Without DejaVu installed, base fonts throughout.
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 _FONTS = {
     "sans": ("DejaVuSans", "DejaVuSans.ttf", "Helvetica"),
@@ -40,8 +42,10 @@ _FONTS = {
 }
 
 
-def _font(kind: str) -> str:
+def _font(kind: str, *, embedded: bool) -> str:
     name, filename, fallback = _FONTS[kind]
+    if not embedded:
+        return fallback
     if name in pdfmetrics.getRegisteredFontNames():
         return name
     path = _DEJAVU / filename
@@ -49,6 +53,16 @@ def _font(kind: str) -> str:
         return fallback
     pdfmetrics.registerFont(TTFont(name, str(path)))
     return name
+
+
+def _needs_embedded_font(texts) -> bool:
+    """Whether some text falls outside what the PDF base fonts can show (WinAnsiEncoding)."""
+    try:
+        for text in texts:
+            (text or "").encode("cp1252")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 BODY_FONT = ("sans", 10.5)
@@ -71,16 +85,34 @@ def _render(account: Account) -> bytes:
     canvas.setTitle(_("Your username for Mijn DUO Zakelijk"))
     canvas.setAuthor("Mijn DUO Zakelijk")
     organisatie = account.organisatie
+    embedded = _needs_embedded_font(
+        [account.name, account.username]
+        + (
+            [
+                organisatie.naam,
+                organisatie.straat,
+                organisatie.huisnummer,
+                organisatie.postcode,
+                organisatie.woonplaats,
+            ]
+            if organisatie
+            else []
+        )
+    )
+
+    def face(kind: str) -> str:
+        return _font(kind, embedded=embedded)
+
     y = A4[1] - 25 * mm
 
-    canvas.setFont(_font("bold"), 16)
+    canvas.setFont(face("bold"), 16)
     canvas.drawString(LEFT, y, "Mijn DUO Zakelijk")
-    canvas.setFont(_font("sans"), 9)
+    canvas.setFont(face("sans"), 9)
     canvas.drawRightString(A4[0] - LEFT, y, date_format(timezone.localdate(), "j F Y"))
     y -= 20 * mm
 
     # Address block, for a window envelope or internal post.
-    canvas.setFont(_font(BODY_FONT[0]), BODY_FONT[1])
+    canvas.setFont(face(BODY_FONT[0]), BODY_FONT[1])
     address = [organisatie.naam if organisatie else ""]
     address.append(_("For the attention of %(name)s") % {"name": account.name})
     if organisatie is not None:
@@ -92,15 +124,15 @@ def _render(account: Account) -> bytes:
         y -= LINE
     y -= 12 * mm
 
-    canvas.setFont(_font("bold"), 13)
+    canvas.setFont(face("bold"), 13)
     canvas.drawString(LEFT, y, _("Your username for Mijn DUO Zakelijk"))
     y -= 2 * LINE
 
     def paragraph(text: str, font=BODY_FONT, indent: float = 0) -> None:
         nonlocal y
-        face = _font(font[0])
-        canvas.setFont(face, font[1])
-        for line in simpleSplit(text, face, font[1], WIDTH - indent):
+        name = face(font[0])
+        canvas.setFont(name, font[1])
+        for line in simpleSplit(text, name, font[1], WIDTH - indent):
             canvas.drawString(LEFT + indent, y, line)
             y -= LINE
         y -= LINE / 2
@@ -114,7 +146,7 @@ def _render(account: Account) -> bytes:
         % {"organisatie": organisatie.naam if organisatie else ""}
     )
     paragraph(_("Your username:"))
-    canvas.setFont(_font("mono"), 22)
+    canvas.setFont(face("mono"), 22)
     canvas.drawString(LEFT + 10 * mm, y - 4, account.username)
     y -= 12 * mm
     paragraph(
@@ -122,7 +154,7 @@ def _render(account: Account) -> bytes:
         font=("oblique", 9.5),
     )
 
-    canvas.setFont(_font("bold"), 11.5)
+    canvas.setFont(face("bold"), 11.5)
     canvas.drawString(LEFT, y, _("What to do next"))
     y -= 1.5 * LINE
     steps = [
@@ -142,7 +174,7 @@ def _render(account: Account) -> bytes:
         _("After linking you log in to Mijn DUO Zakelijk with eHerkenning only."),
     ]
     for number, step in enumerate(steps, start=1):
-        canvas.setFont(_font(BODY_FONT[0]), BODY_FONT[1])
+        canvas.setFont(face(BODY_FONT[0]), BODY_FONT[1])
         canvas.drawString(LEFT, y, f"{number}.")
         paragraph(step, indent=7 * mm)
 
@@ -154,7 +186,7 @@ def _render(account: Account) -> bytes:
         )
     )
 
-    canvas.setFont(_font("sans"), 7.5)
+    canvas.setFont(face("sans"), 7.5)
     canvas.drawString(
         LEFT,
         15 * mm,

@@ -298,3 +298,23 @@ def test_letter_shows_names_outside_latin_1(beheer_client, organisatie):
     text = "".join(page.extract_text() for page in PdfReader(BytesIO(response.content)).pages)
     assert "Şahin Łukasz Nguyễn" in text
     assert account.username in text
+
+
+def letter_fonts(content: bytes) -> set[str]:
+    fonts = set()
+    for page in PdfReader(BytesIO(content)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            fonts.add(str(font.get_object()["/BaseFont"]))
+    return fonts
+
+
+def test_letter_embeds_dejavu_only_when_the_base_fonts_cannot_show_the_text(beheer_client, organisatie):
+    """Embedding fonts made each letter ~5× slower (P7); a name the base fonts can show uses them."""
+    latin = AccountFactory(organisatie=organisatie, name="Anaïs van der Weijdé")
+    response = beheer_client.get(reverse("beheer:brief", args=[latin.pk]))
+    text = "".join(page.extract_text() for page in PdfReader(BytesIO(response.content)).pages)
+    assert "Anaïs van der Weijdé" in text
+    assert not any("DejaVu" in font for font in letter_fonts(response.content))
+    other = AccountFactory(organisatie=organisatie, name="Łukasz Şahin")
+    response = beheer_client.get(reverse("beheer:brief", args=[other.pk]))
+    assert any("DejaVu" in font for font in letter_fonts(response.content))
