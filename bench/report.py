@@ -198,50 +198,58 @@ ANALYSIS = """## How each figure is measured
 
 ## Findings
 
-The recorded run is on a quiet machine (load average at start in the Machine section). An earlier run
-on the same machine while two other test suites ran (load average 6–15) gave P1 1.0–1.4×, P2 7 req/s,
-P5 ~0.5 s per attempt and P7 94 s: the database-bound paths suffer most from contention.
+The recorded run is on a quiet machine (load average in the Machine section); the machine is a VM whose
+speed drifts by ±15 % between minutes, so single figures near a limit can fall on either side of it.
 
-- **P1** (missed: p50 17–20 ms, 2.5× plain and 3.8× encrypted against the `xmlsec1` subprocess path):
-  in-process verification and decryption (`koppeling/saml/crypto.py`) cost ~2 ms. Three causes of a
-  58 ms p50 were found and fixed: the SP configuration cache held one entry, so the two backends
-  alternating in this benchmark reloaded metadata and keys on every request; every decryption built a
-  new `xmlsec.KeysManager` (~16 ms: libxmlsec1 initialises its default stores); and a login cycled the
-  session twice, wrote `last_login` twice and had django-axes write an access log our audit trail
-  already keeps. What remains (cProfile: `python -m bench.p1_acs --profile`) is pysaml2's own parsing
-  and XML-schema validation of the response (~5 ms, pure Python, a security check we keep), Django's
-  request handling and about 25 SQL statements (login session, SAML session, replay record, link,
-  audit row), each a loopback round trip. 10 ms would need dropping pysaml2's schema validation or
-  moving the replay store and sessions out of PostgreSQL; we keep both.
-- **P2** (missed: 0.06× a bare view): the bare view touches neither session nor database; any page
-  behind a login loads the session and the account first (the context row: a bare view behind the same
-  login reaches ~720 req/s, 4× less than the bare view). The overview adds three queries (5 in all,
-  the same for 1 and 30 roles — asserted in `tests/accounts/test_overview.py`) whose compilation in
-  Django's ORM (mededelingen targeting: four EXISTS subqueries) and the template cost ~5 ms. A ratio of
-  0.5 against a query-less view is not reachable for a database-backed authenticated page on this
-  stack; caching the rendered overview per user would reach it at the price of stale authorisation
-  display, which we do not want.
+- **P1** (plain: 4.7× pysaml2 as shipped, p50 around 10 ms — 9.6 ms and 10.5 ms in two full runs this
+  session; encrypted: 5.7×, but p50 11–14 ms, over the 10 ms). Changes of this session: the XML Schema
+  check pysaml2 makes before every signature check runs on libxml2 instead of the pure-Python `xmlschema`
+  (−3.2 ms, measured A/B in one process; `koppeling/saml/schema.py` compiles the same schema set
+  pysaml2 loads and `tests/koppeling/test_saml_schema.py` requires the same verdict on 36 documents);
+  sessions are written with one statement each, and a new session once instead of an existence check,
+  an empty insert and an update (`accounts/sessions.py`); an eHerkenning login no longer runs django-axes'
+  two queries nor a separate `last_login` update (`koppeling/backends.py`: the link's and the account's
+  last login are one statement). The ACS went from 17 to 9 SQL statements (with BEGIN/COMMIT). What
+  remains, by sampling profile (py-spy, plain): pysaml2 ~37 % (it parses an unsigned Response twice,
+  re-serialises the assertion for the schema check, validates its object tree and parses timestamps with
+  `strptime`), the link lookup's ORM compilation ~8 %, the SAML and login session writes ~10 %, the audit
+  row ~5 %. The encrypted path adds ~2 ms: libxmlsec1's decryption (~0.9 ms, of which RSA-OAEP 0.3 ms)
+  and pysaml2 serialising, decrypting and re-parsing the whole response. Reaching 10 ms there would mean
+  patching pysaml2's response parsing; we did not.
+- **P2** (see the two rows): the literal baseline, a bare view without session or query, is out of
+  reach for any authenticated page here: the same bare view behind the login alone reaches only about a
+  third of its rate, because the session and the account must be read from PostgreSQL (and PostgreSQL
+  shares the two cores with gunicorn and wrk). Against that bare view behind the same login the overview
+  is compared in the second row. Changes: the rol catalogue and the published mededelingen are
+  per-process snapshots (30 s, dropped at once on a change in the same process; before, the mededelingen
+  targeting compiled four EXISTS subqueries per request), the account's organisation, rollen, visit
+  counts and beheerautorisaties come in one UNION ALL query, and the Onderwerp links are reversed once
+  per catalogue load: 3 queries instead of 5 and ~4.7 ms instead of ~11 ms per request in-process. What
+  remains is the template (~1.1 ms) and Django's request handling.
 - **P3** (met): the list fetches the page's ids first, then those rows with their status, so page 200
   of 10,000 users costs what page 1 costs (8 queries, asserted in `tests/beheer/test_list_scale.py`).
-- **P4** (≤ 10 s met; 42× against 50× missed): each batch is one statement (`UPDATE … RETURNING` feeding
-  the inserts of the audit events and outbox mails), 20,000 links per batch. The set-based job still
-  writes 100,000 audit rows and 100,000 outbox rows with their indexes; those writes are most of its
-  5 s and are also most of what the per-row loop does per link, which bounds the ratio. 1,000,000 links
-  take ~16× the time of 100,000 (linearity 1.59, where 1.0 is linear): the cost grows with the index
-  sizes, and stays far inside the 10 s.
+- **P4** (met): each batch is one statement (`UPDATE … RETURNING` feeding the inserts of the audit
+  events and outbox mails) over the next 20,000 due links in `last_login_at` order, read through the
+  partial index `active_link_last_login` and resuming where the previous batch stopped (`id =
+  ANY(ARRAY(…))`, so the update goes through the primary key). Before, each batch re-read the pages of
+  the links earlier batches had ended and scanned all due links (batch 5 cost twice batch 1: linearity
+  1.5). Also dropped: indexes nothing reads (the LIKE twins of audit `action`/`object_id` and outbox
+  `message_id`, the full `last_login_at` index). Set-based outbox Message-IDs start with the clock, so
+  the unique index fills at its right end. What is left per link is index maintenance, the foreign-key
+  check at commit and WAL.
 - **P5** (met): every attempt, known or unknown username, blocked or not, runs the same two queries and
   one hash computation. Activation codes use a PBKDF2 work factor calibrated for 60-bit random secrets
-  (`koppeling/hashers.py`), so an attempt costs ~12 ms instead of ~0.5 s.
-- **P6** (met): the request only writes the outbox row and publishes (p50 ~11 ms while SMTP takes 2 s).
-  Two causes of slowness were fixed: the worker held `SELECT … FOR UPDATE` on the account during the
-  SMTP exchange, which made the next request's foreign-key checks wait (`no_key=True` now); and each
-  code e-mail hashed its fresh code with 1,000,000 PBKDF2 iterations (~0.5 s of CPU), which limited a
-  worker to ~4 mails/s — with the calibrated hasher one worker delivers ~30 mails/s (1,000 in ~33 s).
-  With a 2 s SMTP server one prefork worker is bound by the waits (~1 mail/s); a thread pool
-  (`--pool threads --concurrency 50`) would overlap them — a deployment choice.
-- **P7** (met, narrowly: 56–62 s): per row the import validates, writes the organisation, kenmerken,
-  account, beheerautorisaties and ~7 audit rows in its own transaction, queues two e-mails and renders
-  the username letter PDF.
+  (`koppeling/hashers.py`), so an attempt costs ~12–19 ms instead of ~0.5 s.
+- **P6** (met): the request only writes the outbox row and publishes (while SMTP takes 2 s). The worker
+  holds no row lock during the SMTP exchange (`no_key=True`), and the calibrated code hasher lets one
+  worker deliver ~28–30 mails/s (1,000 in ~35 s). With a 2 s SMTP server one prefork worker is bound by
+  the waits (~1 mail/s); a thread pool (`--pool threads --concurrency 50`) would overlap them — a
+  deployment choice.
+- **P7** (see the row): per row the import validates, writes the organisation, kenmerken, account,
+  beheerautorisaties and ~7 audit rows in its own transaction, queues two e-mails and renders the
+  username letter PDF. The letter embedded four DejaVu font subsets since names outside Latin-1 were
+  supported (~10 ms a letter), which doubled the import to ~117 s; it now embeds DejaVu only when the
+  base fonts cannot show the letter's text (1.7 ms for such letters).
 
 ## Reproduce
 

@@ -50,3 +50,23 @@ def test_a_sent_mail_is_never_sent_again(django_capture_on_commit_callbacks, sec
         outbox = email_queue(to="a@example.nl", template="test/secret", context={"name": "Anna"})
     assert email_send(outbox_id=outbox.pk) is False
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deferred_publishing_sends_committed_mails_when_the_block_ends(secret_hook):
+    """Batch jobs publish in chunks at the end (P7); each mail is in the outbox from its commit on."""
+    from django.db import transaction
+
+    from accounts.email import email_publish_deferred
+
+    with email_publish_deferred():
+        for number in range(3):
+            with transaction.atomic():
+                email_queue(to=f"b{number}@school.example", template="test/secret", context={"name": "Anna"})
+        with pytest.raises(RuntimeError), transaction.atomic():
+            email_queue(to="rolled-back@school.example", template="test/secret", context={"name": "Anna"})
+            raise RuntimeError  # this row never commits, so its mail is neither kept nor published
+        assert mail.outbox == []
+        assert EmailOutbox.objects.count() == 3
+    assert sorted(message.to[0] for message in mail.outbox) == [f"b{n}@school.example" for n in range(3)]
+    assert EmailOutbox.objects.filter(sent_at__isnull=True).count() == 0

@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from accounts.email import email_publish_deferred
 from beheer.imports import BeheerdersImport, Outcome, csv_rows_read, header_check
 
 
@@ -54,7 +55,8 @@ class Command(BaseCommand):
                 cursor.execute("SET synchronous_commit TO OFF")
         importer = BeheerdersImport(letters_dir=letters_dir, dry_run=dry_run)
         importer.preload(row for _line, row in rows)
-        results = [importer.row_import(line, row) for line, row in rows]
+        with email_publish_deferred():  # the mails go to the workers in chunks at the end
+            results = [importer.row_import(line, row) for line, row in rows]
 
         letter_label = _("letter")
         counts = {outcome: 0 for outcome in (Outcome.NEW, Outcome.UPDATED, Outcome.UNCHANGED, Outcome.ERROR)}
