@@ -52,7 +52,7 @@ def test_a_sent_mail_is_never_sent_again(django_capture_on_commit_callbacks, sec
     assert len(mail.outbox) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_deferred_publishing_sends_committed_mails_when_the_block_ends(secret_hook):
     """Batch jobs publish in chunks at the end (P7); each mail is in the outbox from its commit on."""
     from django.db import transaction
