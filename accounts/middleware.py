@@ -19,11 +19,15 @@ class TokenSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # The session first: asking the user whether he is authenticated loads his account, which
+        # a request without a token session (a public page, a static view) need not pay for.
+        session = getattr(request, "session", None)
         user = getattr(request, "user", None)
         if (
-            user is not None
+            session is not None
+            and session.get(SESSION_AUTH_METHOD) == "token"
+            and user is not None
             and user.is_authenticated
-            and request.session.get(SESSION_AUTH_METHOD) == "token"
             and token_login_refusal(account=user, today=timezone.localdate()) is not None
         ):
             auth.logout(request)

@@ -4,14 +4,17 @@ The overview screen is the page every user sees after each login (design.md §7 
 count must not grow with the number of roles, so each part is one query, whatever he holds.
 """
 
+import functools
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Q
+from django.template.defaultfilters import linebreaks_filter
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from .models import (
     Account,
@@ -80,6 +83,20 @@ class PublishedMededeling:
     organisatie_types: frozenset[str]
     beheerautorisatie_ids: frozenset[int]
     rol_ids: frozenset[int]
+    # The text as HTML paragraphs (the ``linebreaks`` filter), made once when the snapshot loads.
+    text_html: str = ""
+
+    # Django's date formatting took a third of the overview's rendering (three dates a mededeling
+    # each formatted anew on every request); these give the same text from a per-process cache.
+    @property
+    def publish_from_iso(self) -> str:
+        return _moment_format(self.publish_from, "c", timezone.get_current_timezone_name(), "")
+
+    @property
+    def publish_from_label(self) -> str:
+        return _moment_format(
+            self.publish_from, "j F Y", timezone.get_current_timezone_name(), translation.get_language()
+        )
 
     def shown_to(
         self, *, organisatie_type: str, beheerautorisatie_ids: set[int], rol_ids: set[int], now
@@ -91,6 +108,16 @@ class PublishedMededeling:
         if self.beheerautorisatie_ids and not self.beheerautorisatie_ids & beheerautorisatie_ids:
             return False
         return not self.rol_ids or bool(self.rol_ids & rol_ids)
+
+
+@functools.lru_cache(maxsize=1024)
+def _moment_format(moment: datetime, pattern: str, timezone_name: str, language: str) -> str:
+    """``moment|date:pattern`` as a template shows it (in the current time zone and language)."""
+    local = timezone.localtime(moment, timezone.get_current_timezone())
+    if not language:
+        return date_format(local, pattern)
+    with translation.override(language):
+        return date_format(local, pattern)
 
 
 def _rollen_load() -> dict[int, tuple[str, str, str, str]]:
@@ -129,6 +156,7 @@ def _mededelingen_load() -> list[PublishedMededeling]:
             organisatie_types=frozenset(types or ()),
             beheerautorisatie_ids=frozenset(targets_ba.get(pk, ())),
             rol_ids=frozenset(targets_rol.get(pk, ())),
+            text_html=linebreaks_filter(text, autoescape=True),
         )
         # Newest first, as Mededeling.Meta.ordering.
         for pk, title, text, publish_from, publish_until, types in sorted(

@@ -214,14 +214,21 @@ def wrk(url: str, *, seconds: int, connections: int, threads: int = 1, cookie: s
     }
 
 
-def session_cookie(account) -> str:
-    """A logged-in session for ``account`` in the bench database, as a Cookie header value."""
+def session_cookie(account, *, page: str = "/overzicht/") -> str:
+    """The cookies of a browser logged in as ``account`` in the bench database, as a Cookie header
+    value: the session, and the CSRF cookie the first page set (a browser sends it back with every
+    request; without it each request would draw and set a new CSRF secret)."""
     from django.conf import settings
     from django.test import Client
 
+    from koppeling.backends import EHERKENNING_BACKEND
+
     client = Client()
-    client.force_login(account)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    client.force_login(account, backend=EHERKENNING_BACKEND)  # as after the ACS
+    response = client.get(page)
+    assert response.status_code == 200, (page, response.status_code)
+    names = (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+    return "; ".join(f"{name}={client.cookies[name].value}" for name in names)
 
 
 # --- the machine ------------------------------------------------------------------------------

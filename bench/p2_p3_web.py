@@ -91,8 +91,10 @@ def _queries(account, url: str) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from koppeling.backends import EHERKENNING_BACKEND
+
     client = Client()
-    client.force_login(account)
+    client.force_login(account, backend=EHERKENNING_BACKEND)
     client.get(url)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)

@@ -2,6 +2,9 @@
 
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.backends import BaseBackend, ModelBackend
+from django.db import connections, router
+
+from mijnduo import rows
 
 EHERKENNING_BACKEND = "koppeling.backends.EHerkenningBackend"
 
@@ -18,7 +21,24 @@ class EHerkenningBackend(BaseBackend):
     """
 
     def get_user(self, user_id):
-        return ModelBackend().get_user(user_id)
+        """ModelBackend's ``get_user`` (the account by primary key; None when it does not exist or
+        is not active), with the statement written once instead of compiled by the ORM on every
+        request (mijnduo/rows.py): this runs for every page a portal user opens."""
+        from accounts.models import Account  # the backend module is imported before the models
+
+        connection = connections[router.db_for_read(Account)]
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {rows.columns(Account, 'a', connection)} FROM {quote(Account._meta.db_table)} a "  # noqa: S608
+                f"WHERE a.{quote(Account._meta.pk.column)} = %s",
+                [user_id],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        account = rows.instance(Account, row, connection)
+        return account if ModelBackend().user_can_authenticate(account) else None
 
 
 def is_eherkenning_login(request) -> bool:
