@@ -7,7 +7,7 @@ count must not grow with the number of roles, so each part is one query, whateve
 import functools
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from django.db import connection
 from django.db.models import Q
@@ -90,13 +90,12 @@ class PublishedMededeling:
     # each formatted anew on every request); these give the same text from a per-process cache.
     @property
     def publish_from_iso(self) -> str:
-        return _moment_format(self.publish_from, "c", timezone.get_current_timezone_name(), "")
+        return _moment_format(self.publish_from, "c", timezone.get_current_timezone(), "")
 
     @property
     def publish_from_label(self) -> str:
-        return _moment_format(
-            self.publish_from, "j F Y", timezone.get_current_timezone_name(), translation.get_language()
-        )
+        zone, language = timezone.get_current_timezone(), translation.get_language()
+        return _moment_format(self.publish_from, "j F Y", zone, language)
 
     def shown_to(
         self, *, organisatie_type: str, beheerautorisatie_ids: set[int], rol_ids: set[int], now
@@ -111,9 +110,9 @@ class PublishedMededeling:
 
 
 @functools.lru_cache(maxsize=1024)
-def _moment_format(moment: datetime, pattern: str, timezone_name: str, language: str) -> str:
-    """``moment|date:pattern`` as a template shows it (in the current time zone and language)."""
-    local = timezone.localtime(moment, timezone.get_current_timezone())
+def _moment_format(moment: datetime, pattern: str, zone: tzinfo, language: str) -> str:
+    """``moment|date:pattern`` as a template shows it (in time zone ``zone`` and ``language``)."""
+    local = timezone.localtime(moment, zone)
     if not language:
         return date_format(local, pattern)
     with translation.override(language):

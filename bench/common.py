@@ -246,4 +246,41 @@ def machine() -> dict:
         kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
         ram = f"{kb / 1024 / 1024:.1f} GiB"
     load = os.getloadavg()
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram": ram, "load_at_start": [round(x, 2) for x in load]}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram": ram,
+        "load_at_start": [round(x, 2) for x in load],
+        "calibration": calibration(),
+    }
+
+
+def calibration() -> dict:
+    """Two fixed workloads timed at the start of a run (median of repeats), so that the absolute
+    figures of runs on different days can be compared: this VM's speed drifts by more than the
+    margins of the millisecond targets. An RSA-2048 signature (OpenSSL, the kind of work in P1)
+    and a fixed piece of pure Python (dicts, strings, JSON: the kind of work in Django)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def rsa_sign():
+        key.sign(b"calibration", padding.PKCS1v15(), hashes.SHA256())
+
+    def python_work():
+        rows = [{"id": i, "name": f"Gebruiker {i:05d}", "roles": list(range(i % 7))} for i in range(2000)]
+        text = json.dumps(rows)
+        back = json.loads(text)
+        return sum(len(row["name"]) + len(row["roles"]) for row in back)
+
+    def median_ms(function, repeats: int) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            function()
+            times.append((time.perf_counter() - started) * 1000)
+        return round(statistics.median(times), 3)
+
+    median_ms(rsa_sign, 20)  # warm up
+    return {"rsa2048_sign_ms": median_ms(rsa_sign, 300), "python_work_ms": median_ms(python_work, 40)}

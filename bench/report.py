@@ -118,6 +118,16 @@ def _rows(r: dict) -> list[str]:
     return rows
 
 
+def _calibration_line(calibration: dict | None) -> list[str]:
+    if not calibration:
+        return []
+    return [
+        f"- speed at start: an RSA-2048 signature {calibration['rsa2048_sign_ms']:.2f} ms, a fixed piece of "
+        f"Python {calibration['python_work_ms']:.1f} ms (`bench/common.py: calibration`; compare these between "
+        "runs before comparing milliseconds)"
+    ]
+
+
 def render(results: dict) -> str:
     r = results["results"]
     run = results["last_run"]
@@ -137,6 +147,7 @@ def render(results: dict) -> str:
         f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {m['ram']}",
         f"- load average at start {m['load_at_start']}, at end {run.get('load_at_end')} — the machine is shared "
         "with other test runs, so absolute figures are noisy; ratios are what the targets compare.",
+        *_calibration_line(m.get("calibration")),
         "",
         "## Results",
         "",
