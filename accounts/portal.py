@@ -82,6 +82,10 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class EmailChangeLimitError(Exception):
+    """The account asked for EMAIL_CHANGE_DAILY_LIMIT address changes in the last 24 hours."""
+
+
 @transaction.atomic
 def email_change_request(
     *, account: Account, new_email: str, request: HttpRequest | None = None, now: datetime | None = None
@@ -91,8 +95,16 @@ def email_change_request(
     Confirming proves the user controls the new address (mail for his account, e.g. the
     activation code, must not go to a mistyped or someone else's address). A new request
     invalidates any open one, so only the latest link works.
+
+    At most EMAIL_CHANGE_DAILY_LIMIT a day (each mails an address the user typed): counted under a
+    lock on the account row, so parallel requests cannot all pass the count before any of them has
+    inserted (raises EmailChangeLimitError; the caller's transaction then writes nothing).
     """
     now = now or timezone.now()
+    Account.objects.select_for_update().filter(pk=account.pk).values_list("pk", flat=True).get()
+    recent = EmailWijziging.objects.filter(account=account, created_at__gt=now - timedelta(hours=24)).count()
+    if recent >= EMAIL_CHANGE_DAILY_LIMIT:
+        raise EmailChangeLimitError
     EmailWijziging.objects.filter(
         account=account, confirmed_at__isnull=True, invalidated_at__isnull=True
     ).update(invalidated_at=now)

@@ -7,7 +7,7 @@ count must not grow with the number of roles, so each part is one query, whateve
 import functools
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 
 from django.db import connection
 from django.db.models import Q
@@ -322,9 +322,3 @@ def email_change_pending(*, account: Account, now: datetime | None = None) -> Em
         .order_by("-created_at")
         .first()
     )
-
-
-def email_change_recent_count(*, account: Account, now: datetime | None = None) -> int:
-    """How many e-mail changes the account asked for in the last 24 hours (each sends a mail)."""
-    now = now or timezone.now()
-    return EmailWijziging.objects.filter(account=account, created_at__gt=now - timedelta(hours=24)).count()

@@ -5,7 +5,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import connection
+from django.db import connection, transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from . import devmail
 from .forms import MijnGegevensForm, TokenLoginForm
 from .portal import (
-    EMAIL_CHANGE_DAILY_LIMIT,
     EmailChangeError,
+    EmailChangeLimitError,
     email_change_confirm,
     email_change_lookup,
     email_change_request,
@@ -31,7 +31,6 @@ from .portal import (
 )
 from .selectors import (
     email_change_pending,
-    email_change_recent_count,
     overview_for_account,
     rol_toekenningen_for_onderwerp,
 )
@@ -193,23 +192,26 @@ def mijn_gegevens(request):
         if form.is_valid():
             data = form.cleaned_data
             new_email = data["email"]
-            if (
-                new_email.lower() != account.email.lower()
-                and email_change_recent_count(account=account) >= EMAIL_CHANGE_DAILY_LIMIT
-            ):
+            email_changes = new_email.lower() != account.email.lower()
+            try:
+                # One transaction: over the daily limit (checked under a row lock by
+                # email_change_request), the other details are not saved either.
+                with transaction.atomic():
+                    if email_changes:
+                        email_change_request(account=account, new_email=new_email, request=request)
+                    changed = profile_update(
+                        account=account,
+                        name=data["name"],
+                        job_title=data["job_title"],
+                        phone=data["phone"],
+                        request=request,
+                    )
+            except EmailChangeLimitError:
                 form.add_error(
                     "email", _("You asked for too many address changes today. Try again tomorrow.")
                 )
             else:
-                changed = profile_update(
-                    account=account,
-                    name=data["name"],
-                    job_title=data["job_title"],
-                    phone=data["phone"],
-                    request=request,
-                )
-                if new_email.lower() != account.email.lower():
-                    email_change_request(account=account, new_email=new_email, request=request)
+                if email_changes:
                     messages.info(
                         request,
                         _(
@@ -220,7 +222,7 @@ def mijn_gegevens(request):
                     )
                 if changed:
                     messages.success(request, _("Your details have been saved."))
-                elif new_email.lower() == account.email.lower():
+                elif not email_changes:
                     messages.info(request, _("Nothing was changed."))
                 return redirect("mijn_gegevens")
         status = 400
