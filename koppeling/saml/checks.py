@@ -11,8 +11,13 @@ import base64
 import binascii
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote_plus
 from xml.etree.ElementTree import Element  # noqa: S405  (types only; parsing goes through defusedxml)
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 from django.core.exceptions import ValidationError
@@ -234,3 +239,64 @@ def embedded_certificates(*, xml: bytes) -> set[str]:
     return {
         re.sub(r"\s+", "", cert.text or "") for cert in root.iter(f"{{{NS_DS}}}X509Certificate") if cert.text
     }
+
+
+# --- logout messages ---------------------------------------------------------------------------
+
+# The signature algorithms of the HTTP-Redirect binding we accept: RSA PKCS#1 v1.5 with SHA-2 (what
+# eHerkenning brokers use; SHA-1 refused as for responses).
+REDIRECT_SIGNATURE_HASHES = {
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": "sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": "sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": "sha512",
+}
+_REDIRECT_PARAMETERS = ("SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature")
+
+
+def redirect_signature_verify(*, query_string: str, certificates: list[str]) -> None:
+    """Verify the signature of a logout message in the HTTP-Redirect binding (SAML bindings §3.4.4.1).
+
+    The signature covers ``SAMLRequest`` or ``SAMLResponse``, ``RelayState`` when present, and
+    ``SigAlg``, each exactly as it was sent (still URL-encoded), joined in that order. We take those
+    octets from the query string itself rather than re-encoding the decoded values (as pysaml2's
+    ``verify_redirect_signature`` does), which breaks on any other, equally valid, encoding. The key
+    is one of ``certificates``: the PEM signing certificates of the broker's metadata, and nothing
+    the message brings. djangosaml2 checks no signature on this binding; without this, anyone could
+    make a browser deliver a forged logout message.
+    """
+    raw: dict[str, str] = {}
+    for part in query_string.split("&"):
+        name, _sep, value = part.partition("=")
+        if name in _REDIRECT_PARAMETERS:
+            if name in raw:
+                raise SamlRefusedError("logout_parameter_repeated")
+            raw[name] = value
+    kinds = [kind for kind in ("SAMLRequest", "SAMLResponse") if kind in raw]
+    if len(kinds) != 1:
+        raise SamlRefusedError("logout_message_missing")
+    if "SigAlg" not in raw or "Signature" not in raw:
+        raise SamlRefusedError("logout_unsigned")
+    algorithm = REDIRECT_SIGNATURE_HASHES.get(unquote_plus(raw["SigAlg"]))
+    if algorithm is None:
+        raise SamlRefusedError("weak_signature_algorithm")
+    try:
+        signature = base64.b64decode(unquote_plus(raw["Signature"]), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise SamlRefusedError("logout_signature_invalid") from error
+    # WSGI gives the query string as its octets decoded as Latin-1 (PEP 3333): encode them back.
+    signed = "&".join(f"{name}={raw[name]}" for name in (kinds[0], "RelayState", "SigAlg") if name in raw)
+    try:
+        octets = signed.encode("latin-1")
+    except UnicodeEncodeError as error:
+        raise SamlRefusedError("logout_signature_invalid") from error
+    digest = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}[algorithm]()
+    for pem in certificates:
+        public_key = x509.load_pem_x509_certificate(pem.encode("ascii")).public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            continue
+        try:
+            public_key.verify(signature, octets, padding.PKCS1v15(), digest)
+        except InvalidSignature:
+            continue
+        return
+    raise SamlRefusedError("logout_signature_invalid")

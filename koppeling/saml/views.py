@@ -28,7 +28,7 @@ from djangosaml2.overrides import Saml2Client
 from saml2.client_base import LogoutError
 from saml2.response import StatusError, UnsolicitedResponse
 from saml2.s_utils import UnsupportedBinding
-from saml2.sigver import CertificateError, MissingKey, SignatureError, SigverError
+from saml2.sigver import CertificateError, MissingKey, SignatureError, SigverError, pem_format
 from saml2.validate import ResponseLifetimeExceed, ToEarly
 
 from accounts.audit import audit_log
@@ -313,6 +313,15 @@ def logout_view(request):
     return HttpResponseRedirect(redirect_to)
 
 
+def broker_signing_certificates(conf) -> list[str]:
+    """The signing certificates (PEM) of the brokers in our metadata: the only keys we accept."""
+    return [
+        pem_format(certificate).decode("ascii")
+        for entity_id in conf.metadata.identity_providers()
+        for _name, certificate in conf.metadata.certs(entity_id, "idpsso", "signing")
+    ]
+
+
 def _idp_has_slo(conf) -> bool:
     for entity_id in conf.metadata.identity_providers():
         if conf.metadata.single_logout_service(entity_id, binding=None, typ="idpsso"):
@@ -326,6 +335,11 @@ class LogoutServiceView(djangosaml2_views.LogoutView):
 
     def do_logout_service(self, request, data, binding, *args, **kwargs):
         try:
+            if binding == saml2.BINDING_HTTP_REDIRECT:
+                checks.redirect_signature_verify(
+                    query_string=request.META.get("QUERY_STRING", ""),
+                    certificates=broker_signing_certificates(sp_config_load(request)),
+                )
             return super().do_logout_service(request, data, binding, *args, **kwargs)
         except Exception as error:  # noqa: BLE001  (a bad logout message is a 400, never a 500)
             logger.info("Logout message refused: %s", type(error).__name__)
