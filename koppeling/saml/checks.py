@@ -300,3 +300,21 @@ def redirect_signature_verify(*, query_string: str, certificates: list[str]) -> 
             continue
         return
     raise SamlRefusedError("logout_signature_invalid")
+
+
+def post_logout_check_signed(*, message: str) -> None:
+    """A logout message in the HTTP-POST binding must be signed as a whole: a ds:Signature child of
+    the root, with SHA-2 algorithms, referencing the root's ID. pysaml2 verifies a signature that
+    is there (against the metadata key) but accepts a message without one."""
+    try:
+        xml = base64.b64decode(message, validate=True)
+        root = fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (binascii.Error, ValueError, ParseError, DefusedXmlException) as error:
+        raise SamlRefusedError("malformed_xml") from error
+    signature = root.find(f"{{{NS_DS}}}Signature")
+    if signature is None:
+        raise SamlRefusedError("logout_unsigned")
+    references = signature.findall(f"{{{NS_DS}}}SignedInfo/{{{NS_DS}}}Reference")
+    if len(references) != 1 or not root.get("ID") or references[0].get("URI") != f"#{root.get('ID')}":
+        raise SamlRefusedError("logout_signature_reference")
+    signatures_check_strong(element=root)

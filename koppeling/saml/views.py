@@ -335,11 +335,17 @@ class LogoutServiceView(djangosaml2_views.LogoutView):
 
     def do_logout_service(self, request, data, binding, *args, **kwargs):
         try:
+            # djangosaml2 has pysaml2 check no Redirect signature and accept an unsigned POST.
             if binding == saml2.BINDING_HTTP_REDIRECT:
                 checks.redirect_signature_verify(
                     query_string=request.META.get("QUERY_STRING", ""),
                     certificates=broker_signing_certificates(sp_config_load(request)),
                 )
+            else:
+                messages = [data[kind] for kind in ("SAMLRequest", "SAMLResponse") if kind in data]
+                if len(messages) != 1:
+                    raise SamlRefusedError("logout_message_missing")
+                checks.post_logout_check_signed(message=messages[0])
             return super().do_logout_service(request, data, binding, *args, **kwargs)
         except Exception as error:  # noqa: BLE001  (a bad logout message is a 400, never a 500)
             logger.info("Logout message refused: %s", type(error).__name__)

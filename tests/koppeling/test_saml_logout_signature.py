@@ -7,18 +7,20 @@ metadata.
 """
 
 import base64
+import re
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import pytest
+import saml2
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from django.utils import timezone
 
 from accounts.constants import AuditAction, AuditResult
 from accounts.models import AuditEvent
-from koppeling.dev_broker.idp import broker_key_files
+from koppeling.dev_broker.idp import broker_key_files, broker_server
 from koppeling.dev_broker.testing import LOA3, other_signing_key, saml_login
 from koppeling.models import Koppeling
 from koppeling.saml import checks
@@ -158,3 +160,72 @@ def test_sha384_and_sha512_are_accepted_rsa_only():
 )
 def test_malformed_queries_are_refused(query, reason):
     assert refusal_of(query) == reason
+
+
+# --- the HTTP-POST binding ---------------------------------------------------------------------
+
+
+def broker_post_answer(client, *, sign: bool) -> str:
+    """Log in, log out, and have the dev broker answer our LogoutRequest with a LogoutResponse for the
+    POST binding (signed as a whole, or not): its XML."""
+    saml_login(client, "pseudo-logout", "41012345")
+    to_broker = urlsplit(client.post("/uitloggen/")["Location"])
+    query = {name: values[0] for name, values in parse_qs(to_broker.query).items()}
+    server = broker_server()
+    parsed = server.parse_logout_request(
+        query["SAMLRequest"],
+        saml2.BINDING_HTTP_REDIRECT,
+        relay_state=query.get("RelayState"),
+        sigalg=query["SigAlg"],
+        signature=query["Signature"],
+    )
+    response = server.create_logout_response(
+        parsed.message,
+        [saml2.BINDING_HTTP_POST],
+        sign=sign,
+        sign_alg=RSA_SHA256,
+        digest_alg="http://www.w3.org/2001/04/xmlenc#sha256",
+    )
+    return str(response)
+
+
+def post_to_ls(client, xml: str):
+    return client.post("/saml2/ls/post/", {"SAMLResponse": base64.b64encode(xml.encode()).decode()})
+
+
+def test_a_signed_post_answer_is_accepted(client, linked):
+    response = post_to_ls(client, broker_post_answer(client, sign=True))
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+@pytest.mark.parametrize("variant", ["unsigned", "tampered", "signature_moved"])
+def test_an_unsigned_or_altered_post_answer_is_refused(client, linked, variant):
+    xml = broker_post_answer(client, sign=variant != "unsigned")
+    if variant == "tampered":  # pysaml2 verifies the signature that is there
+        xml = xml.replace(
+            'Version="2.0"', 'Version="2.0" Consent="urn:oasis:names:tc:SAML:2.0:consent:obtained"', 1
+        )
+    elif variant == "signature_moved":  # a signature that does not cover the root
+        xml, moved = re.subn(
+            r"(<(\w+:)?Signature[ >].*?</(\w+:)?Signature>)",
+            r"<x:Wrap xmlns:x='urn:x'>\1</x:Wrap>",
+            xml,
+            count=1,
+            flags=re.S,
+        )
+        assert moved == 1
+    before = AuditEvent.objects.filter(action=AuditAction.SAML_FAILED).count()
+    response = post_to_ls(client, xml)
+    assert response.status_code == 400
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action=AuditAction.SAML_FAILED).count() == before + 1
+
+
+def test_post_check_reasons():
+    with pytest.raises(SamlRefusedError) as refused:
+        checks.post_logout_check_signed(message="%%%")
+    assert refused.value.reason == "malformed_xml"
+    unsigned = base64.b64encode(b'<p:LogoutResponse xmlns:p="urn:oasis:names:tc:SAML:2.0:protocol" ID="a"/>')
+    with pytest.raises(SamlRefusedError) as refused:
+        checks.post_logout_check_signed(message=unsigned.decode())
+    assert refused.value.reason == "logout_unsigned"
