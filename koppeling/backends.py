@@ -2,6 +2,7 @@
 
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.backends import BaseBackend, ModelBackend
+from django.core.exceptions import ValidationError
 from django.db import connections, router
 
 from mijnduo import rows
@@ -26,6 +27,10 @@ class EHerkenningBackend(BaseBackend):
         request (mijnduo/rows.py): this runs for every page a portal user opens."""
         from accounts.models import Account  # the backend module is imported before the models
 
+        try:
+            user_id = Account._meta.pk.to_python(user_id)
+        except ValidationError:
+            return None
         connection = connections[router.db_for_read(Account)]
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:

@@ -88,8 +88,9 @@ def test_the_found_link_saves_like_an_orm_instance(link):
 def test_get_user_gives_what_modelbackend_gives(link):
     account = link.account
     same_fields(EHerkenningBackend().get_user(account.pk), ModelBackend().get_user(account.pk))
-    # The session stores the primary key as text; both accept it.
+    # The session stores the primary key as text; both accept it. Text that is no key finds nobody.
     assert EHerkenningBackend().get_user(str(account.pk)) == account
+    assert EHerkenningBackend().get_user("12abc") is None
 
 
 @pytest.mark.parametrize("change", [{"is_active": False}, "deleted"])
