@@ -77,3 +77,23 @@ def test_token_login_errors_are_summarised_and_accessible(new_page, a11y):
     a11y.check(page, "token login with errors")
 
     assert not a11y.violations, "WCAG 2.1 A/AA violations:\n" + a11y.report()
+
+
+def test_the_language_switch_changes_the_page_language_and_stays_on_the_page(new_page):
+    """The header's switch (base.html, ``{% page_chrome %}``) posts to Django's set_language with the
+    current page as ``next``; the title keeps its "page — portal" form in both languages."""
+    page = new_page()
+    page.goto("/toegankelijkheid/")
+    assert page.title() == "Toegankelijkheidsverklaring — Mijn DUO Zakelijk"
+
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/toegankelijkheid/")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.title().endswith(" — Mijn DUO Zakelijk")
+    assert page.get_by_role("button", name="Nederlands").is_visible()
+
+    page.get_by_role("button", name="Nederlands").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "nl"
+    assert page.title() == "Toegankelijkheidsverklaring — Mijn DUO Zakelijk"
