@@ -9,20 +9,21 @@ after the database converters the ORM applies (SQLite returns datetimes as text,
 the instance is the one the ORM would have built. Everything else keeps using the ORM.
 """
 
-import functools
-
 
 def columns(model, alias: str, connection) -> str:
     """``alias."column", …`` for every concrete field of ``model``, in ``_meta.concrete_fields``
-    order (the order :func:`instance` expects)."""
-    return _columns(model, alias, connection.vendor, connection.ops.quote_name)
+    order (the order :func:`instance` expects); written once per model, alias and database vendor."""
+    key = (model, alias, connection.vendor)
+    cached = _COLUMNS.get(key)
+    if cached is None:
+        quote = connection.ops.quote_name
+        cached = _COLUMNS[key] = ", ".join(
+            f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields
+        )
+    return cached
 
 
-@functools.lru_cache(maxsize=64)
-def _columns(model, alias: str, vendor: str, quote) -> str:
-    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
-
-
+_COLUMNS: dict = {}
 _CONVERTERS: dict = {}
 
 

@@ -1,38 +1,14 @@
 """The daily limit on e-mail address changes holds under parallel requests (PostgreSQL row lock)."""
 
-import threading
-
 import pytest
 from django.db import connection
 
 from accounts.models import Account, EmailOutbox, EmailWijziging
 from accounts.portal import EMAIL_CHANGE_DAILY_LIMIT, EmailChangeLimitError, email_change_request
+from tests import parallel
 from tests.factories import AccountFactory
 
 THREADS = 20
-
-
-def run_parallel(work, n=THREADS):
-    """``work(i)`` in ``n`` threads that start together, each with its own connection."""
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def target(i):
-        try:
-            barrier.wait(timeout=60)
-            results[i] = work(i)
-        except Exception as error:  # reported below, never swallowed
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    return results
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -52,7 +28,7 @@ def test_parallel_requests_cannot_pass_the_daily_limit_together():
             return "refused"
         return "accepted"
 
-    results = run_parallel(work)
+    results = parallel.run_parallel(work, THREADS)
     assert results.count("accepted") == 1
     assert results.count("refused") == THREADS - 1
     assert EmailWijziging.objects.filter(account=account).count() == EMAIL_CHANGE_DAILY_LIMIT

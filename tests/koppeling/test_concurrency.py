@@ -8,13 +8,13 @@ code check, so the number of *evaluated* tries (password-hash checks) is the bou
 import threading
 
 import pytest
-from django.db import connection
 
 from koppeling import codes
 from koppeling.identity import EHerkenningIdentity
 from koppeling.lockout import LIMIT, lockout
 from koppeling.models import ActivationCode, KoppelAttemptCounter, Koppeling
 from koppeling.services import activation_code_issue, koppel_attempt
+from tests import parallel
 from tests.factories import AccountFactory
 
 THREADS = 50
@@ -24,26 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def run_parallel(work, n=THREADS):
-    """Run ``work(i)`` in ``n`` threads that start at the same moment; return results and errors."""
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def target(i):
-        try:
-            barrier.wait(timeout=60)
-            results[i] = work(i)
-        except Exception as error:  # reported below, never swallowed
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    return results
+    return parallel.run_parallel(work, n)
 
 
 @pytest.fixture
