@@ -13,7 +13,7 @@ Every value below can still be overridden by its environment variable in any pro
 
 import os
 import tempfile
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
@@ -315,15 +315,76 @@ EHERKENNING_CRYPTO_BACKEND = env.str("EHERKENNING_CRYPTO_BACKEND", default="xmls
 SAML_CONFIG_LOADER = "koppeling.saml.config.sp_config_load"
 SAML_DEFAULT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 # Replay records of expired assertions are purged hourly (koppeling/saml/tasks.py).
+# Response bindings the ACS accepts and the metadata advertises (eherkenning.md §2: brokers answer by
+# artifact; "post" stays for brokers and tests that use it). A comma list of "artifact" and "post".
+EHERKENNING_RESPONSE_BINDINGS = [
+    b.strip().lower() for b in env.list("EHERKENNING_RESPONSE_BINDINGS", default=["artifact"]) if b.strip()
+]
+if not EHERKENNING_RESPONSE_BINDINGS or set(EHERKENNING_RESPONSE_BINDINGS) - {"artifact", "post"}:
+    raise ImproperlyConfigured(
+        "EHERKENNING_RESPONSE_BINDINGS must be a comma list of artifact and post, "
+        f"not {','.join(EHERKENNING_RESPONSE_BINDINGS)!r}"
+    )
+EHERKENNING_RESPONSE_BINDINGS = list(dict.fromkeys(EHERKENNING_RESPONSE_BINDINGS))
+# Mutual TLS to the broker's ArtifactResolutionService: our client pair (default: the SP pair) and the
+# CA file that the broker's server certificate must chain to (default: the system CAs).
+EHERKENNING_TLS_CLIENT_CERT_FILE = env.str("EHERKENNING_TLS_CLIENT_CERT_FILE", default="")
+EHERKENNING_TLS_CLIENT_KEY_FILE = env.str("EHERKENNING_TLS_CLIENT_KEY_FILE", default="")
+EHERKENNING_TLS_CA_FILE = env.str("EHERKENNING_TLS_CA_FILE", default="")
+EHERKENNING_ARTIFACT_RESOLVE_TIMEOUT = env.float("EHERKENNING_ARTIFACT_RESOLVE_TIMEOUT", default=10.0)
+# Identifiers in plain text (not EncryptedID) only for test brokers that do not encrypt.
+EHERKENNING_PLAIN_IDENTIFIERS = env.bool("EHERKENNING_PLAIN_IDENTIFIERS", default=False)
+# The next SP key pair (eherkenning.md §5): shown in metadata and catalogue once set, used for decryption
+# at once, and for signing from EHERKENNING_SP_NEXT_FROM (a date, YYYY-MM-DD) on.
+EHERKENNING_SP_NEXT_CERT_FILE = env.str("EHERKENNING_SP_NEXT_CERT_FILE", default="")
+EHERKENNING_SP_NEXT_KEY_FILE = env.str("EHERKENNING_SP_NEXT_KEY_FILE", default="")
+_next_from = env.str("EHERKENNING_SP_NEXT_FROM", default="")
+try:
+    EHERKENNING_SP_NEXT_FROM = date.fromisoformat(_next_from) if _next_from else None
+except ValueError as exc:
+    raise ImproperlyConfigured("EHERKENNING_SP_NEXT_FROM must be a date, YYYY-MM-DD") from exc
+if bool(EHERKENNING_SP_NEXT_CERT_FILE) != bool(EHERKENNING_SP_NEXT_KEY_FILE):
+    raise ImproperlyConfigured(
+        "Set both EHERKENNING_SP_NEXT_CERT_FILE and EHERKENNING_SP_NEXT_KEY_FILE, or neither"
+    )
+# Broker metadata by URL (besides EHERKENNING_IDP_METADATA): fetched on a schedule by Celery beat, the last
+# good copy kept in the database; optionally it must be signed by EHERKENNING_IDP_METADATA_CERT (a file).
+EHERKENNING_IDP_METADATA_URL = env.str("EHERKENNING_IDP_METADATA_URL", default="")
+EHERKENNING_IDP_METADATA_CERT = env.str("EHERKENNING_IDP_METADATA_CERT", default="")
+EHERKENNING_IDP_METADATA_TIMEOUT = env.float("EHERKENNING_IDP_METADATA_TIMEOUT", default=20.0)
+# The dienstcatalogus (eherkenning.md §4; manage.py eherkenning_catalogue). The UUIDs are generated once
+# (manage.py eherkenning_catalogue --new-uuids) and never changed or reused.
+EHERKENNING_OIN = env.str("EHERKENNING_OIN", default="00000001234567890000")
+EHERKENNING_SERVICE_UUID = env.str("EHERKENNING_SERVICE_UUID", default="")
+EHERKENNING_SERVICE_INSTANCE_UUID = env.str("EHERKENNING_SERVICE_INSTANCE_UUID", default="")
+EHERKENNING_ACCEPT_VESTIGING = env.bool("EHERKENNING_ACCEPT_VESTIGING", default=False)
+# The broker's id (urn:etoegang:HM:<OIN>:entities:<n>, from the broker); outside production the dev broker.
+EHERKENNING_BROKER_ID = env.str(
+    "EHERKENNING_BROKER_ID", default="" if IS_PRODUCTION else f"{SITE_URL}/dev/broker/metadata/"
+)
+EHERKENNING_SERVICE_URL = env.str("EHERKENNING_SERVICE_URL", default=f"{SITE_URL}/")
+# The privacy statement the broker shows; the terms of use page until DUO's statement URL is set.
+EHERKENNING_PRIVACY_URL = env.str("EHERKENNING_PRIVACY_URL", default=f"{SITE_URL}/gebruiksvoorwaarden/")
+# Certificates (ours, the broker's, the TLS pair) expiring within this many days warn in checks and /healthz.
+EHERKENNING_CERT_WARN_DAYS = env.int("EHERKENNING_CERT_WARN_DAYS", default=30)
 CELERY_IMPORTS = ["koppeling.saml.tasks"]
 CELERY_BEAT_SCHEDULE["purge-used-saml-assertions"] = {
     "task": "koppeling.saml.tasks.purge_used_assertions",
     "schedule": 3600.0,
 }
-if IS_PRODUCTION and not (EHERKENNING_IDP_METADATA and EHERKENNING_SP_KEY_FILE and EHERKENNING_SP_CERT_FILE):
+# Broker metadata by URL is refreshed hourly (a no-op without EHERKENNING_IDP_METADATA_URL).
+CELERY_BEAT_SCHEDULE["refresh-idp-metadata"] = {
+    "task": "koppeling.saml.tasks.refresh_idp_metadata",
+    "schedule": 3600.0,
+}
+if IS_PRODUCTION and not (
+    (EHERKENNING_IDP_METADATA or EHERKENNING_IDP_METADATA_URL)
+    and EHERKENNING_SP_KEY_FILE
+    and EHERKENNING_SP_CERT_FILE
+):
     raise ImproperlyConfigured(
-        "Refusing to start with production settings: set EHERKENNING_IDP_METADATA, "
-        "EHERKENNING_SP_KEY_FILE and EHERKENNING_SP_CERT_FILE"
+        "Refusing to start with production settings: set EHERKENNING_IDP_METADATA or "
+        "EHERKENNING_IDP_METADATA_URL, EHERKENNING_SP_KEY_FILE and EHERKENNING_SP_CERT_FILE"
     )
 
 # The version of the terms of use (/gebruiksvoorwaarden/) that the koppel wizard records as accepted.
