@@ -141,3 +141,28 @@ class UsedAssertion(models.Model):
 
     def __str__(self):
         return self.assertion_id
+
+
+class IdpMetadata(models.Model):
+    """The last good copy of the broker's metadata fetched from EHERKENNING_IDP_METADATA_URL.
+
+    Written only by the scheduled refresh (koppeling/saml/idp_metadata.py) after the document
+    passed every check; logins read it and never fetch. A failed refresh leaves ``xml`` alone and
+    records the failure, which /healthz and the audit trail show.
+    """
+
+    url = models.CharField(_("metadata URL"), max_length=2000, unique=True)
+    xml = models.TextField(_("metadata document"), blank=True)
+    digest = models.CharField(_("SHA-256 of the document"), max_length=64, blank=True)
+    entity_id = models.CharField(_("broker entity id"), max_length=1024, blank=True)
+    stored_at = models.DateTimeField(_("good copy stored at"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("last refresh at"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("last refresh failed at"), null=True, blank=True)
+    failure = models.CharField(_("reason of the last failed refresh"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("broker metadata")
+        verbose_name_plural = _("broker metadata")
+
+    def __str__(self):
+        return self.url
