@@ -308,13 +308,6 @@ EHERKENNING_KEY_DIR = Path(
 )
 EHERKENNING_CLOCK_SKEW_SECONDS = env.int("EHERKENNING_CLOCK_SKEW_SECONDS", default=60)
 EHERKENNING_DEV_BROKER_ENCRYPT = env.bool("EHERKENNING_DEV_BROKER_ENCRYPT", default=True)
-# XML signature checks and decryption: "xmlsec" in-process (libxmlsec1 bindings, koppeling/saml/crypto.py)
-# or "xmlsec1", pysaml2's default that runs the xmlsec1 program per check (the benchmark's baseline).
-EHERKENNING_CRYPTO_BACKEND = env.str("EHERKENNING_CRYPTO_BACKEND", default="xmlsec")
-# djangosaml2: the pysaml2 configuration is built from the settings above (koppeling/saml/config.py).
-SAML_CONFIG_LOADER = "koppeling.saml.config.sp_config_load"
-SAML_DEFAULT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-# Replay records of expired assertions are purged hourly (koppeling/saml/tasks.py).
 # Response bindings the ACS accepts and the metadata advertises (eherkenning.md §2: brokers answer by
 # artifact; "post" stays for brokers and tests that use it). A comma list of "artifact" and "post".
 EHERKENNING_RESPONSE_BINDINGS = [
@@ -354,19 +347,31 @@ EHERKENNING_IDP_METADATA_CERT = env.str("EHERKENNING_IDP_METADATA_CERT", default
 EHERKENNING_IDP_METADATA_TIMEOUT = env.float("EHERKENNING_IDP_METADATA_TIMEOUT", default=20.0)
 # The dienstcatalogus (eherkenning.md §4; manage.py eherkenning_catalogue). The UUIDs are generated once
 # (manage.py eherkenning_catalogue --new-uuids) and never changed or reused.
-EHERKENNING_OIN = env.str("EHERKENNING_OIN", default="00000001234567890000")
+# Our OIN (20 digits); by default the one in EHERKENNING_SERVICE_ID (urn:etoegang:DV:<OIN>:services:<n>).
+EHERKENNING_OIN = env.str(
+    "EHERKENNING_OIN",
+    default=EHERKENNING_SERVICE_ID.split(":")[3] if EHERKENNING_SERVICE_ID.count(":") == 5 else "",
+)
 EHERKENNING_SERVICE_UUID = env.str("EHERKENNING_SERVICE_UUID", default="")
 EHERKENNING_SERVICE_INSTANCE_UUID = env.str("EHERKENNING_SERVICE_INSTANCE_UUID", default="")
 EHERKENNING_ACCEPT_VESTIGING = env.bool("EHERKENNING_ACCEPT_VESTIGING", default=False)
-# The broker's id (urn:etoegang:HM:<OIN>:entities:<n>, from the broker); outside production the dev broker.
+# The broker's OIN (20 digits: the catalogue's HerkenningsmakelaarId); outside production a made-up one
+# for the dev broker.
 EHERKENNING_BROKER_ID = env.str(
-    "EHERKENNING_BROKER_ID", default="" if IS_PRODUCTION else f"{SITE_URL}/dev/broker/metadata/"
+    "EHERKENNING_BROKER_ID", default="" if IS_PRODUCTION else "00000009999999999999"
 )
 EHERKENNING_SERVICE_URL = env.str("EHERKENNING_SERVICE_URL", default=f"{SITE_URL}/")
 # The privacy statement the broker shows; the terms of use page until DUO's statement URL is set.
 EHERKENNING_PRIVACY_URL = env.str("EHERKENNING_PRIVACY_URL", default=f"{SITE_URL}/gebruiksvoorwaarden/")
 # Certificates (ours, the broker's, the TLS pair) expiring within this many days warn in checks and /healthz.
 EHERKENNING_CERT_WARN_DAYS = env.int("EHERKENNING_CERT_WARN_DAYS", default=30)
+# XML signature checks and decryption: "xmlsec" in-process (libxmlsec1 bindings, koppeling/saml/crypto.py)
+# or "xmlsec1", pysaml2's default that runs the xmlsec1 program per check (the benchmark's baseline).
+EHERKENNING_CRYPTO_BACKEND = env.str("EHERKENNING_CRYPTO_BACKEND", default="xmlsec")
+# djangosaml2: the pysaml2 configuration is built from the settings above (koppeling/saml/config.py).
+SAML_CONFIG_LOADER = "koppeling.saml.config.sp_config_load"
+SAML_DEFAULT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+# Replay records of expired assertions are purged hourly (koppeling/saml/tasks.py).
 CELERY_IMPORTS = ["koppeling.saml.tasks"]
 CELERY_BEAT_SCHEDULE["purge-used-saml-assertions"] = {
     "task": "koppeling.saml.tasks.purge_used_assertions",
