@@ -132,6 +132,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Parallel test runs (several developers or helpers on one machine) each get their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_mijnduo")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The SQLite pass of the suite (scripts/test.sh, tests marked ``sqlite``): the database of
+    # ``make run``. A file beside the configured one, not in the working directory.
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    DATABASES["default"]["TEST"]["NAME"] = str(
+        _sqlite_file.with_name(f"{DATABASES['default']['TEST']['NAME']}.sqlite3")
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and sessions ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 
 from accounts.models import Account
 from koppeling.identity import EHerkenningIdentity
@@ -48,18 +48,26 @@ def account_may_log_in(*, account) -> bool:
 
 def login_record(*, koppeling: Koppeling, now: datetime) -> None:
     """Remember an eHerkenning login on the link (the 18-month unlinking counts from here) and on the
-    account (``last_login``), in one statement.
+    account (``last_login``).
 
-    For logins with our EHerkenningBackend, Django's update_last_login does not run (signals.py).
+    On PostgreSQL in one statement (a data-modifying CTE: one round trip on every login, design.md
+    §7 P1); other databases (SQLite in ``make run``) have no UPDATE inside WITH, and take the ORM's
+    two UPDATEs. For logins with our EHerkenningBackend, Django's update_last_login does not run
+    (signals.py).
     """
-    link_table = connection.ops.quote_name(Koppeling._meta.db_table)
-    account_table = connection.ops.quote_name(Account._meta.db_table)
-    moment = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH link AS (UPDATE {link_table} SET last_login_at = %s WHERE id = %s RETURNING account_id) "  # noqa: S608
-            f"UPDATE {account_table} SET last_login = %s WHERE id IN (SELECT account_id FROM link)",
-            [moment, koppeling.pk, moment],
-        )
+    if connection.vendor == "postgresql":
+        link_table = connection.ops.quote_name(Koppeling._meta.db_table)
+        account_table = connection.ops.quote_name(Account._meta.db_table)
+        moment = connection.ops.adapt_datetimefield_value(now)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH link AS (UPDATE {link_table} SET last_login_at = %s WHERE id = %s RETURNING account_id) "  # noqa: S608
+                f"UPDATE {account_table} SET last_login = %s WHERE id IN (SELECT account_id FROM link)",
+                [moment, koppeling.pk, moment],
+            )
+    else:
+        with transaction.atomic():
+            if Koppeling.objects.filter(pk=koppeling.pk).update(last_login_at=now):
+                Account.objects.filter(pk=koppeling.account_id).update(last_login=now)
     koppeling.last_login_at = now
     koppeling.account.last_login = now
