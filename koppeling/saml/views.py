@@ -40,6 +40,7 @@ from . import checks
 from .checks import SamlRefusedError
 from .config import sp_config_load
 from .crypto import WeakSignatureAlgorithmError
+from .login import authn_request_redirect
 from .metadata import sp_metadata_xml
 from .replay import assertion_use
 from .services import account_may_log_in, koppeling_for_identity, login_record
@@ -71,10 +72,16 @@ def safe_next(request, url: str | None) -> str:
 
 @method_decorator(never_cache, name="dispatch")
 class LoginView(djangosaml2_views.LoginView):
-    """Send the visitor to the broker with a signed AuthnRequest for loa3 (comparison "minimum")."""
+    """Send the visitor to the one broker with the AuthnRequest eHerkenning 1.13 wants (login.py):
+    signed, ForceAuthn, the Artifact ACS, AttributeConsumingServiceIndex, loa3 "minimum", a fresh
+    160-bit ID and RelayState within 80 bytes. Replaces djangosaml2's get(): no WAYF, discovery,
+    ?idp=, ?scoping= or RelayState-as-next — the visitor chooses nothing but ``next`` on this site."""
 
-    def load_sso_kwargs_scoping(self, sso_kwargs):
-        """Ignore ?scoping=: the visitor does not choose which brokers may answer."""
+    def get(self, request, *args, **kwargs):
+        next_url = safe_next(request, request.GET.get("next"))
+        if request.user.is_authenticated:
+            return HttpResponseRedirect(next_url)
+        return authn_request_redirect(request, conf=self.get_sp_config(request), next_url=next_url)
 
 
 class MetadataView(djangosaml2_views.MetadataView):
