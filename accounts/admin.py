@@ -9,6 +9,7 @@ from django_otp.admin import OTPAdminSite
 
 from beheer.admin_actions import ACCOUNT_HELPDESK_ACTIONS
 
+from .admin_login import HelpdeskLoginForm
 from .audit import audit_log
 from .constants import AuditAction, OrganisatieType
 from .models import (
@@ -29,6 +30,9 @@ from .services import beheerautorisaties_set, beheerautorisaties_validate
 # Every admin page requires a verified OTP device: staff without a confirmed TOTP device
 # cannot log in at all (see README, "Enrol a helpdesk member").
 admin.site.__class__ = OTPAdminSite
+# One step: username, password and the code of any confirmed device (accounts/admin_login.py).
+admin.site.login_form = HelpdeskLoginForm
+admin.site.login_template = "admin/helpdesk_login.html"
 admin.site.site_header = _("Mijn DUO Zakelijk — helpdesk")
 admin.site.site_title = _("Mijn DUO Zakelijk helpdesk")
 admin.site.index_title = _("Security Service Desk")
