@@ -54,6 +54,7 @@ class AuditAction(models.TextChoices):
     # eHerkenning and koppeling
     SAML_LOGIN = "saml.login", _("eHerkenning login")
     SAML_FAILED = "saml.failed", _("eHerkenning response refused")
+    SAML_METADATA_REFRESH = "saml.metadata_refresh", _("eHerkenning broker metadata refreshed")
     LOGOUT = "logout", _("logout")
     KOPPEL_ATTEMPT = "koppel.attempt", _("koppel attempt")
     KOPPEL_BLOCKED = "koppel.blocked", _("koppel blocked")

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -66,7 +67,20 @@ def healthz(request):
         checks["database"] = f"error: {type(error).__name__}"
     checks["redis"] = _redis_status()
     healthy = all(value in {"ok", "not used"} for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+    # Warnings (certificates near expiry, a failing metadata refresh) never change the status code.
+    body = {"status": "ok" if healthy else "error", **checks, "warnings": _health_warnings()}
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _health_warnings() -> list:
+    """What settings.HEALTHZ_WARNINGS' providers report (the apps that know: accounts imports none)."""
+    warnings = []
+    for path in settings.HEALTHZ_WARNINGS:
+        try:
+            warnings.extend(import_string(path)())
+        except Exception as error:  # noqa: BLE001  (a warning provider must not break the health check)
+            warnings.append({"code": "warning_provider_failed", "message": f"{path}: {type(error).__name__}"})
+    return warnings
 
 
 def _redis_status() -> str:

@@ -372,6 +372,8 @@ EHERKENNING_SERVICE_URL = env.str("EHERKENNING_SERVICE_URL", default=f"{SITE_URL
 EHERKENNING_PRIVACY_URL = env.str("EHERKENNING_PRIVACY_URL", default=f"{SITE_URL}/gebruiksvoorwaarden/")
 # Certificates (ours, the broker's, the TLS pair) expiring within this many days warn in checks and /healthz.
 EHERKENNING_CERT_WARN_DAYS = env.int("EHERKENNING_CERT_WARN_DAYS", default=30)
+# /healthz lists the warnings of these providers (callables returning a list of dicts) beside its status.
+HEALTHZ_WARNINGS = ["koppeling.saml.health.eherkenning_warnings"]
 # XML signature checks and decryption: "xmlsec" in-process (libxmlsec1 bindings, koppeling/saml/crypto.py)
 # or "xmlsec1", pysaml2's default that runs the xmlsec1 program per check (the benchmark's baseline).
 EHERKENNING_CRYPTO_BACKEND = env.str("EHERKENNING_CRYPTO_BACKEND", default="xmlsec")

@@ -35,7 +35,7 @@ def production_env(tmp_path_factory):
             "rsa:2048",
             "-nodes",
             "-days",
-            "30",
+            "365",  # more than EHERKENNING_CERT_WARN_DAYS: a certificate near expiry is a check warning
             "-subj",
             "/CN=sp.example.nl",
             "-keyout",

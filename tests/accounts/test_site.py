@@ -50,7 +50,7 @@ def test_security_headers_are_set(client):
 def test_healthz_reports_database_and_redis(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "warnings": []}
 
 
 def test_healthz_is_503_when_redis_is_unreachable(client, settings):
