@@ -32,7 +32,11 @@ IS_DEVELOPMENT = DJANGO_ENV == "development"
 IS_TEST = DJANGO_ENV == "test"
 
 # Where development keeps its generated key pair, SQLite file and mailbox: outside the repo tree.
-DEV_DATA_DIR = Path(env.str("MIJNDUO_DEV_DIR", default=str(Path.home() / ".local/share/mijnduo")))
+# Every command must get the same MIJNDUO_DEV_DIR as `make run` (README); "~" is expanded and a
+# relative path is taken from the repository root (where run-dev.sh runs), whatever the working directory.
+DEV_DATA_DIR = BASE_DIR / Path(
+    env.str("MIJNDUO_DEV_DIR", default="") or Path.home() / ".local/share/mijnduo"
+).expanduser()
 
 INSECURE_SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_SECRET_KEY)
@@ -122,7 +126,14 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 if IS_DEVELOPMENT:
-    DEV_DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Created by `make run` (scripts/run-dev.sh), never here: a command started without the
+    # MIJNDUO_DEV_DIR that `make run` used would otherwise create an empty database (and key pairs)
+    # elsewhere, fail with "no such table" and leave them behind.
+    if not DEV_DATA_DIR.is_dir():
+        raise ImproperlyConfigured(
+            f"No development data directory {DEV_DATA_DIR} (MIJNDUO_DEV_DIR). `make run` creates it and "
+            "loads the demo data; if you started it with another MIJNDUO_DEV_DIR, give this command the same."
+        )
     _default_db = f"sqlite:///{DEV_DATA_DIR / 'dev.sqlite3'}"
 else:
     _default_db = "postgres://postgres@127.0.0.1:5432/mijnduo"
