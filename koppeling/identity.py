@@ -29,6 +29,15 @@ class EHerkenningIdentity:
     level: str  # the AuthnContextClassRef the broker returned
     intermediate_entity_id: str = ""  # urn:etoegang:1.9:IntermediateEntityID:KvKnr (ketenmachtiging)
     company_name: str = ""  # urn:etoegang:1.11:attribute-represented:CompanyName
+    # The RSIN when the broker sent it beside the KvK-nummer (legal_subject_id is then the KvK-nummer).
+    legal_subject_rsin: str = ""
+    vestigingsnr: str = ""  # urn:etoegang:1.9:ServiceRestriction:Vestigingsnr (EHERKENNING_ACCEPT_VESTIGING)
+    intermediate_company_name: str = ""  # urn:etoegang:1.13:attribute-intermediate:CompanyName
+
+    @property
+    def legal_subject_ids(self) -> tuple[str, ...]:
+        """Every number the broker gave for the organisation: it matches on either (eherkenning.md §3)."""
+        return tuple(number for number in (self.legal_subject_id, self.legal_subject_rsin) if number)
 
     @property
     def key(self) -> str:

@@ -312,7 +312,7 @@ def link_create(
         )
         if Koppeling.objects.filter(
             acting_subject_id=identity.acting_subject_id,
-            legal_subject_id=identity.legal_subject_id,
+            legal_subject_id__in=identity.legal_subject_ids,
             ended_at__isnull=True,
         ).exists():
             raise LinkRefusedError(
@@ -336,7 +336,9 @@ def link_create(
                 reason="account_linked",
             )
         legal_ids = account.organisatie.legal_subject_ids if account.organisatie_id else set()
-        if legal_ids and identity.legal_subject_id not in legal_ids:
+        # The broker may send the KvK-nummer, the RSIN or both: the organisation matches on either.
+        matching = [number for number in identity.legal_subject_ids if number in legal_ids]
+        if legal_ids and not matching:
             raise LinkRefusedError(
                 _(
                     "Your eHerkenning means was issued for another organisation (KvK-nummer or RSIN) than "
@@ -351,7 +353,8 @@ def link_create(
                 koppeling = Koppeling.objects.create(
                     account=account,
                     acting_subject_id=identity.acting_subject_id,
-                    legal_subject_id=identity.legal_subject_id,
+                    # The number the organisation is known by, so later logins find the link.
+                    legal_subject_id=matching[0] if legal_ids else identity.legal_subject_id,
                     intermediate_entity_id=identity.intermediate_entity_id,
                     level=identity.level,
                     created_at=now,

@@ -74,7 +74,7 @@ def wizard_step(step: int):
                 linked = Koppeling.objects.filter(
                     account=request.user,
                     acting_subject_id=identity.acting_subject_id,
-                    legal_subject_id=identity.legal_subject_id,
+                    legal_subject_id__in=identity.legal_subject_ids,
                     ended_at__isnull=True,
                 ).exists()
                 if linked:

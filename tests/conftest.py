@@ -31,3 +31,40 @@ def overview_snapshots_clear():
     yield
     selectors.rollen_snapshot.clear()
     selectors.mededelingen_snapshot.clear()
+
+
+@pytest.fixture(scope="session")
+def dev_broker_ars_server():
+    """The dev broker's ArtifactResolutionService over mutual TLS on loopback, for the whole run.
+
+    Every eHerkenning login in the tests takes the real path: the dev broker answers the browser
+    with SAMLart, and the portal resolves it here with its signed ArtifactResolve and its client
+    certificate (pinned by this server), trusting the server through EHERKENNING_TLS_CA_FILE.
+    Tests with key pairs of their own start their own server (koppeling.dev_broker.testing.ars_loopback).
+    """
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+
+    from koppeling.dev_broker.tls import tls_files_ensure, tls_server
+    from koppeling.saml import artifact
+
+    files = tls_files_ensure(directory=Path(settings.EHERKENNING_KEY_DIR))
+    with tls_server(
+        get_wsgi_application(), server=files, client_ca_file=artifact.tls_client_pair()[0]
+    ) as base:
+        yield f"{base}/dev/broker/ars/", files.ca_file
+
+
+@pytest.fixture(autouse=True)
+def dev_broker_ars(request, dev_broker_ars_server):
+    """Point the dev broker's metadata and the portal's TLS trust at the session's resolution service."""
+    from django.conf import settings as django_settings
+
+    url, ca_file = dev_broker_ars_server
+    if django_settings.EHERKENNING_TLS_CA_FILE and django_settings.EHERKENNING_TLS_CA_FILE != ca_file:
+        yield  # a test with its own broker setup
+        return
+    settings = request.getfixturevalue("settings")
+    settings.EHERKENNING_DEV_BROKER_ARS_URL = url
+    settings.EHERKENNING_TLS_CA_FILE = ca_file
+    yield

@@ -20,10 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
-from django.core.exceptions import ValidationError
 
-from accounts.validators import validate_legal_subject_id
-from koppeling.identity import EHerkenningIdentity, level_at_least
+from koppeling.identity import level_at_least
 
 NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -100,16 +98,25 @@ def response_precheck(*, xml: bytes, acs_url: str) -> None:
     if status is None or status.get("Value") != STATUS_SUCCESS:
         # The broker reports a cancelled or failed login: nothing to verify, nothing to accept.
         raise SamlRefusedError("idp_status")
-    everywhere = list(root.iter(f"{{{NS_SAML}}}Assertion")) + list(
-        root.iter(f"{{{NS_SAML}}}EncryptedAssertion")
-    )
     direct = [
         child
         for child in root
         if child.tag in {f"{{{NS_SAML}}}Assertion", f"{{{NS_SAML}}}EncryptedAssertion"}
     ]
-    if len(everywhere) != 1 or len(direct) != 1:
+    if len(direct) != 1 or len(list(root.iter(f"{{{NS_SAML}}}EncryptedAssertion"))) > len(
+        [child for child in direct if child.tag == f"{{{NS_SAML}}}EncryptedAssertion"]
+    ):
         raise SamlRefusedError("assertion_count")
+    # eHerkenning puts the authentication service's and the machtigingenregister's assertions in
+    # the broker's saml:Advice (eherkenning.md §3): those, and only those, may be nested.
+    advised = {
+        id(nested)
+        for advice in direct[0].findall(f"{{{NS_SAML}}}Advice")
+        for nested in advice.findall(f"{{{NS_SAML}}}Assertion")
+    }
+    for assertion in root.iter(f"{{{NS_SAML}}}Assertion"):
+        if assertion is not direct[0] and id(assertion) not in advised:
+            raise SamlRefusedError("assertion_count")
     if root.get("Destination") != acs_url:
         raise SamlRefusedError("wrong_destination")
     signatures_check_strong(element=root)
@@ -156,48 +163,29 @@ def assertion_level(*, assertion, minimum: str) -> str:
     return level
 
 
-def _single(ava: dict, name: str, *, required: bool) -> str:
-    values = ava.get(name)
-    if values is None or values == []:
-        if required:
-            raise SamlRefusedError(f"missing:{name}")
-        return ""
-    if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], str):
-        raise SamlRefusedError(f"invalid:{name}")
-    return values[0].strip()
+def verified_assertion_element(*, xml: str | bytes, assertion_id: str):
+    """The broker's own assertion in the verified document, as an lxml element to read the identity from.
 
-
-def identity_from_attributes(*, ava: dict, level: str, service_id: str) -> EHerkenningIdentity:
-    """Check the etoegang attributes and build the identity the koppel wizard and login use.
-
-    The ServiceID must be ours: a machtiging for another service at the same broker must not open
-    this portal. The identity pair must be well-formed because it becomes the link key.
+    ``xml`` is the document pysaml2 verified the assertion's signature in (after decrypting an
+    EncryptedAssertion); ``assertion_id`` the ID that signature covers. The ID must occur once, on
+    an assertion that is the Response's own (directly, or inside its EncryptedAssertion) — never
+    one nested in Advice or hidden elsewhere.
     """
-    received_service_id = _single(ava, ATTR_SERVICE_ID, required=False)
-    if not received_service_id:
-        raise SamlRefusedError(f"missing:{ATTR_SERVICE_ID}", status=403)
-    if received_service_id != service_id:
-        raise SamlRefusedError("service_id_mismatch", status=403)
-    acting = _single(ava, ATTR_ACTING_SUBJECT_ID, required=True)
-    if not _ACTING_SUBJECT_ID.fullmatch(acting):
-        raise SamlRefusedError(f"invalid:{ATTR_ACTING_SUBJECT_ID}")
-    legal = _single(ava, ATTR_LEGAL_SUBJECT_ID, required=True)
+    from .crypto import xml_parse  # lxml, hardened like the signature check
+
     try:
-        validate_legal_subject_id(legal)
-    except ValidationError as error:
-        raise SamlRefusedError(f"invalid:{ATTR_LEGAL_SUBJECT_ID}") from error
-    intermediate = _single(ava, ATTR_INTERMEDIATE_KVK, required=False)
-    if intermediate and not _KVK.fullmatch(intermediate):
-        raise SamlRefusedError(f"invalid:{ATTR_INTERMEDIATE_KVK}")
-    company = _single(ava, ATTR_COMPANY_NAME, required=False)
-    company = "".join(ch for ch in company if ch.isprintable())[:255]
-    return EHerkenningIdentity(
-        acting_subject_id=acting,
-        legal_subject_id=legal,
-        level=level,
-        intermediate_entity_id=intermediate,
-        company_name=company,
-    )
+        root = xml_parse(xml).getroot()
+    except Exception as error:  # noqa: BLE001
+        raise SamlRefusedError("malformed_xml") from error
+    found = [element for element in root.iter() if element.get("ID") == assertion_id]
+    if len(found) != 1 or found[0].tag != f"{{{NS_SAML}}}Assertion":
+        raise SamlRefusedError("assertion_count")
+    parent = found[0].getparent()
+    if parent is not root and not (
+        parent is not None and parent.tag == f"{{{NS_SAML}}}EncryptedAssertion" and parent.getparent() is root
+    ):
+        raise SamlRefusedError("assertion_count")
+    return found[0]
 
 
 def _parse_instant(value: str | None) -> datetime | None:

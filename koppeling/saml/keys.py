@@ -38,6 +38,9 @@ def keypair_ensure(*, directory: Path, name: str, common_name: str) -> tuple[Pat
     return key_path, cert_path
 
 
+_VALID_FROM = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+
+
 def keypair_generate(*, common_name: str, days: int = 3650) -> tuple[bytes, bytes]:
     """Generate an RSA-2048 key and a self-signed certificate (PEM) for SAML signing/encryption."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -49,7 +52,9 @@ def keypair_generate(*, common_name: str, days: int = 3650) -> tuple[bytes, byte
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
+        # A fixed start in the past: a pair generated while a test travels in time (time-machine)
+        # must still be valid at the real date, where mutual TLS checks the dates.
+        .not_valid_before(min(now - datetime.timedelta(days=1), _VALID_FROM))
         .not_valid_after(now + datetime.timedelta(days=days))
         .sign(key, hashes.SHA256())
     )

@@ -115,10 +115,27 @@ def validate(doc: str | bytes) -> None:
         raise XMLSchemaError({"doc": doc, "error": str(error)}) from error
     if tree.getroottree().docinfo.internalDTD is not None:
         raise XMLSchemaError({"doc": doc, "error": "a DTD is not allowed"})
+    _advice_empty(tree)
     # lxml makes a new libxml2 validation context per call; only the error log is kept on the
     # schema object, so with threads the message may come from another call, never the verdict.
     if not schema.validate(tree):
         raise XMLSchemaError({"doc": doc, "error": str(schema.error_log.last_error)})
+
+
+def _advice_empty(tree) -> None:
+    """Validate saml:Advice as an empty element: its content is not checked.
+
+    eHerkenning brokers put the authentication service's and the machtigingenregister's assertions
+    in Advice, the latter with an XACML decision statement (``xsi:type`` from the XACML SAML
+    profile, a schema pysaml2 does not ship), which no SAML schema set accepts. Nothing inside
+    Advice is ever read (identifiers.py; checks.response_precheck allows assertions there only),
+    and the broker's signature still covers it; everything outside Advice is validated as before.
+    Only on this parsed copy: the signature check reads the document itself.
+    """
+    for advice in tree.iter("{urn:oasis:names:tc:SAML:2.0:assertion}Advice"):
+        for child in list(advice):
+            advice.remove(child)
+        advice.text = None
 
 
 def install() -> None:

@@ -13,7 +13,8 @@ from mijnduo import rows
 def koppeling_for_identity(*, identity: EHerkenningIdentity) -> Koppeling | None:
     """The active link for this (ActingSubjectID, LegalSubjectID) pair, with its account.
 
-    There is at most one (unique index uniq_active_identity), so no ORDER BY as ``first()`` adds.
+    There is at most one per number (unique index uniq_active_identity), and a link is made under the
+    one number of the organisation that matched, so no ORDER BY as ``first()`` adds.
     The ORM's ``select_related("account").filter(…)[:1]``, with the statement written once instead
     of compiled on every login (mijnduo/rows.py; it was 7 % of the ACS, design.md §7 P1).
     """
@@ -23,14 +24,19 @@ def koppeling_for_identity(*, identity: EHerkenningIdentity) -> Koppeling | None
     def link_column(name: str) -> str:
         return "k." + quote(link.get_field(name).column)
 
+    # The KvK-nummer and/or the RSIN: a link made under either number is this identity's.
+    legal_ids = identity.legal_subject_ids
+    numbers = ", ".join(["%s"] * len(legal_ids))
+
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {rows.columns(Koppeling, 'k', connection)}, {rows.columns(Account, 'a', connection)} "  # noqa: S608
             f"FROM {quote(link.db_table)} k JOIN {quote(account.db_table)} a "
             f"ON a.{quote(account.pk.column)} = {link_column('account')} "
-            f"WHERE {link_column('acting_subject_id')} = %s AND {link_column('legal_subject_id')} = %s "
+            f"WHERE {link_column('acting_subject_id')} = %s "
+            f"AND {link_column('legal_subject_id')} IN ({numbers}) "
             f"AND {link_column('ended_at')} IS NULL LIMIT 1",
-            [identity.acting_subject_id, identity.legal_subject_id],
+            [identity.acting_subject_id, *legal_ids],
         )
         row = cursor.fetchone()
     if row is None:
@@ -61,8 +67,9 @@ def login_record(*, koppeling: Koppeling, now: datetime) -> None:
         moment = connection.ops.adapt_datetimefield_value(now)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH link AS (UPDATE {link_table} SET last_login_at = %s WHERE id = %s RETURNING account_id) "  # noqa: S608
-                f"UPDATE {account_table} SET last_login = %s WHERE id IN (SELECT account_id FROM link)",
+                f"WITH link AS (UPDATE {link_table} SET last_login_at = %s WHERE id = %s "  # noqa: S608
+                f"RETURNING account_id) UPDATE {account_table} SET last_login = %s "
+                "WHERE id IN (SELECT account_id FROM link)",
                 [moment, koppeling.pk, moment],
             )
     else:

@@ -5,6 +5,7 @@ is our own, because every refusal must be audited with its reason and shown as a
 a 4xx status, and because of the checks pysaml2 does not make (checks.py).
 """
 
+import base64
 import logging
 
 import saml2
@@ -37,9 +38,17 @@ from koppeling.backends import EHERKENNING_BACKEND
 from koppeling.identity import EHerkenningIdentity, identity_store
 
 from . import checks
+from .artifact import (
+    ArtifactResolveError,
+    artifact_parse,
+    artifact_resolve,
+    artifact_use,
+    broker_for_artifact,
+)
 from .checks import SamlRefusedError
-from .config import sp_config_load
+from .config import sp_config_load, sp_keypairs
 from .crypto import WeakSignatureAlgorithmError
+from .identifiers import decryption_keys, identity_from_assertion
 from .login import authn_request_redirect
 from .metadata import sp_metadata_xml
 from .replay import assertion_use
@@ -108,6 +117,12 @@ def refusal_render(request, *, reason: str, status: int) -> HttpResponse:
 
 
 def _refusal_kind(reason: str) -> str:
+    if reason.startswith("artifact_resolve_") and reason != "artifact_resolve_empty":
+        return "unreachable"
+    if reason in {"artifact_replay", "artifact_resolve_empty"}:
+        return "replay"
+    if reason == "vestiging_not_accepted":
+        return "vestiging"
     if reason == "too_large":
         return "too_large"
     if reason in {"expired", "not_yet_valid"}:
@@ -166,32 +181,77 @@ def _signed_by_unknown_certificate(*, conf, xml: bytes) -> bool:
 # Assertion consumer service
 
 
-@method_decorator([csrf_exempt, never_cache, sensitive_post_parameters("SAMLResponse")], name="dispatch")
+@method_decorator(
+    [csrf_exempt, never_cache, sensitive_post_parameters("SAMLResponse", "SAMLart")], name="dispatch"
+)
 class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceView):
-    """Verify the broker's response, apply our checks, and log in or route to the koppel wizard."""
+    """Verify the broker's response, apply our checks, and log in or route to the koppel wizard.
 
-    http_method_names = ["post", "options"]
+    The response arrives by artifact (``SAMLart`` by GET — the broker's 302 — or by POST: a real
+    eHerkenning broker's only binding, eherkenning.md §2), which we resolve at the broker over
+    mutual TLS (artifact.py), or, when EHERKENNING_RESPONSE_BINDINGS lists ``post``, as a
+    ``SAMLResponse`` posted by the browser. Both then take the same verification path.
+    """
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        if "SAMLart" not in request.GET:
+            # A reload or a bookmark of the ACS: nothing to verify.
+            return refusal_render(request, reason="missing_response", status=400)
+        return self.artifact_receive(request, samlart=request.GET["SAMLart"])
 
     def post(self, request, *args, **kwargs):
         try:
-            # One transaction for the replay record, the login and its audit row: one commit (one WAL
-            # flush) instead of one per write, the larger part of the ACS time after the signature
-            # check (design.md §7 P1). The replay INSERT keeps its own savepoint (replay.py); a
-            # second worker with the same assertion waits for this commit and is then refused.
+            data = request.POST
+            samlart = data.get("SAMLart")
+            posted = data.get("SAMLResponse")
+        except RequestDataTooBig:
+            return refusal_render(request, reason="too_large", status=413)
+        if samlart is not None:
+            return self.artifact_receive(request, samlart=samlart)
+        if "post" not in settings.EHERKENNING_RESPONSE_BINDINGS:
+            return refusal_render(request, reason="binding_not_accepted", status=400)
+        return self.response_receive(request, posted=posted or "")
+
+    def artifact_receive(self, request, *, samlart: str):
+        """Resolve the artifact at the broker that issued it, then verify the Response it gives."""
+        if "artifact" not in settings.EHERKENNING_RESPONSE_BINDINGS:
+            return refusal_render(request, reason="binding_not_accepted", status=400)
+        conf = self.get_sp_config(request)
+        try:
+            parsed = artifact_parse(samlart)
+            _entity_id, location = broker_for_artifact(conf=conf, artifact=parsed)
+            # Outside the login's transaction: no database lock is held while the broker answers
+            # (in `make run` the broker is this very process, on SQLite).
+            xml = artifact_resolve(conf=conf, artifact_b64=samlart, destination=location)
+        except SamlRefusedError as refusal:
+            return refusal_render(request, reason=refusal.reason, status=refusal.status)
+        except ArtifactResolveError as failure:
+            logger.warning("eHerkenning artifact resolution failed: %s", failure.kind)
+            return refusal_render(request, reason=failure.reason, status=failure.status)
+        encoded = base64.b64encode(xml).decode("ascii")
+        return self.response_receive(request, posted=encoded, samlart=samlart)
+
+    def response_receive(self, request, *, posted: str, samlart: str | None = None):
+        try:
+            # One transaction for the replay records, the login and its audit row: one commit (one
+            # WAL flush) instead of one per write, the larger part of the ACS time after the
+            # signature check (design.md §7 P1). The replay INSERT keeps its own savepoint
+            # (replay.py); a second worker with the same assertion waits for this commit and is
+            # then refused.
             with transaction.atomic():
-                identity, session_info, came_from = self.response_verify(request)
+                if samlart is not None:
+                    artifact_use(artifact_b64=samlart, now=timezone.now())
+                identity, session_info, came_from = self.response_verify(request, posted=posted)
                 return self.login_complete(
                     request, identity=identity, session_info=session_info, came_from=came_from
                 )
         except SamlRefusedError as refusal:
             return refusal_render(request, reason=refusal.reason, status=refusal.status)
 
-    def response_verify(self, request) -> tuple[EHerkenningIdentity, dict, str | None]:
+    def response_verify(self, request, *, posted: str) -> tuple[EHerkenningIdentity, dict, str | None]:
         now = timezone.now()
-        try:
-            posted = request.POST.get("SAMLResponse", "")
-        except RequestDataTooBig as error:
-            raise SamlRefusedError("too_large", status=413) from error
         raw = checks.response_decode(saml_response=posted, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         checks.response_precheck(xml=raw, acs_url=_acs_url())
 
@@ -220,8 +280,17 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
         assertion = response.assertion
         checks.assertion_check_signature(assertion=assertion)
         level = checks.assertion_level(assertion=assertion, minimum=settings.EHERKENNING_MIN_LEVEL)
-        identity = checks.identity_from_attributes(
-            ava=response.ava or {}, level=level, service_id=settings.EHERKENNING_SERVICE_ID
+        # The identity from the assertion whose signature pysaml2 just verified, read from the
+        # verified document (after decryption of an EncryptedAssertion) and never from Advice:
+        # pysaml2's response.ava merges the Advice's attribute statements in (identifiers.py).
+        identity = identity_from_assertion(
+            assertion=checks.verified_assertion_element(xml=response.xmlstr, assertion_id=assertion.id),
+            level=level,
+            service_id=settings.EHERKENNING_SERVICE_ID,
+            keys=decryption_keys(sp_keypairs()),
+            recipient=settings.EHERKENNING_SP_ENTITY_ID,
+            plain_allowed=settings.EHERKENNING_PLAIN_IDENTIFIERS,
+            accept_vestiging=settings.EHERKENNING_ACCEPT_VESTIGING,
         )
         assertion_use(
             assertion_id=assertion.id,
