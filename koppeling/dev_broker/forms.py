@@ -33,6 +33,14 @@ class BrokerLoginForm(forms.Form):
         label=_("KvK-nummer or RSIN (LegalSubjectID)"), required=False, max_length=9, strip=True
     )
     encrypt = forms.BooleanField(label=_("Encrypt the assertion"), required=False)
+    # How the browser carries the artifact back (a real broker may do either; the ACS takes both).
+    artifact_method = forms.ChoiceField(
+        label=_("Send the artifact back"),
+        choices=[("get", _("by redirect (GET)")), ("post", _("by form (POST)"))],
+        initial="get",
+        required=False,
+        widget=forms.RadioSelect,
+    )
 
     def clean(self):
         data = super().clean()

@@ -40,6 +40,12 @@ def broker_entity_id() -> str:
     return f"{settings.SITE_URL}/dev/broker/metadata/"
 
 
+def ars_url() -> str:
+    """The advertised ArtifactResolutionService: EHERKENNING_DEV_BROKER_ARS_URL (the tests' TLS
+    server on loopback) or the broker's own page under SITE_URL (artifact.py)."""
+    return getattr(settings, "EHERKENNING_DEV_BROKER_ARS_URL", "") or f"{settings.SITE_URL}/dev/broker/ars/"
+
+
 def broker_key_files() -> tuple[str, str]:
     key, cert = keypair_ensure(
         directory=Path(settings.EHERKENNING_KEY_DIR), name="dev-broker", common_name="mijnduo dev broker"
@@ -67,6 +73,7 @@ def broker_config(*, key_file: str, cert_file: str, sp_metadata: str | None) -> 
                     "endpoints": {
                         "single_sign_on_service": [(f"{site}/dev/broker/sso/", saml2.BINDING_HTTP_REDIRECT)],
                         "single_logout_service": [(f"{site}/dev/broker/slo/", saml2.BINDING_HTTP_REDIRECT)],
+                        "artifact_resolution_service": [(ars_url(), saml2.BINDING_SOAP)],
                     },
                     "want_authn_requests_signed": True,
                     "signing_algorithm": SIG_RSA_SHA256,
@@ -89,7 +96,7 @@ def broker_config(*, key_file: str, cert_file: str, sp_metadata: str | None) -> 
 def broker_metadata_xml() -> str:
     """The broker's IdP metadata (what a real broker publishes), cached per site and key pair."""
     key_file, cert_file = broker_key_files()
-    cache_key = (settings.SITE_URL, key_file)
+    cache_key = (settings.SITE_URL, key_file, ars_url())
     xml = _metadata.get(cache_key)
     if xml is None:
         config = broker_config(key_file=key_file, cert_file=cert_file, sp_metadata=None)

@@ -16,6 +16,7 @@ Typical use::
 """
 
 import base64
+import contextlib
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -47,6 +48,7 @@ __all__ = [
     "LOA3",
     "LOA4",
     "acs_post",
+    "ars_loopback",
     "mint_response",
     "saml_login",
     "saml_start",
@@ -114,11 +116,15 @@ def saml_login(
     level: str = LOA3,
     next: str | None = None,  # noqa: A002
     encrypt: bool = False,
+    artifact_method: str = "get",
 ):
     """Log in through /saml2/login/ → dev broker login page → /saml2/acs/; return the ACS response.
 
     A linked identity ends logged in (302 to next or /overzicht/), an unknown one is sent to the
-    koppel wizard (302 to /koppelen/) with its identity in the session.
+    koppel wizard (302 to /koppelen/) with its identity in the session. With "artifact" in
+    EHERKENNING_RESPONSE_BINDINGS the broker answers with SAMLart (``artifact_method`` "get": a
+    302, "post": a form), which the ACS resolves at the broker's ArtifactResolutionService: run
+    that over TLS with :func:`ars_loopback`.
     """
     saml_start(client, next=next)
     form = client.get("/dev/broker/inloggen/")
@@ -133,15 +139,54 @@ def saml_login(
             "acting_subject_id": acting_subject_id,
             "legal_subject_id": legal_subject_id,
             **({"encrypt": "on"} if encrypt else {}),
+            "artifact_method": artifact_method,
         },
     )
-    assert page.status_code == 200 and "saml_response" in page.context, (
+    if page.status_code == 302:  # the artifact binding by redirect: the browser follows it
+        split = urlsplit(page["Location"])
+        return client.get(f"{split.path}?{split.query}")
+    assert page.status_code == 200 and ("saml_response" in page.context or "saml_art" in page.context), (
         "the dev broker did not issue a response"
     )
-    data = {"SAMLResponse": page.context["saml_response"]}
+    if page.context.get("saml_art"):
+        data = {"SAMLart": page.context["saml_art"]}
+    else:
+        data = {"SAMLResponse": page.context["saml_response"]}
     if page.context["relay_state"]:
         data["RelayState"] = page.context["relay_state"]
     return client.post("/saml2/acs/", data)
+
+
+@contextlib.contextmanager
+def ars_loopback(settings, *, app=None, client_ca_file: str | None = None, trusted: bool = True):
+    """Serve the dev broker's ArtifactResolutionService over mutual TLS on loopback, as a real
+    broker does, and point the broker metadata (EHERKENNING_DEV_BROKER_ARS_URL) and the portal's
+    trust (EHERKENNING_TLS_CA_FILE) at it; yield the server's base URL.
+
+    ``settings`` is pytest-django's fixture (restored after the test). The server requires a client
+    certificate: by default it trusts exactly the portal's TLS client certificate (pinned).
+    ``app`` replaces the Django app (a misbehaving broker); ``trusted=False`` serves a certificate
+    from a CA the portal does not trust.
+    """
+    from django.core.wsgi import get_wsgi_application
+
+    from koppeling.saml import artifact
+    from koppeling.saml.config import sp_config_reset
+
+    from .tls import tls_files_ensure, tls_server
+
+    directory = Path(settings.EHERKENNING_KEY_DIR)
+    portal_trusts = tls_files_ensure(directory=directory)
+    served = portal_trusts if trusted else tls_files_ensure(directory=directory, name="untrusted-tls")
+    pinned = client_ca_file or artifact.tls_client_pair()[0]
+    with tls_server(app or get_wsgi_application(), server=served, client_ca_file=pinned) as base:
+        settings.EHERKENNING_DEV_BROKER_ARS_URL = f"{base}/dev/broker/ars/"
+        settings.EHERKENNING_TLS_CA_FILE = portal_trusts.ca_file
+        sp_config_reset()  # its cache key does not include the ARS URL of the inline broker metadata
+        try:
+            yield base
+        finally:
+            sp_config_reset()
 
 
 def acs_post(client, saml_response: str, *, relay_state: str | None = None):

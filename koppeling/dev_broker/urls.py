@@ -9,4 +9,5 @@ urlpatterns = [
     path("inloggen/", views.login, name="login"),
     path("annuleren/", views.cancel, name="cancel"),
     path("slo/", views.slo, name="slo"),
+    path("ars/", views.ars, name="ars"),
 ]

@@ -7,16 +7,20 @@ our service provider can be walked in the browser.
 
 import base64
 import logging
+from urllib.parse import urlencode
 
 import saml2
+from django.conf import settings
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from saml2 import samlp
 
 from koppeling.saml.checks import STRONG_SIGNATURE_METHODS
 
+from .artifact import ArtifactResolveRefusedError, artifact_issue, artifact_resolve_answer, soap_fault
 from .forms import BrokerLoginForm
 from .idp import broker_metadata_xml, broker_server, etoegang_attributes, response_create
 
@@ -88,8 +92,12 @@ def login(request):
             encrypt=form.cleaned_data["encrypt"],
         )
         del request.session[PENDING]
-        return _post_to_sp(request, pending=pending, xml=xml)
-    return render(request, "dev_broker/login.html", {"form": form, "pending": pending})
+        return _send_to_sp(
+            request, pending=pending, xml=xml, artifact_method=form.cleaned_data.get("artifact_method")
+        )
+    artifact_binding = "artifact" in getattr(settings, "EHERKENNING_RESPONSE_BINDINGS", ["artifact"])
+    context = {"form": form, "pending": pending, "artifact_binding": artifact_binding}
+    return render(request, "dev_broker/login.html", context)
 
 
 @never_cache
@@ -106,7 +114,46 @@ def cancel(request):
         (samlp.STATUS_RESPONDER, "The user cancelled the login."),
         sign=True,
     )
-    return _post_to_sp(request, pending=pending, xml=str(response))
+    return _send_to_sp(request, pending=pending, xml=str(response))
+
+
+def _send_to_sp(request, *, pending: dict, xml: str, artifact_method: str | None = None):
+    """Answer the SP in a binding it accepts. With "artifact" in EHERKENNING_RESPONSE_BINDINGS (as a
+    real broker, eherkenning.md §2): keep the Response for the ArtifactResolutionService and send
+    the browser back with SAMLart — a 302 (GET), or a form that posts it (``artifact_method``
+    "post"). Otherwise the whole Response by HTTP-POST."""
+    if "artifact" not in getattr(settings, "EHERKENNING_RESPONSE_BINDINGS", ["artifact"]):
+        return _post_to_sp(request, pending=pending, xml=xml)
+    artifact = artifact_issue(response_xml=xml, sp_entity_id=pending["sp_entity_id"])
+    if artifact_method == "post":
+        context = {"action": pending["destination"], "saml_art": artifact}
+        context["relay_state"] = pending["relay_state"]
+        return render(request, "dev_broker/post.html", context)
+    query = {"SAMLart": artifact}
+    if pending["relay_state"]:
+        query["RelayState"] = pending["relay_state"]
+    return HttpResponseRedirect(f"{pending['destination']}?{urlencode(query)}")
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def ars(request):
+    """The ArtifactResolutionService: a signed SOAP ArtifactResolve in, a signed ArtifactResponse out.
+
+    Brokers take only ``Content-Type: text/xml`` (eherkenning.md §2). No database: under make run
+    the portal calls this from inside its own ACS request (artifact.py).
+    """
+    xml = "text/xml; charset=utf-8"
+    body = request.body  # read before any answer: unread request bytes make the close a TCP reset
+    if request.content_type != "text/xml":
+        return HttpResponse(soap_fault(reason="Content-Type must be text/xml"), status=415, content_type=xml)
+    try:
+        answer = artifact_resolve_answer(body=body)
+    except ArtifactResolveRefusedError as refusal:
+        logger.info("Dev broker refused an ArtifactResolve: %s", refusal)
+        return HttpResponse(soap_fault(reason=str(refusal)), status=500, content_type=xml)
+    return HttpResponse(answer, content_type=xml)
 
 
 def _post_to_sp(request, *, pending: dict, xml: str):
