@@ -159,7 +159,6 @@ def test_broker_metadata_advertises_the_soap_resolution_service(settings):
     ]
 
 
-@pytest.mark.sqlite
 @pytest.mark.django_db
 def test_an_artifact_is_used_once_at_the_portal():
     samlart = raw_artifact()
@@ -485,6 +484,38 @@ def test_response_swapped_into_a_signed_artifact_response_is_refused(settings):
         return broker_artifact.soap_envelope(etree.tostring(root, encoding="unicode"))
 
     assert _refusal(settings, answer).reason == "artifact_response_signature_invalid"
+
+
+XACML_SAML = "urn:oasis:names:tc:xacml:2.0:profile:saml2.0:v2:schema:assertion"
+
+
+def test_returned_response_keeps_the_namespaces_a_broker_declared_on_the_envelope(settings):
+    """A broker may declare prefixes once, on the SOAP envelope. eHerkenning assertions name one
+    (xacml-saml) only in xsi:type values and in their signature's InclusiveNamespaces PrefixList:
+    it must survive the Response's extraction, or the exclusive-c14n digest no longer matches."""
+
+    def answer(resolve_id, xml):
+        signed = broker_artifact.artifact_response_create(
+            server=broker_server(), in_response_to=resolve_id, response_xml=xml
+        )
+        envelope = broker_artifact.soap_envelope(signed)
+        stored["envelope"] = envelope.replace(
+            b"<SOAP-ENV:Envelope ", f'<SOAP-ENV:Envelope xmlns:xacml-saml="{XACML_SAML}" '.encode(), 1
+        )
+        return stored["envelope"]
+
+    stored = {}
+    with ars_loopback(settings, app=_misbehaving_broker(answer)):
+        returned = resolve(issued())
+
+    in_context = etree.fromstring(stored["envelope"]).find(f".//{{{NS_SAMLP}}}Response")
+    standalone = etree.fromstring(returned)
+    assert standalone.nsmap["xacml-saml"] == XACML_SAML
+
+    def c14n(element):
+        return etree.tostring(element, method="c14n", exclusive=True, inclusive_ns_prefixes=["xacml-saml"])
+
+    assert c14n(standalone) == c14n(in_context)
 
 
 # ---------------------------------------------------------------------------------------------
