@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests run on PostgreSQL (settings profile ``test``)."""
+"""Shared fixtures. Tests run on PostgreSQL (settings profile ``test``), and a second time on SQLite,
+the database of ``make run`` (scripts/test.sh), except those marked ``postgresql``."""
 
 import subprocess
 from pathlib import Path
@@ -18,6 +19,14 @@ def pytest_collection_modifyitems(session, config, items):
     connections; whatever state they leave behind must not reach the other transactional tests.
     """
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        # The SQLite pass (scripts/test.sh): everything but what only PostgreSQL can show.
+        skip = pytest.mark.skip(reason="needs PostgreSQL (the SQLite pass runs the rest)")
+        for item in items:
+            if item.get_closest_marker("postgresql"):
+                item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

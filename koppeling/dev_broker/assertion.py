@@ -186,6 +186,7 @@ def response_finish(
     encrypt: bool,
     sign_response: bool,
     data_algorithm: str = xmlenc.AES256_CBC,
+    transport: str = xmlenc.RSA_OAEP_MGF1P,
 ) -> str:
     """Turn pysaml2's unsigned response into the broker's: EncryptedIDs (``identifiers`` maps the
     placeholder text pysaml2 wrote to the identifier it stands for), Advice, signature(s), and
@@ -205,6 +206,7 @@ def response_finish(
                 recipients=recipients,
                 layout=layout,
                 algorithm=data_algorithm,
+                transport=transport,
             )
         )
     if advice is not None:

@@ -4,6 +4,8 @@ It issues real signed (and optionally encrypted) eHerkenning assertions, so deve
 tests go through exactly the verification path production uses. Never enabled in production.
 """
 
+import datetime
+import secrets
 import shutil
 import threading
 from pathlib import Path
@@ -12,17 +14,21 @@ import saml2
 from django.conf import settings
 from saml2.config import IdPConfig
 from saml2.metadata import entity_descriptor
-from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NameID
+from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT, NameID
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from koppeling.saml.keys import keypair_ensure
+
+from . import assertion, xmlenc
 
 ATTR_SERVICE_ID = "urn:etoegang:core:ServiceID"
 ATTR_ACTING_SUBJECT_ID = "urn:etoegang:core:ActingSubjectID"
 ATTR_LEGAL_SUBJECT_ID = "urn:etoegang:core:LegalSubjectID"
 ATTR_INTERMEDIATE_KVK = "urn:etoegang:1.9:IntermediateEntityID:KvKnr"
 ATTR_COMPANY_NAME = "urn:etoegang:1.11:attribute-represented:CompanyName"
+ATTR_SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
+ATTR_VESTIGINGSNR = "urn:etoegang:1.9:ServiceRestriction:Vestigingsnr"
 
 LEVEL_CHOICES = [
     ("urn:etoegang:core:assurance-class:loa2", "EH2"),
@@ -136,24 +142,64 @@ def etoegang_attributes(
     service_id: str | None = None,
     intermediate_entity_id: str = "",
     company_name: str = "",
-) -> dict[str, list[str]]:
-    """The attribute statement an eHerkenning broker sends for one machtiging."""
+    legal_subject_rsin: str = "",
+    vestigingsnr: str = "",
+    plain: bool = False,
+    pseudo_qualifier: str = assertion.QUALIFIER_PSEUDO,
+) -> dict[str, list]:
+    """The attribute statement an eHerkenning broker sends for one machtiging.
+
+    Identifiers are :class:`assertion.Identifier` values (sent as EncryptedID, typed by qualifier),
+    or plain strings with ``plain`` (a test broker that does not encrypt). ``legal_subject_id`` is
+    a KvK-nummer (8 digits) or an RSIN (9 digits); ``legal_subject_rsin`` adds an RSIN beside it.
+    """
+
+    def identifier(qualifier: str, value: str):
+        return value if plain else assertion.Identifier(qualifier, value)
+
+    legal_qualifier = assertion.QUALIFIER_RSIN if len(legal_subject_id) == 9 else assertion.QUALIFIER_KVK
     attributes = {
         ATTR_SERVICE_ID: [service_id if service_id is not None else settings.EHERKENNING_SERVICE_ID],
-        ATTR_ACTING_SUBJECT_ID: [acting_subject_id],
-        ATTR_LEGAL_SUBJECT_ID: [legal_subject_id],
+        ATTR_SERVICE_UUID: [str(getattr(settings, "EHERKENNING_SERVICE_UUID", "") or "")],
+        ATTR_ACTING_SUBJECT_ID: [identifier(pseudo_qualifier, acting_subject_id)],
+        ATTR_LEGAL_SUBJECT_ID: [identifier(legal_qualifier, legal_subject_id)] if legal_subject_id else [],
     }
+    if not attributes[ATTR_SERVICE_UUID][0]:
+        del attributes[ATTR_SERVICE_UUID]
+    if legal_subject_rsin:
+        attributes[ATTR_LEGAL_SUBJECT_ID].append(identifier(assertion.QUALIFIER_RSIN, legal_subject_rsin))
     if intermediate_entity_id:
-        attributes[ATTR_INTERMEDIATE_KVK] = [intermediate_entity_id]
+        attributes[ATTR_INTERMEDIATE_KVK] = [
+            identifier(assertion.QUALIFIER_INTERMEDIATE, intermediate_entity_id)
+        ]
+    if vestigingsnr:
+        attributes[ATTR_VESTIGINGSNR] = [vestigingsnr]
     if company_name:
         attributes[ATTR_COMPANY_NAME] = [company_name]
     return attributes
 
 
+def _support_keys(name: str) -> tuple[str, str]:
+    """The key pair of the authentication service (AD) or machtigingenregister (MR) in the Advice."""
+    key, cert = keypair_ensure(
+        directory=Path(settings.EHERKENNING_KEY_DIR), name=f"dev-{name}", common_name=f"mijnduo dev {name}"
+    )
+    return str(key), str(cert)
+
+
+def sp_recipients(*, audience: str, cert_files: list[str] | None = None) -> list[xmlenc.Recipient]:
+    """Who the identifiers are encrypted to: the SP's certificate(s) (by default the current one)."""
+    if cert_files is None:
+        from koppeling.saml.config import sp_key_files
+
+        cert_files = [sp_key_files()[1]]
+    return [xmlenc.recipient_from_file(cert_file, audience) for cert_file in cert_files]
+
+
 def response_create(
     *,
     in_response_to: str | None,
-    attributes: dict[str, list[str]],
+    attributes: dict[str, list],
     name_id: str,
     level: str,
     destination: str | None = None,
@@ -163,24 +209,83 @@ def response_create(
     digest_alg: str = DIGEST_SHA256,
     sign_response: bool = False,
     server: Server | None = None,
+    advice: bool = True,
+    advice_acting_subject_id: str = "",
+    advice_legal_subject_id: str = "",
+    layout: str = "retrieval",
+    encrypt_to: list[str] | None = None,
+    data_algorithm: str = xmlenc.AES256_CBC,
+    transport: str = xmlenc.RSA_OAEP_MGF1P,
+    key_files: tuple[str, str] | None = None,
 ) -> str:
-    """Return the XML of a signed SAML Response carrying one eHerkenning assertion for our SP."""
+    """Return the XML of a SAML Response carrying one eHerkenning 1.13 assertion for our SP.
+
+    pysaml2's IdP writes it unsigned (a transient NameID: the subject is no identity in
+    eHerkenning); assertion.py encrypts the identifiers (to ``encrypt_to``: SP certificate files,
+    default the SP's current one; ``layout`` of the EncryptedKeys), adds the Advice (AD and MR
+    assertions, with their own identifiers ``advice_*`` that must never count), signs, and
+    optionally encrypts the assertion and signs the response.
+    """
     server = server or broker_server()
     site = settings.SITE_URL
-    return str(
-        server.create_authn_response(
-            identity=attributes,
-            in_response_to=in_response_to,
-            destination=destination or f"{site}/saml2/acs/",
-            sp_entity_id=audience or settings.EHERKENNING_SP_ENTITY_ID,
-            name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=name_id),
-            authn={"class_ref": level, "authn_auth": broker_entity_id()},
-            sign_assertion=True,
-            sign_response=sign_response,
-            encrypt_assertion=encrypt,
-            encrypt_assertion_self_contained=True,
-            encrypt_cert_assertion=None,
-            sign_alg=sign_alg,
-            digest_alg=digest_alg,
+    audience = audience or settings.EHERKENNING_SP_ENTITY_ID
+    identifiers: dict[str, assertion.Identifier] = {}
+    identity = {}
+    for name, values in attributes.items():
+        written = []
+        for value in values:
+            if isinstance(value, assertion.Identifier):
+                placeholder = f"encrypted-{len(identifiers)}-{secrets.token_hex(8)}"
+                identifiers[placeholder] = value
+                value = placeholder
+            written.append(value)
+        identity[name] = written
+    response = server.create_authn_response(
+        identity=identity,
+        in_response_to=in_response_to,
+        destination=destination or f"{site}/saml2/acs/",
+        sp_entity_id=audience,
+        name_id=NameID(format=NAMEID_FORMAT_TRANSIENT, text=f"_{secrets.token_hex(16)}"),
+        authn={"class_ref": level, "authn_auth": broker_entity_id()},
+        sign_assertion=False,
+        sign_response=False,
+        encrypt_assertion=False,
+    )
+    recipients = sp_recipients(audience=audience, cert_files=encrypt_to)
+    if key_files is None:
+        key_files = (server.config.key_file, server.config.cert_file)
+    advice_element = None
+    if advice:
+        acting = next(
+            (v for v in attributes.get(ATTR_ACTING_SUBJECT_ID, []) if isinstance(v, assertion.Identifier)),
+            None,
         )
+        legal = next(
+            (v for v in attributes.get(ATTR_LEGAL_SUBJECT_ID, []) if isinstance(v, assertion.Identifier)),
+            None,
+        )
+        advice_element = assertion.advice_build(
+            broker_entity_id=broker_entity_id(),
+            level=level,
+            now=datetime.datetime.now(datetime.UTC),
+            recipients=recipients,
+            # The AD knows the person by its own pseudonym, not the one for this DV.
+            acting_subject_id=advice_acting_subject_id or f"AD-{acting.value if acting else name_id}",
+            legal_subject_id=advice_legal_subject_id or (legal.value if legal else "00000000"),
+            ad_keys=_support_keys("ad"),
+            mr_keys=_support_keys("mr"),
+        )
+    return assertion.response_finish(
+        str(response),
+        identifiers=identifiers,
+        recipients=recipients,
+        layout=layout,
+        advice=advice_element,
+        key_file=key_files[0],
+        cert_file=key_files[1],
+        sha1=sign_alg != SIG_RSA_SHA256 or digest_alg != DIGEST_SHA256,
+        encrypt=encrypt,
+        sign_response=sign_response,
+        data_algorithm=data_algorithm,
+        transport=transport,
     )

@@ -226,8 +226,25 @@ def mint_response(
     sign_response: bool = False,
     tamper: Callable[[str], str] | None = None,
     encode: bool = True,
+    legal_subject_rsin: str = "",
+    vestigingsnr: str = "",
+    plain: bool = False,
+    pseudo_qualifier: str | None = None,
+    advice: bool = True,
+    advice_acting_subject_id: str = "",
+    advice_legal_subject_id: str = "",
+    layout: str = "retrieval",
+    encrypt_to: list[str] | None = None,
+    data_algorithm: str | None = None,
+    transport: str | None = None,
 ) -> str:
     """Return a SAMLResponse (base64, or XML with encode=False) signed by the dev broker's IdP.
+
+    In the 1.13 format by default: identifiers as EncryptedIDs (``layout`` retrieval, inline or
+    carried; ``encrypt_to`` SP certificate files; ``data_algorithm``, key ``transport``), both
+    ``legal_subject_id`` and ``legal_subject_rsin`` when given, an optional ``vestigingsnr``,
+    Advice with the AD's and MR's assertions (``advice_*`` put other identifiers there); ``plain``
+    sends the identifiers as strings (a test broker that does not encrypt).
 
     Tweaks: ``level``; ``service_id`` (another value) or ``omit={ATTR_SERVICE_ID}``; ``attributes``
     to replace/add values; ``sha1`` signs with RSA-SHA1/SHA-1; ``issued_at`` mints at another
@@ -241,7 +258,16 @@ def mint_response(
         service_id=service_id,
         intermediate_entity_id=intermediate_entity_id,
         company_name=company_name,
+        legal_subject_rsin=legal_subject_rsin,
+        vestigingsnr=vestigingsnr,
+        plain=plain,
+        **({"pseudo_qualifier": pseudo_qualifier} if pseudo_qualifier else {}),
     )
+    encryption = {
+        name: value
+        for name, value in (("data_algorithm", data_algorithm), ("transport", transport))
+        if value is not None
+    }
     values.update(attributes or {})
     for name in omit:
         values.pop(name, None)
@@ -260,6 +286,12 @@ def mint_response(
             digest_alg=DIGEST_SHA1 if sha1 else DIGEST_SHA256,
             sign_response=sign_response,
             server=server,
+            advice=advice,
+            advice_acting_subject_id=advice_acting_subject_id,
+            advice_legal_subject_id=advice_legal_subject_id,
+            layout=layout,
+            encrypt_to=encrypt_to,
+            **encryption,
         )
 
     if issued_at is not None:

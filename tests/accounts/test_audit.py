@@ -53,6 +53,7 @@ def test_orm_cannot_change_or_delete_events():
     assert AuditEvent.objects.get(pk=event.pk).action == AuditAction.LOGOUT
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize(
     "sql", ["UPDATE accounts_auditevent SET result = 'failure'", "DELETE FROM accounts_auditevent"]
 )

@@ -27,6 +27,8 @@ from mijnduo.celery import app as celery_app
 
 pytestmark = [
     pytest.mark.slow,
+    # A real Celery worker process on the test database: PostgreSQL, as in production.
+    pytest.mark.postgresql,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
 
