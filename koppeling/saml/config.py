@@ -253,6 +253,8 @@ def _cache_key() -> tuple:
         settings.EHERKENNING_IDP_METADATA_URL,
         _stored_metadata_version() if settings.EHERKENNING_IDP_METADATA_URL else None,
         settings.EHERKENNING_DEV_BROKER,
+        # The dev broker's inline metadata names its ArtifactResolutionService (tests serve it on loopback).
+        getattr(settings, "EHERKENNING_DEV_BROKER_ARS_URL", "") if settings.EHERKENNING_DEV_BROKER else None,
         settings.EHERKENNING_CRYPTO_BACKEND,
         settings.IS_PRODUCTION,
     )

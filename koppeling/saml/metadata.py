@@ -41,7 +41,7 @@ NS_MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 NS_XML = "http://www.w3.org/XML/1998/namespace"
 SERVICE_NAME = "Mijn DUO voor zakelijke klanten"
 
-_cache: dict[tuple, str] = {}
+_cache: dict[str, tuple] = {}
 _lock = threading.Lock()
 
 
@@ -110,14 +110,12 @@ def sp_metadata_build() -> bytes:
 
 def sp_metadata_xml() -> str:
     """The signed SP metadata, built once per configuration (settings, keys, date of the signing pair)."""
-    config = sp_config_load()
-    key = (id(config), sp_metadata_keypair(), sp_signing_keypair())
-    xml = _cache.get(key)
-    if xml is None:
-        with _lock:
-            xml = _cache.get(key)
-            if xml is None:
-                xml = sp_metadata_build().decode("utf-8")
-                _cache.clear()
-                _cache[key] = xml
+    # The configuration object itself is part of the key (held, so its id is never reused).
+    key = (sp_config_load(), sp_metadata_keypair(), sp_signing_keypair())
+    cached = _cache.get("metadata")
+    if cached is not None and cached[0][0] is key[0] and cached[0][1:] == key[1:]:
+        return cached[1]
+    with _lock:
+        xml = sp_metadata_build().decode("utf-8")
+        _cache["metadata"] = (key, xml)
     return xml
