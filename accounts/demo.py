@@ -1,8 +1,10 @@
 """Demo organisations, accounts and eHerkenning personas for the development profile.
 
 The dev broker lists ``PERSONAS`` on its login page, so a newcomer can log in as each of them.
-A persona is the pair an eHerkenning broker would assert: a pseudonym (ActingSubjectID) and the
-KvK-nummer of the organisation the person acts for (LegalSubjectID).
+A persona is what an eHerkenning broker would assert: a pseudonym (ActingSubjectID), the KvK-nummer
+of the organisation the person acts for (LegalSubjectID) and, for some, the KvK-nummer of the
+intermediary he acts through (ketenmachtiging) or a restriction of his machtiging to one vestiging.
+Every demo state of the README has a persona, so each can be tried in the browser.
 """
 
 from dataclasses import dataclass
@@ -14,6 +16,12 @@ class Persona:
     label: str
     acting_subject_id: str
     legal_subject_id: str
+    # urn:etoegang:1.9:IntermediateEntityID:KvKnr: the KvK-nummer of the intermediary organisation
+    # through which the person acts (ketenmachtiging); empty when he acts for the organisation itself.
+    intermediate_entity_id: str = ""
+    # urn:etoegang:1.9:ServiceRestriction:Vestigingsnr: the machtiging is restricted to this vestiging
+    # (12 digits). The portal refuses it unless EHERKENNING_ACCEPT_VESTIGING is on.
+    vestigingsnr: str = ""
 
 
 ORGANISATIES = [
@@ -195,7 +203,32 @@ ACCOUNTS = [
         [("medewerker_bekostiging", "41234")],
         "token",
     ),
+    (
+        "karin",
+        "gemeente",
+        "Karin Mol",
+        "Medewerker leerplicht (Regionaal Bureau Leerplicht Noord)",
+        "karin@rblnoord.example",
+        [],
+        [("verzuimloket", "0014")],
+        "linked",
+    ),
+    (
+        "lotte",
+        "noordercollege",
+        "Lotte Dekker",
+        "Conciërge-administratie",
+        "lotte@noordercollege.example",
+        [],
+        [("verzuimmelder", "23CD00")],
+        "linked",
+    ),
 ]
+
+# The intermediary of the ketenmachtiging persona: an organisation that handles leerplicht for the
+# gemeente. It has no account in the portal; the link records it (Koppeling.intermediate_entity_id).
+INTERMEDIARY_KVK = "69012345"
+INTERMEDIARY_NAME = "Regionaal Bureau Leerplicht Noord"
 
 PERSONAS = [
     Persona(
@@ -233,6 +266,38 @@ PERSONAS = [
         "Ivo de Boer — gebruiker, Gemeente Wadwerd (koppeling ongedaan gemaakt)",
         "demo-pseudonym-ivo-new",
         "01012345",
+    ),
+    Persona(
+        "gert",
+        "Gert Mulder — gebruiker, Het Noorder College (koppelen geblokkeerd: te vaak een verkeerde code)",
+        "demo-pseudonym-gert",
+        "52012345",
+    ),
+    Persona(
+        "hanna",
+        "Hanna Vos — Gemeente Wadwerd (account verwijderd, koppeling bestaat nog: geweigerd)",
+        "demo-pseudonym-hanna",
+        "01012345",
+    ),
+    Persona(
+        "jan",
+        "Jan Kok — tokengebruiker, Stichting Noorderlicht (token op /token/; nog niet gekoppeld)",
+        "demo-pseudonym-jan",
+        "41012345",
+    ),
+    Persona(
+        "karin",
+        "Karin Mol — Gemeente Wadwerd via Regionaal Bureau Leerplicht Noord (ketenmachtiging, gekoppeld)",
+        "demo-pseudonym-karin",
+        "01012345",
+        intermediate_entity_id=INTERMEDIARY_KVK,
+    ),
+    Persona(
+        "lotte",
+        "Lotte Dekker — Het Noorder College, machtiging voor één vestiging (Vestigingsnr: geweigerd)",
+        "demo-pseudonym-lotte",
+        "52012345",
+        vestigingsnr="000012345678",
     ),
     Persona("stranger", "Onbekende medewerker — andere organisatie", "demo-pseudonym-stranger", "99012345"),
 ]

@@ -18,18 +18,42 @@ def _code_sent(*, account, stdout) -> None:
 
 
 def _blocked(*, account, stdout) -> None:
-    """Five wrong koppel attempts on the username: blocked for 15 minutes from now."""
-    from koppeling.lockout import LIMIT, lockout, username_key
+    """Five wrong koppel attempts on the username and on the persona's eHerkenning identity: both blocked
+    for 15 minutes from now. Renewed at every run of demo_data (so at every start of ``make run``) when
+    the block has worn off; a block still running is left alone (attempts never extend it)."""
+    from accounts.demo import PERSONAS
+    from koppeling.identity import EHerkenningIdentity
+    from koppeling.lockout import LIMIT, identity_key, lockout, username_key
 
-    for _attempt in range(LIMIT):
-        lockout.reserve(username_key(account.username))
-    stdout.write(f"  {account.username}: koppel blocked for 15 minutes ({LIMIT} wrong attempts)")
+    keys = [username_key(account.username)]
+    persona = next((p for p in PERSONAS if p.key == _key(account)), None)
+    if persona is not None:
+        identity = EHerkenningIdentity(
+            acting_subject_id=persona.acting_subject_id, legal_subject_id=persona.legal_subject_id, level=""
+        )
+        keys.append(identity_key(identity.key))
+    blocked = lockout.blocked_keys(keys)
+    unblocked = [key for key in keys if key not in blocked]
+    for key in unblocked:
+        for _attempt in range(LIMIT):
+            lockout.reserve(key)
+    if unblocked:
+        stdout.write(f"  {account.username}: koppel blocked for 15 minutes ({LIMIT} wrong attempts)")
+
+
+def _key(account) -> str:
+    """The demo key (accounts.demo.ACCOUNTS) of a demo account."""
+    from accounts.demo import ACCOUNTS
+
+    return next((row[0] for row in ACCOUNTS if row[4] == account.email), "")
 
 
 STATES = {
     "code_sent": _code_sent,
     "blocked": _blocked,
 }
+# States that wear off and that demo_data brings back at every run.
+RENEWED = {"blocked"}
 
 
 def _token_state(*, account, stdout) -> None:
@@ -72,4 +96,11 @@ def _base32(key: bytes) -> str:
     return b32encode(key).decode()
 
 
-STATES["token"] = _token_state
+def _token_switching(*, account, stdout) -> None:
+    """A token user whose beheerder has sent him an activation code: he can still use his token, or
+    link his eHerkenning means — after which the token is refused and its device removed (seed 001)."""
+    _token_state(account=account, stdout=stdout)
+    _code_sent(account=account, stdout=stdout)
+
+
+STATES["token"] = _token_switching

@@ -1,12 +1,15 @@
 """Load the demo organisations, accounts and links of ``accounts.demo`` (development only).
 
-Idempotent: running it again changes nothing. Prints the generated usernames, so a newcomer can
-walk the koppel wizard; activation codes appear in the dev mailbox at /dev/mail/.
+Idempotent: running it again creates nothing (an older demo database gains the accounts added since);
+only the koppel block of the "blocked" demo user, which lasts 15 minutes, is renewed at every run.
+Prints the generated usernames, so a newcomer can walk the koppel wizard; activation codes appear in
+the dev mailbox at /dev/mail/.
 """
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import demo
@@ -22,6 +25,12 @@ from accounts.models import (
 )
 from koppeling.models import Koppeling, UnlinkReason
 
+# A demo account with a history: registered this long ago, linked later, last logged in recently.
+REGISTERED_AGO = timezone.timedelta(days=210)
+LINKED_AGO = timezone.timedelta(days=200)
+LAST_LOGIN_AGO = timezone.timedelta(days=3)
+PERSONAS = {persona.key: persona for persona in demo.PERSONAS}
+
 
 class Command(BaseCommand):
     help = "Load demo organisations, beheerders and users (development profile only)."
@@ -32,68 +41,114 @@ class Command(BaseCommand):
     def handle(self, *args, force=False, **options):
         if settings.IS_PRODUCTION and not force:
             raise CommandError("demo_data refuses to run with production settings.")
-        if Account.objects.filter(email="anna@regenboog.example").exists():
+        with transaction.atomic():
+            created = self._load()
+        if not created:
             self.stdout.write("Demo data already present.")
-        else:
-            with transaction.atomic():
-                self._load()
+        self._renew()
         self._report()
 
-    def _load(self):
-        organisaties = {}
-        for key, fields in demo.ORGANISATIES:
-            organisatie = Organisatie(**fields)
-            organisatie.full_clean()
-            organisatie.save()
-            organisaties[key] = organisatie
+    def _load(self) -> int:
+        """Create what is missing, by natural key: an older demo database gains the newer accounts, and a
+        second run creates nothing. An existing account is left as it is (the tester may have changed it)."""
+        organisaties = {key: self._organisatie(fields) for key, fields in demo.ORGANISATIES}
         kenmerken = {}
         for org_key, type_code, waarde, omschrijving in demo.KENMERKEN:
-            kenmerk = Kenmerk.objects.create(
+            kenmerk, _created = Kenmerk.objects.get_or_create(
                 organisatie=organisaties[org_key],
                 type=KenmerkType.objects.get(code=type_code),
                 waarde=waarde,
-                omschrijving=omschrijving,
+                defaults={"omschrijving": omschrijving},
             )
             kenmerken[(org_key, waarde)] = kenmerk
-        personas = {persona.key: persona for persona in demo.PERSONAS}
-        now = timezone.now()
+        created = 0
         for key, org_key, name, job_title, email, autorisaties, rollen, state in demo.ACCOUNTS:
-            account = Account.objects.create_user(
+            # Known by e-mail address or by name (the tester may have changed one of them).
+            known = Q(email=email) | Q(organisatie=organisaties[org_key], name=name)
+            if Account.objects.filter(known).exists():
+                continue
+            account = self._account(
+                key=key,
                 organisatie=organisaties[org_key],
                 name=name,
                 job_title=job_title,
                 email=email,
-                phone="050 123 4567",
+                autorisaties=autorisaties,
+                rollen=[(rol_code, kenmerken[(org_key, waarde)]) for rol_code, waarde in rollen],
+                state=state,
             )
-            for code in autorisaties:
-                BeheerautorisatieToekenning.objects.create(
-                    account=account, beheerautorisatie=Beheerautorisatie.objects.get(code=code)
-                )
-            for rol_code, waarde in rollen:
-                RolToekenning.objects.create(
-                    account=account, rol=Rol.objects.get(code=rol_code), kenmerk=kenmerken[(org_key, waarde)]
-                )
-            if state in {"linked", "unlinked"}:
-                persona = personas.get(key)
-                Koppeling.objects.create(
-                    account=account,
-                    acting_subject_id=persona.acting_subject_id if persona else f"demo-pseudonym-{key}-old",
-                    legal_subject_id=organisaties[org_key].kvk_nummer,
-                    level="urn:etoegang:core:assurance-class:loa3",
-                    created_at=now - timezone.timedelta(days=200),
-                    last_login_at=now - timezone.timedelta(days=3),
-                    ended_at=now - timezone.timedelta(days=1) if state == "unlinked" else None,
-                    ended_reason=UnlinkReason.LOST if state == "unlinked" else "",
-                )
-                if state == "linked":
-                    account.last_login = now - timezone.timedelta(days=3)
-                    account.save(update_fields=["last_login"])
-            if state == "removed":
-                account.is_active = False
-                account.removed_at = now - timezone.timedelta(days=10)
-                account.save(update_fields=["is_active", "removed_at"])
             self._extra_state(account=account, state=state)
-        self._helpdesk()
+            created += 1
+        if not Account.objects.filter(username=demo.HELPDESK_USERNAME).exists():
+            self._helpdesk()
+            created += 1
+        return created
+
+    def _organisatie(self, fields: dict) -> Organisatie:
+        organisatie = Organisatie.objects.filter(naam=fields["naam"], kvk_nummer=fields["kvk_nummer"]).first()
+        if organisatie is None:
+            organisatie = Organisatie(**fields)
+            organisatie.full_clean()
+            organisatie.save()
+        return organisatie
+
+    def _account(self, *, key, organisatie, name, job_title, email, autorisaties, rollen, state) -> Account:
+        now = timezone.now()
+        account = Account.objects.create_user(
+            organisatie=organisatie, name=name, job_title=job_title, email=email, phone="050 123 4567"
+        )
+        for code in autorisaties:
+            BeheerautorisatieToekenning.objects.create(
+                account=account, beheerautorisatie=Beheerautorisatie.objects.get(code=code)
+            )
+        for rol_code, kenmerk in rollen:
+            RolToekenning.objects.create(account=account, rol=Rol.objects.get(code=rol_code), kenmerk=kenmerk)
+        persona = None if state == "unlinked" else PERSONAS.get(key)
+        identity_free = (
+            persona is None
+            or not Koppeling.objects.filter(
+                acting_subject_id=persona.acting_subject_id,
+                legal_subject_id=persona.legal_subject_id,
+                ended_at__isnull=True,
+            ).exists()
+        )
+        if state in {"linked", "unlinked", "removed"} and identity_free:
+            # He linked his eHerkenning means and last logged in with it 3 days ago. The account's
+            # last_login and the link's last_login_at are the same moment, as an eHerkenning login
+            # writes them (koppeling.saml.services.login_record): Autorisatiebeheer and the admin agree.
+            # An undone link was made with the means he lost (his persona is his new one); a removed
+            # account keeps its link, which the portal must refuse all the same.
+            last_login = now - LAST_LOGIN_AGO
+            Koppeling.objects.create(
+                account=account,
+                acting_subject_id=persona.acting_subject_id if persona else f"demo-pseudonym-{key}-old",
+                legal_subject_id=organisatie.kvk_nummer,
+                intermediate_entity_id=persona.intermediate_entity_id if persona else "",
+                level="urn:etoegang:core:assurance-class:loa3",
+                created_at=now - LINKED_AGO,
+                last_login_at=last_login,
+                ended_at=now - timezone.timedelta(days=1) if state == "unlinked" else None,
+                ended_reason=UnlinkReason.LOST if state == "unlinked" else "",
+                terms_version=settings.TERMS_VERSION,
+                terms_accepted_at=now - LINKED_AGO,
+            )
+            account.last_login = last_login
+            account.date_joined = now - REGISTERED_AGO
+            account.save(update_fields=["last_login", "date_joined"])
+        if state == "removed":
+            account.is_active = False
+            account.removed_at = now - timezone.timedelta(days=10)
+            account.save(update_fields=["is_active", "removed_at"])
+        return account
+
+    def _renew(self):
+        """States that wear off are brought back on every run (run-dev.sh runs this at each start)."""
+        from accounts import demo_states
+
+        for _key, _org_key, _name, _job_title, email, *_rest, state in demo.ACCOUNTS:
+            account = Account.objects.filter(email=email).first() if state in demo_states.RENEWED else None
+            if account is not None:
+                demo_states.apply(account=account, state=state, stdout=self.stdout)
 
     def _helpdesk(self):
         """A helpdesk member with a known password and TOTP key, so a newcomer can open the admin."""
