@@ -139,8 +139,31 @@ _CHECK_IDS = {
 
 @checks.register("eherkenning")
 def eherkenning_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """``manage.py check``: the same warnings as /healthz."""
-    return [
+    """``manage.py check``: the same warnings as /healthz, and two configurations that do not do what
+    they seem to."""
+    from .config import sp_next_key_files
+
+    messages = [
         checks.Warning(warning["message"], id=_CHECK_IDS[warning["code"]], obj="eHerkenning")
         for warning in eherkenning_warnings()
     ]
+    url = settings.EHERKENNING_IDP_METADATA_URL
+    if settings.IS_PRODUCTION and url.startswith("http://") and not settings.EHERKENNING_IDP_METADATA_CERT:
+        messages.append(
+            checks.Warning(
+                "EHERKENNING_IDP_METADATA_URL is plain http and no EHERKENNING_IDP_METADATA_CERT is set: "
+                "anyone on the path can replace the broker's keys",
+                id="koppeling.W005",
+                obj="eHerkenning",
+            )
+        )
+    if settings.EHERKENNING_SP_NEXT_FROM is not None and sp_next_key_files() is None:
+        messages.append(
+            checks.Warning(
+                "EHERKENNING_SP_NEXT_FROM is set without EHERKENNING_SP_NEXT_KEY_FILE/…_CERT_FILE: "
+                "no key switches on that date",
+                id="koppeling.W006",
+                obj="eHerkenning",
+            )
+        )
+    return messages

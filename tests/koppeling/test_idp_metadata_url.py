@@ -362,6 +362,15 @@ def test_the_command_fetches_now_and_fails_loudly(by_url, server, broker_keys):
         call_command("eherkenning_metadata_refresh", stdout=StringIO())
 
 
+def test_plain_http_metadata_without_a_signing_certificate_is_a_check_warning_in_production(settings, by_url):
+    from django.core import checks
+
+    settings.IS_PRODUCTION = True
+    assert "koppeling.W005" in [message.id for message in checks.run_checks(tags=["eherkenning"])]
+    settings.EHERKENNING_IDP_METADATA_CERT = "/etc/broker-metadata-signer.pem"
+    assert "koppeling.W005" not in [message.id for message in checks.run_checks(tags=["eherkenning"])]
+
+
 # --- production settings -------------------------------------------------------------------------
 
 

@@ -277,3 +277,10 @@ def test_warnings_do_not_change_healthz_503_semantics(client, settings, tmp_path
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["warnings"][0]["certificate"] == "sp_current"
+
+
+def test_a_next_date_without_a_next_pair_in_production_is_a_check_warning(settings):
+    settings.IS_PRODUCTION = True
+    settings.EHERKENNING_SP_NEXT_FROM = date(2030, 1, 1)
+    assert sp_next_key_files() is None
+    assert "koppeling.W006" in _check_ids()
