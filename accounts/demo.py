@@ -7,7 +7,9 @@ intermediary he acts through (ketenmachtiging) or a restriction of his machtigin
 Every demo state of the README has a persona, so each can be tried in the browser.
 """
 
+import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -307,3 +309,14 @@ TOKEN_DEMO_PASSWORD = "demo-token-wachtwoord"  # noqa: S105  (development profil
 HELPDESK_USERNAME = "HELPDESK"
 HELPDESK_PASSWORD = "demo-helpdesk-wachtwoord"  # noqa: S105  (development profile only)
 HELPDESK_TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238 test key, demo only
+
+
+def manage_command(*args: str) -> str:
+    """The line to type for a development command, as demo_data prints it: with the MIJNDUO_DEV_DIR of
+    this run when it is not the default, because every command must get the one `make run` used."""
+    from django.conf import settings
+
+    line = "DJANGO_ENV=development .venv/bin/python manage.py " + shlex.join(args)
+    if settings.DEV_DATA_DIR != Path.home() / ".local/share/mijnduo":
+        line = f"MIJNDUO_DEV_DIR={shlex.quote(str(settings.DEV_DATA_DIR))} {line}"
+    return line

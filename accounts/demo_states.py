@@ -67,7 +67,7 @@ def _token_state(*, account, stdout) -> None:
     from django.utils import timezone
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from accounts.demo import TOKEN_DEMO_PASSWORD
+    from accounts.demo import TOKEN_DEMO_PASSWORD, manage_command
     from accounts.models import OverstapPlanning
 
     account.set_password(TOKEN_DEMO_PASSWORD)
@@ -84,7 +84,7 @@ def _token_state(*, account, stdout) -> None:
         f"  Token demo: log in at /token/ as {account.username} with password {TOKEN_DEMO_PASSWORD!r}\n"
         f"    TOTP key (base32): {_base32(device.bin_key)}\n"
         f"    otpauth URL (scan or paste into an authenticator app): {device.config_url}\n"
-        f"    or print the current code: python manage.py totp_now {account.username}\n"
+        f"    or print the current code: {manage_command('totp_now', account.username)}\n"
         f"    token login allowed for {planning.get_organisatie_type_display()} until "
         f"{planning.switch_date:%d-%m-%Y} (demo switch date)"
     )

@@ -8,6 +8,7 @@ Each command runs as its own process with the development profile, as the README
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -64,6 +65,7 @@ def demo_dir(tmp_path_factory):
         result = manage(env, *args)
         assert result.returncode == 0, result.stderr[-3000:]
     assert files_under(home) == []
+    (dev_dir.parent / "demo_data.out").write_text(result.stdout)
     return dev_dir
 
 
@@ -119,3 +121,16 @@ def test_a_command_without_the_dev_dir_of_make_run_stops_clearly_and_creates_not
     assert "no such table" not in result.stderr
     assert files_under(home) == []
     assert not missing.exists()
+
+
+def test_demo_data_prints_the_totp_now_line_to_type_with_its_dev_dir(demo_dir, home):
+    output = (demo_dir.parent / "demo_data.out").read_text()
+    line = re.search(r"TOTP code: (.*totp_now HELPDESK)$", output, re.MULTILINE).group(1)
+    words = shlex.split(line)
+    assignments = dict(word.split("=", 1) for word in words if re.fullmatch(r"[A-Z_]+=.*", word))
+    assert assignments == {"MIJNDUO_DEV_DIR": str(demo_dir), "DJANGO_ENV": "development"}
+    assert words[len(assignments) :] == [".venv/bin/python", "manage.py", "totp_now", HELPDESK_USERNAME]
+    env = {**development_env(home=home, dev_dir=None), **assignments}
+    result = manage(env, "totp_now", HELPDESK_USERNAME)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() in helpdesk_codes_around(time.time())

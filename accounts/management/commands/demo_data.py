@@ -176,12 +176,12 @@ class Command(BaseCommand):
         self.stdout.write(self.style.MIGRATE_HEADING("Helpdesk (admin at /admin/):"))
         self.stdout.write(
             f"  username {demo.HELPDESK_USERNAME}, password {demo.HELPDESK_PASSWORD}, "
-            f"TOTP code: python manage.py totp_now {demo.HELPDESK_USERNAME}"
+            f"TOTP code: {demo.manage_command('totp_now', demo.HELPDESK_USERNAME)}"
         )
         self.stdout.write(self.style.MIGRATE_HEADING("Demo accounts (log in through the dev broker):"))
         for _key, _org_key, name, *_rest, state in demo.ACCOUNTS:
             account = Account.objects.filter(name=name).select_related("organisatie").first()
             if account:
                 self.stdout.write(
-                    f"  {account.username:<10} {name:<22} {account.organisatie.naam:<32} {state}"
+                    f"  {account.username:<10} {name:<22} {account.organisatie.naam:<42} {state}"
                 )
