@@ -50,6 +50,12 @@ class RequestIdMiddleware:
 
 
 class RequestIdLogFilter(logging.Filter):
+    """Put the request id on every record: from the request being handled, or from the record's own
+    ``request`` (Django logs a 4xx/5xx response after the middleware has returned)."""
+
     def filter(self, record):
-        record.request_id = _request_id.get()
+        request_id = _request_id.get()
+        if request_id == "-":
+            request_id = getattr(getattr(record, "request", None), "request_id", request_id)
+        record.request_id = request_id
         return True

@@ -460,15 +460,27 @@ if EHERKENNING_DEV_BROKER:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "mijnduo.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "mijnduo.middleware.RequestIdLogFilter"},
+        # A request refused with a 4xx (oversized, malformed, bad Host…) is one WARNING line, not an
+        # ERROR with a traceback: anyone can send those at will (mijnduo/logging.py).
+        "client_errors": {"()": "mijnduo.logging.ClientErrorFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "client_errors"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own handlers for "django" (a DEBUG-only console, mail_admins) saw every record before
+        # the filters above, tracebacks and all; its records go to the console handler like the rest.
+        "django": {"handlers": [], "level": "INFO"},
         "saml2": {"level": "WARNING"},
         "djangosaml2": {"level": "WARNING"},
         "xmlsec": {"level": "WARNING"},
