@@ -138,15 +138,18 @@ def artifact_resolve_answer(*, body: bytes) -> bytes:
     )
 
 
-def artifact_response_create(*, server, in_response_to: str, response_xml: str | None) -> str:
+def artifact_response_create(
+    *, server, in_response_to: str, response_xml: str | None, issuer: str | None = None
+) -> str:
     """A signed (RSA-SHA256, exclusive c14n) ArtifactResponse with Status Success, carrying
-    ``response_xml`` unchanged (its Assertion's signature stays valid) or nothing."""
+    ``response_xml`` unchanged (its Assertion's signature stays valid) or nothing. ``issuer``
+    (default: this broker) lets tests play a broker that names another."""
     message = samlp.ArtifactResponse(
         id=sid(),
         version=VERSION,
         issue_instant=instant(),
         in_response_to=in_response_to,
-        issuer=saml.Issuer(text=broker_entity_id(), format=NAMEID_FORMAT_ENTITY),
+        issuer=saml.Issuer(text=issuer or broker_entity_id(), format=NAMEID_FORMAT_ENTITY),
         status=samlp.Status(status_code=samlp.StatusCode(value=samlp.STATUS_SUCCESS)),
     )
     message.signature = pre_signature_part(

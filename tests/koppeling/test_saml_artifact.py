@@ -12,6 +12,7 @@ import contextlib
 import copy
 import hashlib
 import io
+import itertools
 import socket
 import socketserver
 import threading
@@ -397,8 +398,20 @@ def test_broker_failures_have_their_kind(settings, status, body, kind):
         assert resolve_error(issued()).kind == kind
 
 
+def test_endless_answer_is_cut_off_at_the_size_limit(settings):
+    def endless(environ, start_response):
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return itertools.repeat(b"<!-- " + b"x" * 65536 + b" -->")
+
+    with ars_loopback(settings, app=endless):
+        error = resolve_error(issued())
+    assert (error.kind, error.detail) == ("garbage", "response too large")
+
+
 def test_redirect_from_the_broker_is_not_followed(settings):
     def redirecting(environ, start_response):
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         start_response("302 Found", [("Location", "https://127.0.0.1:1/elsewhere"), ("Content-Length", "0")])
         return [b""]
 
@@ -467,6 +480,23 @@ def test_artifact_response_to_another_request_is_refused(settings):
         )
 
     assert _refusal(settings, answer).reason == "artifact_response_in_response_to"
+
+
+def test_artifact_response_naming_another_issuer_is_refused(settings):
+    """Signed with the broker's key, but issued in the name of another entity."""
+
+    def answer(resolve_id, xml):
+        return broker_artifact.soap_envelope(
+            broker_artifact.artifact_response_create(
+                server=broker_server(),
+                in_response_to=resolve_id,
+                response_xml=xml,
+                issuer="https://another-broker.example/metadata",
+            )
+        )
+
+    refusal = _refusal(settings, answer)
+    assert (refusal.reason, refusal.status) == ("artifact_response_issuer", 403)
 
 
 def test_response_swapped_into_a_signed_artifact_response_is_refused(settings):
