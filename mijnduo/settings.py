@@ -34,9 +34,10 @@ IS_TEST = DJANGO_ENV == "test"
 # Where development keeps its generated key pair, SQLite file and mailbox: outside the repo tree.
 # Every command must get the same MIJNDUO_DEV_DIR as `make run` (README); "~" is expanded and a
 # relative path is taken from the repository root (where run-dev.sh runs), whatever the working directory.
-DEV_DATA_DIR = BASE_DIR / Path(
-    env.str("MIJNDUO_DEV_DIR", default="") or Path.home() / ".local/share/mijnduo"
-).expanduser()
+DEV_DATA_DIR = (
+    BASE_DIR
+    / Path(env.str("MIJNDUO_DEV_DIR", default="") or Path.home() / ".local/share/mijnduo").expanduser()
+)
 
 INSECURE_SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_SECRET_KEY)
