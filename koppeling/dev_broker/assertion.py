@@ -187,12 +187,16 @@ def response_finish(
     sign_response: bool,
     data_algorithm: str = xmlenc.AES256_CBC,
     transport: str = xmlenc.RSA_OAEP_MGF1P,
+    audience: str | None = None,
 ) -> str:
     """Turn pysaml2's unsigned response into the broker's: EncryptedIDs (``identifiers`` maps the
     placeholder text pysaml2 wrote to the identifier it stands for), Advice, signature(s), and
     optionally an EncryptedAssertion."""
     root = etree.fromstring(xml.encode("utf-8"), parser=_parser())  # noqa: S320  (our own document)
     assertion = root.find(_q(NS_SAML, "Assertion"))
+    if audience is not None:
+        for element in assertion.iter(_q(NS_SAML, "Audience")):
+            element.text = audience
     for value in assertion.iter(_q(NS_SAML, "AttributeValue")):
         identifier = identifiers.get((value.text or "").strip())
         if identifier is None:

@@ -63,3 +63,13 @@ class BrokerLoginForm(forms.Form):
             return self.cleaned_data["acting_subject_id"], self.cleaned_data["legal_subject_id"]
         persona = next(p for p in PERSONAS if p.key == key)
         return persona.acting_subject_id, persona.legal_subject_id
+
+    def machtiging_details(self) -> dict[str, str]:
+        """What the chosen persona's machtiging adds: an intermediary (ketenmachtiging), a Vestigingsnr."""
+        persona = next((p for p in PERSONAS if p.key == self.cleaned_data["persona"]), None)
+        if persona is None:
+            return {}
+        return {
+            "intermediate_entity_id": getattr(persona, "intermediate_entity_id", ""),
+            "vestigingsnr": getattr(persona, "vestigingsnr", ""),
+        }

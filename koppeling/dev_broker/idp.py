@@ -244,7 +244,8 @@ def response_create(
         identity=identity,
         in_response_to=in_response_to,
         destination=destination or f"{site}/saml2/acs/",
-        sp_entity_id=audience,
+        # pysaml2 looks the SP up in its metadata: mint for ours, and address another audience below.
+        sp_entity_id=settings.EHERKENNING_SP_ENTITY_ID,
         name_id=NameID(format=NAMEID_FORMAT_TRANSIENT, text=f"_{secrets.token_hex(16)}"),
         authn={"class_ref": level, "authn_auth": broker_entity_id()},
         sign_assertion=False,
@@ -288,4 +289,5 @@ def response_create(
         sign_response=sign_response,
         data_algorithm=data_algorithm,
         transport=transport,
+        audience=audience,
     )

@@ -24,11 +24,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
+from lxml import etree
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
 from koppeling.saml.keys import keypair_ensure
 
-from . import idp
+from . import assertion, idp, xmlenc
 from .idp import (
     ATTR_ACTING_SUBJECT_ID,
     ATTR_COMPANY_NAME,
@@ -314,16 +315,34 @@ def _key_kwargs(untrusted: bool) -> dict:
 
 
 def tamper_attribute(name: str, new_value: str) -> Callable[[str], str]:
-    """A tamper function: change one attribute value after the assertion was signed."""
+    """A tamper function: change one attribute value of the broker's own statement after signing.
+
+    A plain value is replaced as text; an EncryptedID by a new one (encrypted to the SP, as a forger
+    could) holding ``new_value``. The last such attribute in the document is the broker's own (the
+    Advice, with its assertions' attributes, comes before its AttributeStatement).
+    """
 
     def tamper(xml: str) -> str:
         pattern = re.compile(
             rf'(<(?P<p>\w+):Attribute Name="{re.escape(name)}"[^>]*>\s*'
-            rf"<(?P=p):AttributeValue[^>]*>)([^<]*)(<)"
+            rf"<(?P=p):AttributeValue[^>]*>)(.*?)(</(?P=p):AttributeValue>)",
+            re.S,
         )
-        changed, count = pattern.subn(lambda m: m.group(1) + new_value + m.group(4), xml, count=1)
-        assert count == 1, f"attribute {name} not found to tamper with"
-        return changed
+        matches = list(pattern.finditer(xml))
+        assert matches, f"attribute {name} not found to tamper with"
+        match = matches[-1]
+        inner = match.group(3)
+        if "EncryptedID" in inner:
+            qualifier = {
+                ATTR_ACTING_SUBJECT_ID: assertion.QUALIFIER_PSEUDO,
+                ATTR_INTERMEDIATE_KVK: assertion.QUALIFIER_INTERMEDIATE,
+            }.get(name, assertion.QUALIFIER_RSIN if len(new_value) == 9 else assertion.QUALIFIER_KVK)
+            recipients = idp.sp_recipients(audience=settings.EHERKENNING_SP_ENTITY_ID)
+            element = xmlenc.encrypted_id(qualifier=qualifier, value=new_value, recipients=recipients)
+            inner = etree.tostring(element, encoding="unicode")
+        else:
+            inner = new_value
+        return xml[: match.start(3)] + inner + xml[match.end(3) :]
 
     return tamper
 
@@ -340,7 +359,8 @@ def wrap_signature(
     """
 
     def tamper(xml: str) -> str:
-        match = re.search(r"<(?P<p>\w+):Assertion\b.*?</(?P=p):Assertion>", xml, re.S)
+        # Greedy: the broker's assertion holds the Advice's assertions, so it ends at the last close.
+        match = re.search(r"<(?P<p>\w+):Assertion\b.*</(?P=p):Assertion>", xml, re.S)
         assert match, "no plain assertion to wrap (do not combine with encrypt)"
         original = match.group(0)
         forged = re.sub(r'\bID="[^"]+"', 'ID="id-forged-assertion"', original, count=1)

@@ -68,6 +68,9 @@ def sso(request):
         "requested_levels": [ref.text for ref in requested.authn_context_class_ref] if requested else [],
         "comparison": requested.comparison if requested else "",
         "sp_name": message.issuer.text,
+        # This broker keeps no login session, so every request is a fresh authentication: what
+        # ForceAuthn="true" asks for (eherkenning.md §1); shown on the login page.
+        "force_authn": str(message.force_authn).lower() in {"true", "1"},
     }
     return redirect("dev_broker:login")
 
@@ -84,7 +87,9 @@ def login(request):
         acting, legal = form.identity()
         xml = response_create(
             in_response_to=pending["in_response_to"],
-            attributes=etoegang_attributes(acting_subject_id=acting, legal_subject_id=legal),
+            attributes=etoegang_attributes(
+                acting_subject_id=acting, legal_subject_id=legal, **form.machtiging_details()
+            ),
             name_id=acting,
             level=form.cleaned_data["level"],
             destination=pending["destination"],

@@ -224,8 +224,16 @@ def embedded_certificates(*, xml: bytes) -> set[str]:
         root = fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException, ValueError):
         return set()
+    advised = {
+        id(cert)
+        for advice in root.iter(f"{{{NS_SAML}}}Advice")
+        for cert in advice.iter(f"{{{NS_DS}}}X509Certificate")
+    }
+    # The Advice's assertions are signed by the AD and the MR, whose certificates we never trust.
     return {
-        re.sub(r"\s+", "", cert.text or "") for cert in root.iter(f"{{{NS_DS}}}X509Certificate") if cert.text
+        re.sub(r"\s+", "", cert.text or "")
+        for cert in root.iter(f"{{{NS_DS}}}X509Certificate")
+        if cert.text and id(cert) not in advised
     }
 
 

@@ -38,8 +38,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.core.exceptions import ValidationError
 from lxml import etree
 
+from accounts.validators import validate_rsin
 from koppeling.identity import EHerkenningIdentity
 
 from .checks import SamlRefusedError
@@ -360,7 +362,9 @@ def identity_from_assertion(
     service = [_text(value) for value in values.get(ATTR_SERVICE_ID, [])]
     if not service or not service[0]:
         raise SamlRefusedError(f"missing:{ATTR_SERVICE_ID}", status=403)
-    if len(service) != 1 or service[0] != service_id:
+    if len(service) != 1:
+        raise SamlRefusedError(f"invalid:{ATTR_SERVICE_ID}")
+    if service[0] != service_id:
         raise SamlRefusedError("service_id_mismatch", status=403)
 
     def typed(name: str) -> list[TypedValue]:
@@ -426,7 +430,7 @@ def _legal_numbers(values: list[TypedValue]) -> tuple[str, str]:
                 raise SamlRefusedError(f"invalid:{ATTR_LEGAL_SUBJECT_ID}")
             kvk = found.value
         elif found.qualifier in QUALIFIER_RSIN or (not found.qualifier and _RSIN.fullmatch(found.value)):
-            if rsin or not _RSIN.fullmatch(found.value):
+            if rsin or not _rsin_valid(found.value):
                 raise SamlRefusedError(f"invalid:{ATTR_LEGAL_SUBJECT_ID}")
             rsin = found.value
         elif found.qualifier:
@@ -434,6 +438,14 @@ def _legal_numbers(values: list[TypedValue]) -> tuple[str, str]:
         else:
             raise SamlRefusedError(f"invalid:{ATTR_LEGAL_SUBJECT_ID}")
     return kvk, rsin
+
+
+def _rsin_valid(value: str) -> bool:
+    try:
+        validate_rsin(value)  # 9 digits and the elfproef
+    except ValidationError:
+        return False
+    return True
 
 
 def _vestigingsnr(value_elements: list, *, keys, recipient: str) -> str:

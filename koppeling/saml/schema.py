@@ -115,27 +115,37 @@ def validate(doc: str | bytes) -> None:
         raise XMLSchemaError({"doc": doc, "error": str(error)}) from error
     if tree.getroottree().docinfo.internalDTD is not None:
         raise XMLSchemaError({"doc": doc, "error": "a DTD is not allowed"})
-    _advice_empty(tree)
+    _advice_xacml_statements_drop(tree)
     # lxml makes a new libxml2 validation context per call; only the error log is kept on the
     # schema object, so with threads the message may come from another call, never the verdict.
     if not schema.validate(tree):
         raise XMLSchemaError({"doc": doc, "error": str(schema.error_log.last_error)})
 
 
-def _advice_empty(tree) -> None:
-    """Validate saml:Advice as an empty element: its content is not checked.
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+# The XACML profile of SAML 2.0 (eherkenning.md §3: the machtigingenregister's decision in Advice).
+_XACML_SAML = "urn:oasis:names:tc:xacml:2.0:profile:saml2.0:v2:schema:assertion"
+_XACML_STATEMENT_TYPES = {"XACMLAuthzDecisionStatementType", "XACMLPolicyStatementType"}
 
-    eHerkenning brokers put the authentication service's and the machtigingenregister's assertions
-    in Advice, the latter with an XACML decision statement (``xsi:type`` from the XACML SAML
-    profile, a schema pysaml2 does not ship), which no SAML schema set accepts. Nothing inside
-    Advice is ever read (identifiers.py; checks.response_precheck allows assertions there only),
-    and the broker's signature still covers it; everything outside Advice is validated as before.
-    Only on this parsed copy: the signature check reads the document itself.
+
+def _advice_xacml_statements_drop(tree) -> None:
+    """Leave the XACML decision statements inside saml:Advice out of the validation.
+
+    eHerkenning brokers put the machtigingenregister's assertion in Advice, with a
+    ``saml:Statement xsi:type="xacml-saml:XACMLAuthzDecisionStatementType"``: a type from the XACML
+    SAML profile, whose schema pysaml2 does not ship, so no validator of ours could accept it.
+    Only those statements, and only inside Advice, are dropped from this parsed copy; everything
+    else, the rest of the Advice included, is validated as before. Nothing in Advice is ever read
+    (identifiers.py), and the signature check reads the document itself, not this copy.
     """
     for advice in tree.iter("{urn:oasis:names:tc:SAML:2.0:assertion}Advice"):
-        for child in list(advice):
-            advice.remove(child)
-        advice.text = None
+        for statement in list(advice.iter("{urn:oasis:names:tc:SAML:2.0:assertion}Statement")):
+            prefix, _, local = (statement.get(_XSI_TYPE) or "").rpartition(":")
+            namespace = statement.nsmap.get(prefix or None)
+            # pysaml2 hands us its own re-serialisation of the element, which loses the declaration
+            # of the prefix: an unbound prefix with the XACML type name is that statement too.
+            if local in _XACML_STATEMENT_TYPES and namespace in (_XACML_SAML, None):
+                statement.getparent().remove(statement)
 
 
 def install() -> None:

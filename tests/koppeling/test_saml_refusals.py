@@ -11,6 +11,10 @@ from django.utils import timezone
 
 from accounts.constants import AuditAction
 from accounts.models import AuditEvent
+from koppeling.dev_broker.assertion import QUALIFIER_KVK as KVK
+from koppeling.dev_broker.assertion import QUALIFIER_PSEUDO as PSEUDO
+from koppeling.dev_broker.assertion import QUALIFIER_RSIN as RSIN
+from koppeling.dev_broker.assertion import Identifier
 from koppeling.dev_broker.testing import (
     ATTR_ACTING_SUBJECT_ID,
     ATTR_INTERMEDIATE_KVK,
@@ -112,15 +116,30 @@ def test_missing_identity_attribute_is_refused(client, linked_account, attribute
     assert_refused(response, f"missing:{attribute}")
 
 
-@pytest.mark.parametrize("legal_subject_id", ["4101234", "4101234X", "123456789", "410123456789", ""])
-def test_malformed_legal_subject_id_is_refused(client, legal_subject_id):
-    response = post(client, attributes={ATTR_LEGAL_SUBJECT_ID: [legal_subject_id or " "]})
+@pytest.mark.parametrize(
+    ("qualifier", "legal_subject_id"),
+    [
+        (KVK, "4101234"),
+        (KVK, "4101234X"),
+        (RSIN, "123456789"),  # fails the elfproef
+        (KVK, "410123456789"),
+        (KVK, ""),
+        (RSIN, "41012345"),
+    ],
+)
+def test_malformed_legal_subject_id_is_refused(client, qualifier, legal_subject_id):
+    response = post(client, attributes={ATTR_LEGAL_SUBJECT_ID: [Identifier(qualifier, legal_subject_id)]})
     assert_refused(response, f"invalid:{ATTR_LEGAL_SUBJECT_ID}")
 
 
 def test_malformed_acting_subject_id_is_refused(client):
-    response = post(client, attributes={ATTR_ACTING_SUBJECT_ID: ["two words"]})
+    response = post(client, attributes={ATTR_ACTING_SUBJECT_ID: [Identifier(PSEUDO, "two words")]})
     assert_refused(response, f"invalid:{ATTR_ACTING_SUBJECT_ID}")
+
+
+def test_plain_text_identifiers_are_refused_by_default(client, linked_account):
+    response = post(client, plain=True)
+    assert_refused(response, f"plain_identifier:{ATTR_ACTING_SUBJECT_ID}")
 
 
 def test_malformed_intermediate_kvk_is_refused(client):
@@ -287,7 +306,8 @@ def test_oversized_post_elsewhere_gets_a_dutch_413_page():
 def test_cancelled_login_at_the_broker_is_refused(client):
     saml_start(client)
     response = client.post("/dev/broker/annuleren/")
-    page_response = client.post("/saml2/acs/", {"SAMLResponse": response.context["saml_response"]})
+    assert response.status_code == 302 and "SAMLart=" in response["Location"]  # by artifact, as brokers do
+    page_response = client.get(response["Location"])
     assert_refused(page_response, "idp_status")
     assert "afgebroken" in page_response.content.decode()
 
