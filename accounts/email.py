@@ -19,8 +19,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
-from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
+from django.template import Context, TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from kombu.exceptions import LimitExceeded
@@ -153,11 +153,20 @@ def _publish_connections(app):
     return pool
 
 
+def _render_plain_text(template_name: str, context: dict) -> str:
+    """Render a plain-text mail part with autoescaping off.
+
+    HTML escaping belongs to HTML: in a text/plain body or a Subject header "O'Neill" would arrive
+    as "O&#x27;Neill". The ``.html`` alternative keeps Django's autoescaping.
+    """
+    return get_template(template_name).template.render(Context(context, autoescape=False))
+
+
 def email_render(*, outbox: EmailOutbox, extra_context: dict | None = None) -> EmailMultiAlternatives:
     context = {"SITE_URL": settings.SITE_URL, **outbox.context, **(extra_context or {})}
     with translation.override(outbox.language):
-        subject = " ".join(render_to_string(f"{outbox.template}_subject.txt", context).split())
-        body = render_to_string(f"{outbox.template}.txt", context)
+        subject = " ".join(_render_plain_text(f"{outbox.template}_subject.txt", context).split())
+        body = _render_plain_text(f"{outbox.template}.txt", context)
         try:
             html = render_to_string(f"{outbox.template}.html", context)
         except TemplateDoesNotExist:

@@ -76,4 +76,12 @@ class KoppelingOngedaanForm(UtrechtFormMixin, forms.Form):
 
 
 class ZoekForm(forms.Form):
-    q = forms.CharField(label=_("Search by name, username or e-mail address"), required=False, max_length=200)
+    q = forms.CharField(
+        label=_("Search by name, username or e-mail address"),
+        required=False,
+        max_length=200,
+        error_messages={
+            "max_length": _("The search term is too long: use at most %(limit_value)d characters."),
+            "null_characters_not_allowed": _("The search term contains a character that is not allowed."),
+        },
+    )

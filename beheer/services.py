@@ -218,6 +218,40 @@ def rol_assign(
     return toekenning
 
 
+def rol_assign_forged_refuse(
+    *,
+    beheerder: Account,
+    account: Account,
+    rol_value: str,
+    kenmerk_value: str,
+    request: HttpRequest | None = None,
+) -> None:
+    """Audit a role POST naming a rol or kenmerk the form never offered her.
+
+    The form refuses such a POST before ``rol_assign`` runs, so without this the attempt would
+    leave no trace; every refused authorisation attempt is a security event (design.md §6).
+    """
+    rol = Rol.objects.filter(pk=int(rol_value)).first() if rol_value.isdigit() else None
+    kenmerk = Kenmerk.objects.filter(pk=int(kenmerk_value)).first() if kenmerk_value.isdigit() else None
+    if rol is not None and not Rol.objects.filter(pk=rol.pk, beheerautorisaties__accounts=beheerder).exists():
+        error_code = "rol_not_covered"
+    elif kenmerk is not None and kenmerk.organisatie_id != beheerder.organisatie_id:
+        error_code = "kenmerk_other_organisation"
+    else:
+        error_code = "unknown_choice"
+    detail = {"error_code": error_code}
+    if rol is not None:
+        detail["rol_code"] = rol.code
+    audit_log(
+        action=AuditAction.ROL_GRANT,
+        result=AuditResult.REFUSED,
+        actor=beheerder,
+        obj=account,
+        request=request,
+        detail=detail,
+    )
+
+
 @transaction.atomic
 def rol_revoke(*, beheerder: Account, toekenning: RolToekenning, request: HttpRequest | None = None) -> None:
     """Take a role away; a beheerder can only take away what he could have given."""

@@ -63,7 +63,10 @@ def _refuse(request, error, pk: int, status: int = 400):
 @require_GET
 def gebruikers(request):
     form = ZoekForm(request.GET)
-    search = form.cleaned_data["q"] if form.is_valid() else ""
+    if not form.is_valid():
+        # A search the list cannot run is said so, never silently replaced by the first page.
+        return render(request, "beheer/gebruikers.html", {"form": form, "search": ""}, status=400)
+    search = form.cleaned_data["q"]
     page, accounts = selectors.accounts_page_for_beheerder(
         beheerder=request.user, search=search, page_number=request.GET.get("page"), per_page=USERS_PER_PAGE
     )
@@ -165,7 +168,16 @@ def gebruiker_wijzigen(request, pk: int):
 def rol_toekennen(request, pk: int):
     account = _account_or_404(request, pk)
     form = _rol_form(request, request.POST)
-    if form.is_valid():
+    if form.has_error("rol", "invalid_choice") or form.has_error("kenmerk", "invalid_choice"):
+        # The form offers only what she may hand out: anything else was forged, and is audited.
+        services.rol_assign_forged_refuse(
+            beheerder=request.user,
+            account=account,
+            rol_value=request.POST.get("rol", ""),
+            kenmerk_value=request.POST.get("kenmerk", ""),
+            request=request,
+        )
+    elif form.is_valid():
         try:
             services.rol_assign(beheerder=request.user, account=account, request=request, **form.cleaned_data)
         except ValidationError as error:
