@@ -28,7 +28,8 @@ def test_broker_login_page_follows_seed_step_1a(client):
 def test_broker_form_fields_have_labels_and_radio_groups_have_legends(client):
     saml_start(client)
     html = client.get("/dev/broker/inloggen/").content.decode()
-    assert html.count("<fieldset") == 2 and html.count("<legend>") == 2
+    # level, persona, and how the artifact goes back (GET or POST)
+    assert html.count("<fieldset") == 3 and html.count("<legend>") == 3
     for field_id in re.findall(r'<input[^>]+type="(?:text|radio|checkbox)"[^>]*id="([^"]+)"', html):
         assert f'for="{field_id}"' in html, field_id
 
@@ -36,12 +37,13 @@ def test_broker_form_fields_have_labels_and_radio_groups_have_legends(client):
 def test_broker_post_page_has_no_inline_script_and_a_visible_button(client):
     saml_start(client)
     page = client.post(
-        "/dev/broker/inloggen/", {"level": "urn:etoegang:core:assurance-class:loa3", "persona": "anna"}
+        "/dev/broker/inloggen/",
+        {"level": "urn:etoegang:core:assurance-class:loa3", "persona": "anna", "artifact_method": "post"},
     )
     html = page.content.decode()
     assert re.search(r"<script>", html) is None
     assert '<script src="/static/js/auto-submit.js">' in html
-    assert 'name="SAMLResponse"' in html
+    assert 'name="SAMLart"' in html
     assert "Verder</button>" in html
     assert "'unsafe-inline'" not in page.get("Content-Security-Policy", "")
 
@@ -93,7 +95,9 @@ def test_persona_login_through_the_pages_reaches_acs(client):
     page = client.post(
         "/dev/broker/inloggen/", {"level": "urn:etoegang:core:assurance-class:loa3", "persona": "stranger"}
     )
-    assert page.context["action"].endswith("/saml2/acs/")
-    acs = client.post("/saml2/acs/", {"SAMLResponse": page.context["saml_response"]})
+    assert page.status_code == 302  # the artifact binding: back to our ACS with SAMLart
+    back = urlsplit(page["Location"])
+    assert back.path == "/saml2/acs/" and parse_qs(back.query)["SAMLart"]
+    acs = client.get(f"{back.path}?{back.query}")
     assert acs.status_code == 302
     assert acs["Location"] == "/koppelen/"
