@@ -4,7 +4,6 @@ A real HTTP server on loopback serves good, broken, wrong-entity, unsigned, … 
 keeps the last good copy whenever a new one fails a check, and logins never fetch.
 """
 
-import os
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from koppeling.saml.config import sp_config_load
 from koppeling.saml.idp_metadata import idp_metadata_refresh
 from koppeling.saml.tasks import refresh_idp_metadata
 from koppeling.saml.xmldsig import sign_enveloped
+from tests.accounts.test_settings import production_env  # noqa: F401  (fixture: a valid production env)
 from tests.koppeling.saml_documents import NS, certificate_body, keypair_files
 
 pytestmark = pytest.mark.django_db
@@ -374,30 +374,12 @@ def test_plain_http_metadata_without_a_signing_certificate_is_a_check_warning_in
 # --- production settings -------------------------------------------------------------------------
 
 
-def _production_env(tmp_path, **extra) -> dict:
-    key_file, cert_file = keypair_files(tmp_path, "prod-sp", days=365)
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "EHERKENNING_", "DEV_", "CELERY_")) and name != "SITE_URL"
-    }
-    env.update(
-        DJANGO_ENV="production",
-        DJANGO_SECRET_KEY="x" * 64,
-        SITE_URL="https://zakelijk.example.nl",
-        DJANGO_ALLOWED_HOSTS="zakelijk.example.nl",
-        EHERKENNING_SP_KEY_FILE=key_file,
-        EHERKENNING_SP_CERT_FILE=cert_file,
-        EHERKENNING_DEV_BROKER="0",
-        **extra,
-    )
-    return env
-
-
-def test_production_starts_with_broker_metadata_by_url_instead_of_a_file(tmp_path):
+def test_production_starts_with_broker_metadata_by_url_instead_of_a_file(request):
+    base_env = request.getfixturevalue("production_env")  # tests/accounts/test_settings.py's
     code = "import django; django.setup(); from django.conf import settings as s; print(s.EHERKENNING_IDP_METADATA_URL)"
-    env = _production_env(tmp_path, EHERKENNING_IDP_METADATA_URL="https://broker.example.nl/metadata")
-    env["DJANGO_SETTINGS_MODULE"] = "mijnduo.settings"
+    env = {**base_env, "DJANGO_SETTINGS_MODULE": "mijnduo.settings"}
+    env.pop("EHERKENNING_IDP_METADATA")
+    env["EHERKENNING_IDP_METADATA_URL"] = "https://broker.example.nl/metadata"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "https://broker.example.nl/metadata"
