@@ -43,6 +43,7 @@ from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 from koppeling.models import UsedAssertion
 
 from .checks import NS_DS, NS_SAML, NS_SAMLP, STATUS_SUCCESS, SamlRefusedError
+from .config import sp_tls_client_pair
 from .crypto import CryptoBackendXmlSec, WeakSignatureAlgorithmError, xml_parse
 
 logger = logging.getLogger(__name__)
@@ -288,33 +289,23 @@ def _signature_verify(*, conf, body: bytes, message, entity_id: str) -> None:
 
 
 def tls_client_pair() -> tuple[str, str]:
-    """(cert_file, key_file) we present to the broker: the TLS pair, by default the SP pair."""
-    from . import config
-
-    pair = getattr(config, "sp_tls_client_pair", None)
-    if pair is not None:
-        return pair()
-    cert = getattr(settings, "EHERKENNING_TLS_CLIENT_CERT_FILE", "")
-    key = getattr(settings, "EHERKENNING_TLS_CLIENT_KEY_FILE", "")
-    if cert and key:
-        return cert, key
-    key, cert = config.sp_key_files()
-    return cert, key
+    """(cert_file, key_file) we present to the broker: EHERKENNING_TLS_CLIENT_CERT_FILE/…_KEY_FILE,
+    by default the SP pair that signs today."""
+    return sp_tls_client_pair()
 
 
 def tls_trust() -> str | bool:
     """What the broker's server certificate must chain to: EHERKENNING_TLS_CA_FILE, else the
     operating system's CA store (requests would otherwise use certifi's copy), else certifi."""
-    ca_file = getattr(settings, "EHERKENNING_TLS_CA_FILE", "")
-    if ca_file:
-        return ca_file
+    if settings.EHERKENNING_TLS_CA_FILE:
+        return settings.EHERKENNING_TLS_CA_FILE
     paths = ssl.get_default_verify_paths()
     return paths.cafile or paths.capath or True
 
 
 def _soap_post(*, url: str, envelope: bytes) -> tuple[int, bytes]:
     """POST the envelope; return (HTTP status, body), reading at most the upload limit in time."""
-    timeout = float(getattr(settings, "EHERKENNING_ARTIFACT_RESOLVE_TIMEOUT", 10.0))
+    timeout = float(settings.EHERKENNING_ARTIFACT_RESOLVE_TIMEOUT)
     max_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440
     deadline = time.monotonic() + timeout
     with requests.Session() as session:

@@ -45,8 +45,8 @@ REQUEST_ID = "id-authn-request-artifact-test"
 
 @pytest.fixture(scope="module")
 def key_dir(tmp_path_factory):
-    """Key pairs of our own: the TLS handshake checks certificate dates, and the shared test key
-    directory may hold a pair generated while another test travelled in time."""
+    """Key pairs, CA and pinned client certificate of this module's own: its TLS servers are
+    independent of the suite-wide resolution service (tests/conftest.py)."""
     return tmp_path_factory.mktemp("artifact-keys")
 
 
