@@ -6,6 +6,8 @@ would confirm the id exists).
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -163,3 +165,60 @@ def accounts_with_status(*, accounts: Iterable[Account]) -> list[Account]:
             filter(None, [account.last_login, account.link_last_login_at]), default=None
         )
     return accounts
+
+
+@dataclass(frozen=True)
+class ActivationCodeInfo:
+    """What the detail page tells about the last activation code: never the code or its hash."""
+
+    state: str  # "pending", "valid", "used", "replaced", "expired"
+    queued_at: datetime | None
+    sent_at: datetime | None
+    valid_until: datetime | None
+    issued_by_name: str
+
+
+def activation_code_last(*, account: Account, now: datetime | None = None) -> ActivationCodeInfo | None:
+    """The last activation code of ``account``: when it was sent, by whom, until when it is valid.
+
+    The code is issued when its mail is sent (``koppeling.services.activation_code_email_context``),
+    so a queued mail newer than the last code means a new code is on its way (and the old one
+    stops working when it arrives).
+    """
+    now = now or timezone.now()
+    code = (
+        ActivationCode.objects.filter(account=account)
+        .select_related("issued_by")
+        .only("created_at", "expires_at", "used_at", "invalidated_at", "issued_by__name")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    mail = (
+        EmailOutbox.objects.filter(account=account, template=ACTIVATION_CODE_EMAIL_TEMPLATE)
+        .only("created_at", "sent_at", "context")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if mail is not None and mail.sent_at is None and (code is None or mail.created_at >= code.created_at):
+        issued_by_id = (mail.context or {}).get("issued_by_id")
+        issuer = Account.objects.filter(pk=issued_by_id).values_list("name", flat=True).first() or ""
+        return ActivationCodeInfo(
+            state="pending", queued_at=mail.created_at, sent_at=None, valid_until=None, issued_by_name=issuer
+        )
+    if code is None:
+        return None
+    if code.used_at is not None:
+        state = "used"
+    elif code.invalidated_at is not None:
+        state = "replaced"
+    elif code.expires_at <= now:
+        state = "expired"
+    else:
+        state = "valid"
+    return ActivationCodeInfo(
+        state=state,
+        queued_at=None,
+        sent_at=code.created_at,
+        valid_until=code.expires_at,
+        issued_by_name=code.issued_by.name if code.issued_by else "",
+    )

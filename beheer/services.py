@@ -282,11 +282,36 @@ def activation_code_request(
     return koppel_services.activation_code_send(account=account, issued_by=beheerder, request=request)
 
 
+def _check_not_self_unlink(*, beheerder: Account, account: Account, request: HttpRequest | None) -> None:
+    """Refuse to undo her own link: she would lock herself out of Autorisatiebeheer.
+
+    Without a link she cannot log in, and only a beheerder or the helpdesk can send her a new code;
+    a lost means of her own is reported to the helpdesk. Refused and audited, whatever the screen offered.
+    """
+    if account.pk != beheerder.pk:
+        return
+    audit_log(
+        action=AuditAction.LINK_UNDO,
+        result=AuditResult.REFUSED,
+        actor=beheerder,
+        obj=account,
+        request=request,
+        detail={"error_code": "own_link"},
+    )
+    raise ValidationError(
+        _(
+            "You cannot undo your own link: you would no longer be able to log in. "
+            "Has your eHerkenning means been lost or stolen? Contact the helpdesk."
+        )
+    )
+
+
 def koppeling_undo(
     *, beheerder: Account, account: Account, reason: str, request: HttpRequest | None = None
 ) -> Koppeling:
     """ "Koppeling ongedaan maken" (lost, stolen, defect, other): the account and its roles stay."""
     _check_same_organisatie(beheerder=beheerder, account=account)
+    _check_not_self_unlink(beheerder=beheerder, account=account, request=request)
     _check_within_reach(beheerder=beheerder, account=account)
     if reason not in BEHEERDER_UNLINK_REASONS:
         raise ValidationError({"reason": _("Choose a reason.")})

@@ -119,6 +119,7 @@ def gebruiker_detail_render(request, account: Account, rol_form: RolToekennenFor
         {
             "account": account,
             "is_self": account.pk == request.user.pk,
+            "code_info": selectors.activation_code_last(account=account),
             "rol_form": rol_form,
             "koppeling_form": KoppelingOngedaanForm(),
         },
@@ -191,12 +192,17 @@ def rol_toekennen(request, pk: int):
 
 
 @beheerder_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def rol_intrekken(request, pk: int, toekenning_pk: int):
+    """GET shows who loses which role with which kenmerk; only the POST revokes it."""
     account = _account_or_404(request, pk)
     toekenning = get_object_or_404(
-        RolToekenning.objects.select_related("rol", "kenmerk", "account"), pk=toekenning_pk, account=account
+        RolToekenning.objects.select_related("rol", "kenmerk__type", "account"),
+        pk=toekenning_pk,
+        account=account,
     )
+    if request.method == "GET":
+        return render(request, "beheer/rol_intrekken.html", {"account": account, "toekenning": toekenning})
     try:
         services.rol_revoke(beheerder=request.user, toekenning=toekenning, request=request)
     except (ValidationError, PermissionDenied) as error:
@@ -215,7 +221,10 @@ def activatiecode_versturen(request, pk: int):
         return _refuse(request, error, pk, status=409)
     messages.success(
         request,
-        _("The activation code is being sent to %(email)s. It is valid for 24 hours.")
+        _(
+            "The activation code is being sent to %(email)s. It is valid for 24 hours. "
+            "A code sent earlier no longer works."
+        )
         % {"email": account.email},
     )
     return redirect("beheer:gebruiker", pk=account.pk)
@@ -235,6 +244,9 @@ def brief(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def koppeling_ongedaan_maken(request, pk: int):
     account = _account_or_404(request, pk)
+    if account.pk == request.user.pk and request.method == "GET":
+        messages.error(request, _("You cannot undo your own link: you would no longer be able to log in."))
+        return gebruiker_detail_render(request, account, status=409)
     form = KoppelingOngedaanForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

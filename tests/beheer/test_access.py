@@ -12,7 +12,7 @@ URLS = [
     ("beheer:gebruiker", True, False, ["get"]),
     ("beheer:gebruiker_wijzigen", True, False, ["get", "post"]),
     ("beheer:rol_toekennen", True, False, ["post"]),
-    ("beheer:rol_intrekken", True, True, ["post"]),
+    ("beheer:rol_intrekken", True, True, ["get", "post"]),
     ("beheer:activatiecode_versturen", True, False, ["post"]),
     ("beheer:brief", True, False, ["get"]),
     ("beheer:koppeling_ongedaan_maken", True, False, ["get", "post"]),
