@@ -55,8 +55,11 @@ def source_id() -> bytes:
     return hashlib.sha1(broker_entity_id().encode("utf-8")).digest()  # noqa: S324  (defined by SAML)
 
 
-def artifact_issue(*, response_xml: str, endpoint_index: int = 0, sp_entity_id: str = "") -> str:
+def artifact_issue(*, response_xml: str, endpoint_index: int = 1, sp_entity_id: str = "") -> str:
     """Keep ``response_xml`` for the SP and return the base64 type 0x0004 artifact that names it.
+
+    ``endpoint_index`` names the ArtifactResolutionService: pysaml2 numbers the broker's one
+    service 1 in its metadata.
 
     ``sp_entity_id`` (when given) binds the artifact to that SP: another requester gets nothing.
     """

@@ -155,8 +155,8 @@ def test_broker_metadata_advertises_the_soap_resolution_service(settings):
     settings.EHERKENNING_DEV_BROKER_ARS_URL = "https://127.0.0.1:1234/dev/broker/ars/"
     root = etree.fromstring(broker_metadata_xml().encode())
     services = root.findall(".//{urn:oasis:names:tc:SAML:2.0:metadata}ArtifactResolutionService")
-    assert [(s.get("Binding"), s.get("Location")) for s in services] == [
-        (saml2.BINDING_SOAP, "https://127.0.0.1:1234/dev/broker/ars/")
+    assert [(s.get("Binding"), s.get("Location"), s.get("index")) for s in services] == [
+        (saml2.BINDING_SOAP, "https://127.0.0.1:1234/dev/broker/ars/", "1")
     ]
 
 
@@ -630,7 +630,8 @@ def test_dev_broker_sends_the_browser_back_with_samlart_by_redirect(client, brok
     query = parse_qs(location.query)
     assert set(query) == {"SAMLart", "RelayState"}
     samlart = query["SAMLart"][0]
-    assert artifact.artifact_parse(samlart).source_id == broker_artifact.source_id()
+    parsed = artifact.artifact_parse(samlart)
+    assert (parsed.source_id, parsed.endpoint_index) == (broker_artifact.source_id(), 1)  # as advertised
     assert etree.fromstring(resolve(samlart)).get("InResponseTo") == request_id
 
 
