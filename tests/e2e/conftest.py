@@ -331,7 +331,8 @@ def smtp_server():
 
 @pytest.fixture
 def e2e_site(live_server, settings, smtp_server, tmp_path_factory):
-    """The live server, configured as the site: SITE_URL, SAML entity id, SMTP delivery, fresh SAML keys."""
+    """The live server, configured as the site: SITE_URL, SAML entity id, SMTP delivery, fresh SAML keys
+    (and a dev broker ArtifactResolutionService that trusts them)."""
     url = live_server.url
     settings.SITE_URL = url
     settings.EHERKENNING_SP_ENTITY_ID = f"{url}/saml2/metadata/"
@@ -358,4 +359,9 @@ def e2e_site(live_server, settings, smtp_server, tmp_path_factory):
         sp_config_reset()
     except ImportError:
         pass
-    return live_server
+    # The dev broker's ArtifactResolutionService over mutual TLS, pinned to the client certificate of
+    # these fresh keys (the session's server trusts the suite's own key directory only).
+    from koppeling.dev_broker.testing import ars_loopback
+
+    with ars_loopback(settings):
+        yield live_server
