@@ -115,7 +115,9 @@ def orm_converters(model, on) -> dict:
     compiler = model.objects.all().query.get_compiler(connection=on)
     compiler.setup_query()
     selected = [column for column, _sql, _alias in compiler.select]
-    return {index: unbound(functions) for index, (functions, _col) in compiler.get_converters(selected).items()}
+    return {
+        index: unbound(functions) for index, (functions, _col) in compiler.get_converters(selected).items()
+    }
 
 
 def sqlite_wrapper():

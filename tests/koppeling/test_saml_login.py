@@ -311,7 +311,9 @@ def test_acs_get_without_an_artifact_is_a_dutch_400_and_audited(client):
     response = client.get("/saml2/acs/")
     assert response.status_code == 400
     assert "Inloggen met eHerkenning is niet gelukt" in response.content.decode()
-    assert AuditEvent.objects.filter(action=AuditAction.SAML_FAILED, detail__reason_code="missing_response").exists()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.SAML_FAILED, detail__reason_code="missing_response"
+    ).exists()
 
 
 def test_acs_works_when_the_browser_drops_the_lax_login_cookie_on_the_brokers_cross_site_post(client, linked):
