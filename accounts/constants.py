@@ -68,3 +68,7 @@ class AuditAction(models.TextChoices):
     LETTER_DOWNLOAD = "letter.download", _("username letter downloaded")
     LETTER_WRITE = "letter.write", _("username letter written")
     IMPORT_ROW = "import.row", _("registration form imported")
+    # OpenID Connect provider (diensten app)
+    DIENST_AUTHORIZE = "dienst.authorize", _("hand-off to a DUO service")
+    DIENST_TOKEN = "dienst.token", _("token for a DUO service")
+    DIENST_USERINFO = "dienst.userinfo", _("user info for a DUO service")

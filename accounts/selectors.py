@@ -6,8 +6,10 @@ count must not grow with the number of roles, so each part is one query, whateve
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q
@@ -119,12 +121,33 @@ def _moment_format(moment: datetime, pattern: str, zone: tzinfo, language: str) 
         return date_format(local, pattern)
 
 
+# An app that hands the user on from an Onderwerp (diensten: the launch URL of the Dienst that serves
+# the rol) registers a function returning a query expression on Rol: the URL the Onderwerp opens, or
+# NULL/empty for the Onderwerp page. An expression rather than a second query, so the catalogue stays
+# one query; a hook rather than an import, because accounts does not depend on the apps built on it.
+_onderwerp_url_expressions: list[Callable[[], Any]] = []
+
+
+def onderwerp_url_register(expression: Callable[[], Any]) -> None:
+    """Let an Onderwerp open another URL than its page (see ``_onderwerp_url_expressions``)."""
+    if expression not in _onderwerp_url_expressions:
+        _onderwerp_url_expressions.append(expression)
+    rollen_snapshot.clear()
+
+
 def _rollen_load() -> dict[int, tuple[str, str, str, str]]:
-    """The rol catalogue: code, naam, Onderwerp and the Onderwerp page's URL (reversed once)."""
-    return {
-        pk: (code, naam, onderwerp, reverse("onderwerp", args=[code]))
-        for pk, code, naam, onderwerp in Rol.objects.values_list("pk", "code", "naam", "onderwerp")
-    }
+    """The rol catalogue: code, naam, Onderwerp and the URL it opens (the Onderwerp page, reversed
+    once, unless a registered app gives another)."""
+    rollen = Rol.objects.all()
+    for index, expression in enumerate(_onderwerp_url_expressions):
+        rollen = rollen.annotate(**{f"_url_{index}": expression()})
+    url_fields = [f"_url_{index}" for index in range(len(_onderwerp_url_expressions))]
+    catalogue = {}
+    rows = rollen.values_list("pk", "code", "naam", "onderwerp", *url_fields)
+    for pk, code, naam, onderwerp, *urls in rows:
+        url = next((url for url in urls if url), None) or reverse("onderwerp", args=[code])
+        catalogue[pk] = (code, naam, onderwerp, url)
+    return catalogue
 
 
 def _mededelingen_load() -> list[PublishedMededeling]:

@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "accounts",
     "koppeling",
     "beheer",
+    "oauth2_provider",
+    "diensten",
 ]
 if EHERKENNING_DEV_BROKER:
     INSTALLED_APPS.append("koppeling.dev_broker")
@@ -201,6 +203,8 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
     # Activation codes only (60-bit random secrets, 24 hours): see koppeling/hashers.py.
     "koppeling.hashers.ActivationCodeHasher",
+    # OAuth2 client secrets of the Diensten only: see diensten/hashers.py.
+    "diensten.hashers.ClientSecretHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -412,6 +416,89 @@ if IS_PRODUCTION and not (
         "Refusing to start with production settings: set EHERKENNING_IDP_METADATA or "
         "EHERKENNING_IDP_METADATA_URL, EHERKENNING_SP_KEY_FILE and EHERKENNING_SP_CERT_FILE"
     )
+
+# --- OpenID Connect provider (design.md §9, app diensten) ---------------------------------------
+# The Diensten verify ID tokens with these RSA keys (RS256). The current key signs; the others
+# (OIDC_RSA_NEXT_PRIVATE_KEY before a rotation, the previous one after it) are only published in the
+# JWKS, so a rotation needs no downtime. Each as PEM text or as a file (…_FILE).
+from diensten.keys import signing_key_ensure, signing_key_read  # noqa: E402
+
+OIDC_RSA_PRIVATE_KEY = signing_key_read(
+    pem=env.str("OIDC_RSA_PRIVATE_KEY", default=""), path=env.str("OIDC_RSA_PRIVATE_KEY_FILE", default="")
+)
+OIDC_RSA_PUBLISHED_KEYS = [
+    key
+    for key in (
+        signing_key_read(
+            pem=env.str(f"OIDC_RSA_{which}_PRIVATE_KEY", default=""),
+            path=env.str(f"OIDC_RSA_{which}_PRIVATE_KEY_FILE", default=""),
+        )
+        for which in ("NEXT", "PREVIOUS")
+    )
+    if key
+]
+if not OIDC_RSA_PRIVATE_KEY:
+    if IS_PRODUCTION:
+        raise ImproperlyConfigured(
+            "Refusing to start with production settings: set OIDC_RSA_PRIVATE_KEY_FILE (or "
+            "OIDC_RSA_PRIVATE_KEY), the RSA key that signs the ID tokens for the Diensten"
+        )
+    # Generated once, outside the repo tree, like the development SAML key pairs.
+    _oidc_key_dir = (
+        DEV_DATA_DIR / "oidc"
+        if IS_DEVELOPMENT
+        else Path(tempfile.gettempdir()) / f"mijnduo-oidc-{DJANGO_ENV}-{os.getuid()}"
+    )
+    OIDC_RSA_PRIVATE_KEY = signing_key_ensure(
+        directory=Path(env.str("OIDC_KEY_DIR", default=str(_oidc_key_dir)))
+    )
+# ID and access tokens live 5 minutes: a Dienst asks again (a redirect, no screen) and so sees a
+# revoked rol within minutes even without back-channel logout.
+OIDC_TOKEN_SECONDS = env.int("OIDC_TOKEN_SECONDS", default=300)
+# django-oauth-toolkit's own models; named here because diensten's migrations refer to them.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": env.str("OIDC_ISSUER", default=SITE_URL),
+    "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": OIDC_RSA_PUBLISHED_KEYS,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_SUBJECT_TYPES_SUPPORTED": ["pairwise"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
+    "OAUTH2_VALIDATOR_CLASS": "diensten.validators.DienstValidator",
+    "SCOPES": {
+        "openid": _("Log in with your Mijn DUO Zakelijk account"),
+        "profile": _("Your name"),
+        "email": _("Your e-mail address"),
+        "duo": _("Your organisation and your rollen for this service"),
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "CLIENT_SECRET_HASHER": "pbkdf2_sha256_client_secret",
+    "PKCE_REQUIRED": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OIDC_TOKEN_SECONDS,
+    "ID_TOKEN_EXPIRE_SECONDS": OIDC_TOKEN_SECONDS,
+    "REQUEST_APPROVAL_PROMPT": "auto",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if IS_PRODUCTION else ["http", "https"],
+    # RFC 9700 (OAuth 2.0 security best current practice): S256 only, the iss parameter in the
+    # authorization response, tokens stored hashed, no implicit or password grant.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # No refresh tokens are issued (diensten/validators.py); should one ever be, a replay revokes its family.
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": IS_PRODUCTION,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
 
 # The version of the terms of use (/gebruiksvoorwaarden/) that the koppel wizard records as accepted.
 TERMS_VERSION = env.str("TERMS_VERSION", default="2022-1")

@@ -15,6 +15,8 @@ urlpatterns = [
     path("toegankelijkheid", RedirectView.as_view(url="/toegankelijkheid/", permanent=True)),
     path("saml2/", include("koppeling.saml.urls")),
     path("uitloggen/", saml_views.logout_view, name="logout"),
+    # The OpenID Connect provider for the DUO services (design.md §9): /o/… and the discovery document.
+    path("", include("diensten.urls")),
 ]
 
 handler400 = "koppeling.saml.views.bad_request"

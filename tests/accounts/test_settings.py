@@ -63,6 +63,8 @@ def production_env(tmp_path_factory):
         EHERKENNING_SP_KEY_FILE=str(key),
         EHERKENNING_SP_CERT_FILE=str(cert),
         EHERKENNING_DEV_BROKER="0",
+        # The OpenID Connect signing key (diensten): any RSA key will do for these checks.
+        OIDC_RSA_PRIVATE_KEY_FILE=str(key),
     )
     return env
 

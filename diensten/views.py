@@ -1,0 +1,109 @@
+"""The provider's endpoints: django-oauth-toolkit's views with the portal's decisions added."""
+
+import calendar
+import hashlib
+
+from django.http import HttpResponseForbidden, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.models import get_access_token_model
+from oauth2_provider.oauth2_backends import get_oauthlib_core
+from oauth2_provider.views import AuthorizationView
+from oauthlib.common import Request as OauthlibRequest
+
+from accounts.audit import audit_log
+from accounts.constants import AuditAction, AuditResult
+
+from . import selectors, services
+
+
+@method_decorator(never_cache, name="dispatch")
+class DienstAuthorizationView(AuthorizationView):
+    """The authorization endpoint: no consent screen (the Diensten are DUO's own), but only for a
+    user who holds a rol of the Dienst; anyone else goes back to the Dienst with ``access_denied``.
+
+    A visitor who is not logged in goes through the eHerkenning login first (``LOGIN_URL`` with
+    ``next``) and comes back here.
+    """
+
+    http_method_names = ["get"]
+    template_name = "diensten/authorize_error.html"
+
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        dienst = selectors.dienst_for_client(client=self.oauth2_data.get("application"))
+        account = request.user
+        reason = ""
+        if dienst is None or not dienst.enabled:
+            reason = "dienst_disabled"
+        elif account.organisatie_id is None or not selectors.account_holds_dienst_rol(
+            account=account, dienst=dienst
+        ):
+            reason = "no_rol"
+        if reason:
+            audit_log(
+                action=AuditAction.DIENST_AUTHORIZE,
+                result=AuditResult.REFUSED,
+                obj=dienst,
+                request=request,
+                detail={"reason_code": reason},
+            )
+            allow = False
+        else:
+            credentials["duo_login"] = services.login_context(request=request)
+            audit_log(action=AuditAction.DIENST_AUTHORIZE, obj=dienst, request=request)
+        return super().create_authorization_response(request, scopes, credentials, allow)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+class DienstIntrospectionView(View):
+    """Token introspection (RFC 7662) for a Dienst's own APIs.
+
+    Only the Dienst the token was issued to may introspect it (with its client credentials), and
+    the answer carries the pairwise ``sub``, never the portal's username. A token of a removed or
+    unlinked account is not active, whatever its expiry says.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        core = get_oauthlib_core()
+        uri, http_method, body, headers = core._extract_params(request)
+        oauth_request = OauthlibRequest(uri, http_method, body, headers)
+        if not core.server.request_validator.authenticate_client(oauth_request):
+            return HttpResponseForbidden()
+        client = oauth_request.client
+        value = request.POST.get("token")
+        if not value:
+            return JsonResponse({"error": "invalid_request"}, status=400)
+        token = (
+            get_access_token_model()
+            .objects.select_related("user", "application")
+            .filter(token_checksum=hashlib.sha256(value.encode()).hexdigest(), application=client)
+            .first()
+        )
+        if token is None or not token.is_valid():
+            return JsonResponse({"active": False})
+        handoff = selectors.handoff_for_access_token(access_token=token)
+        if not services.account_may_use_dienst(account=token.user, handoff=handoff):
+            audit_log(
+                action=AuditAction.DIENST_USERINFO,
+                result=AuditResult.REFUSED,
+                actor=token.user,
+                obj=handoff.dienst if handoff else None,
+                request=request,
+                detail={"reason_code": "account_closed", "via": "introspection"},
+            )
+            return JsonResponse({"active": False})
+        return JsonResponse(
+            {
+                "active": True,
+                "scope": token.scope,
+                "client_id": client.client_id,
+                "sub": services.pairwise_sub(dienst=handoff.dienst, account=token.user),
+                "exp": int(calendar.timegm(token.expires.timetuple())),
+                "token_type": "Bearer",
+            }
+        )
