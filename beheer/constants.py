@@ -10,7 +10,7 @@ ACTIVATION_CODE_EMAIL_TEMPLATE = "koppeling/email/activation_code"
 # The reasons a beheerder may give for undoing a link (seed 002: lost or stolen means, and so on).
 BEHEERDER_UNLINK_REASONS = [UnlinkReason.LOST, UnlinkReason.STOLEN, UnlinkReason.DEFECT, UnlinkReason.OTHER]
 
-USERS_PER_PAGE = 25
+PAGE_SIZES = (25, 50, 100)
 
 
 class GebruikerStatus(models.TextChoices):

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Account, Kenmerk, Rol
 from koppeling.models import UnlinkReason
 
-from .constants import BEHEERDER_UNLINK_REASONS
+from .constants import BEHEERDER_UNLINK_REASONS, PAGE_SIZES, GebruikerStatus
 
 
 class UtrechtFormMixin:
@@ -85,3 +85,53 @@ class ZoekForm(forms.Form):
             "null_characters_not_allowed": _("The search term contains a character that is not allowed."),
         },
     )
+
+
+class GebruikersFilterForm(ZoekForm):
+    """The user list's state, all of it in the URL (a GET form): search, filters, sort, page size.
+
+    Unknown values are a Dutch 400, not a silently different list.
+    """
+
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("All except removed")), *GebruikerStatus.choices],
+    )
+    rol = forms.ModelChoiceField(
+        label=_("Role"), queryset=Rol.objects.none(), required=False, empty_label=_("All roles")
+    )
+    kenmerk = forms.ModelChoiceField(
+        label=_("Kenmerk"), queryset=Kenmerk.objects.none(), required=False, empty_label=_("All kenmerken")
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            (f"{prefix}{key}", key)
+            for key in ("name", "username", "status", "last_login")
+            for prefix in ("", "-")
+        ],
+        widget=forms.HiddenInput,
+    )
+    per_page = forms.TypedChoiceField(
+        label=_("Users per page"),
+        required=False,
+        coerce=int,
+        empty_value=PAGE_SIZES[0],
+        choices=[(size, str(size)) for size in PAGE_SIZES],
+    )
+
+    def __init__(self, *args, rollen, kenmerken, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rol"].queryset = rollen
+        self.fields["kenmerk"].queryset = kenmerken
+        self.fields["kenmerk"].label_from_instance = lambda kenmerk: f"{kenmerk.type.naam} {kenmerk.waarde}"
+        for name in ("status", "rol", "kenmerk", "per_page"):
+            self.fields[name].widget.attrs["class"] = "utrecht-select"
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs["aria-invalid"] = "true"
+                self.fields[name].widget.attrs["aria-describedby"] = f"{name}-error"

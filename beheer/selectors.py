@@ -10,7 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat, Greatest
 from django.utils import timezone
 
 from accounts.models import (
@@ -60,27 +74,7 @@ def _accounts_base(*, beheerder: Account, search: str = "") -> QuerySet[Account]
     return queryset
 
 
-def accounts_page_for_beheerder(
-    *, beheerder: Account, search: str = "", page_number=None, per_page: int = 25
-) -> tuple[Page, list[Account]]:
-    """One page of the user list: the page's ids first, then only those rows with their status.
-
-    Two steps because PostgreSQL evaluates the status subqueries for every row an OFFSET skips:
-    page 200 of 10,000 users would otherwise run them 5,000 times.
-    """
-    ids = _accounts_base(beheerder=beheerder, search=search).values_list("pk", flat=True)
-    page = Paginator(ids, per_page).get_page(page_number)
-    page_ids = list(page.object_list)
-    rows = accounts_for_beheerder(beheerder=beheerder).filter(pk__in=page_ids) if page_ids else []
-    return page, accounts_with_status(accounts=rows)
-
-
-def accounts_for_beheerder(*, beheerder: Account, search: str = "") -> QuerySet[Account]:
-    """The accounts of the beheerder's organisation, with what the status column needs, in one query.
-
-    The status inputs are correlated subqueries on indexed foreign keys, so a page costs the same
-    whatever the size of the organisation or the history of its users.
-    """
+def _with_status_inputs(queryset: QuerySet[Account]) -> QuerySet[Account]:
     active_link = Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=True)
     ended_links = Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=False).order_by(
         "-ended_at"
@@ -89,7 +83,7 @@ def accounts_for_beheerder(*, beheerder: Account, search: str = "") -> QuerySet[
         account=OuterRef("pk"), template=ACTIVATION_CODE_EMAIL_TEMPLATE
     ).order_by("-created_at")
     codes = ActivationCode.objects.filter(account=OuterRef("pk")).order_by("-created_at")
-    return _accounts_base(beheerder=beheerder, search=search).annotate(
+    return queryset.annotate(
         is_linked=Exists(active_link),
         link_last_login_at=Subquery(active_link.values("last_login_at")[:1]),
         last_unlinked_at=Subquery(ended_links.values("ended_at")[:1]),
@@ -98,20 +92,187 @@ def accounts_for_beheerder(*, beheerder: Account, search: str = "") -> QuerySet[
     )
 
 
+def accounts_for_beheerder(*, beheerder: Account, search: str = "") -> QuerySet[Account]:
+    """The accounts of the beheerder's organisation, with what the status column needs, in one query.
+
+    The status inputs are correlated subqueries on indexed foreign keys, so a page costs the same
+    whatever the size of the organisation or the history of its users.
+    """
+    return _with_status_inputs(_accounts_base(beheerder=beheerder, search=search))
+
+
+# The status in SQL, for filtering and sorting the whole list; ``account_status`` is the same rule in
+# Python for the rows of one page. Ranked in the order of the way from registration to a login.
+STATUS_RANK = {
+    GebruikerStatus.AANGEMELD: 0,
+    GebruikerStatus.ACTIVATIECODE_VERSTUURD: 1,
+    GebruikerStatus.GEKOPPELD: 2,
+    GebruikerStatus.ONTKOPPELD: 3,
+    GebruikerStatus.GEBLOKKEERD: 4,
+    GebruikerStatus.VERWIJDERD: 5,
+}
+
+SORTS = {
+    "name": ("name", "pk"),
+    "username": ("username",),
+    "status": ("status_rank", "name", "pk"),
+    "last_login": ("last_seen", "name", "pk"),
+}
+
+
+def _status_conditions(*, now: datetime) -> dict[GebruikerStatus, Q]:
+    """``account_status`` as one SQL condition per status (PostgreSQL and SQLite alike).
+
+    Built from EXISTS tests only, which PostgreSQL can run as (anti-)joins over the whole
+    organisation, instead of the per-row "latest" subqueries the page uses. "A code sent after the
+    last unlink" becomes "a code mail or code with no unlink at or after it". The lockout counts
+    typed usernames as ``u:<USERNAME>``; generated usernames already have that normalised form.
+    """
+    blocked = Exists(
+        KoppelAttemptCounter.objects.filter(
+            key=Concat(Value("u:"), OuterRef("username"), output_field=CharField()), blocked_until__gt=now
+        )
+    )
+    linked = Exists(Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=True))
+    unlinked = Exists(Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=False))
+
+    def unlinked_since(field: str) -> Exists:
+        return Exists(Koppeling.objects.filter(account=OuterRef("account"), ended_at__gte=OuterRef(field)))
+
+    code_mail = EmailOutbox.objects.filter(account=OuterRef("pk"), template=ACTIVATION_CODE_EMAIL_TEMPLATE)
+    code = ActivationCode.objects.filter(account=OuterRef("pk"))
+    fresh_code = Exists(code_mail.filter(~unlinked_since("created_at"))) | Exists(
+        code.filter(~unlinked_since("created_at"))
+    )
+    present = Q(removed_at__isnull=True) & ~blocked
+    return {
+        GebruikerStatus.VERWIJDERD: Q(removed_at__isnull=False),
+        GebruikerStatus.GEBLOKKEERD: Q(removed_at__isnull=True) & blocked,
+        GebruikerStatus.GEKOPPELD: present & linked,
+        GebruikerStatus.ACTIVATIECODE_VERSTUURD: present & ~linked & fresh_code,
+        GebruikerStatus.ONTKOPPELD: present & ~linked & ~fresh_code & unlinked,
+        GebruikerStatus.AANGEMELD: present & ~linked & ~fresh_code & ~unlinked,
+    }
+
+
+def _with_status_rank(queryset: QuerySet[Account], *, now: datetime) -> QuerySet[Account]:
+    """Annotate ``status_rank``, the status's place on the way from registration to a login."""
+    conditions = _status_conditions(now=now)
+    order = [
+        GebruikerStatus.VERWIJDERD,
+        GebruikerStatus.GEBLOKKEERD,
+        GebruikerStatus.GEKOPPELD,
+        GebruikerStatus.ACTIVATIECODE_VERSTUURD,
+        GebruikerStatus.ONTKOPPELD,
+    ]
+    return queryset.annotate(
+        status_rank=Case(
+            *(When(conditions[status], then=Value(STATUS_RANK[status])) for status in order),
+            default=Value(STATUS_RANK[GebruikerStatus.AANGEMELD]),
+            output_field=IntegerField(),
+        )
+    )
+
+
+def _with_last_seen(queryset: QuerySet[Account]) -> QuerySet[Account]:
+    active_link = Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=True)
+    link_login = Subquery(active_link.values("last_login_at")[:1])
+    return queryset.annotate(
+        link_last_login_at=link_login,
+        last_seen=Greatest(Coalesce("last_login", link_login), Coalesce(link_login, "last_login")),
+    )
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What the user list shows: the GET form's cleaned data (beheer.forms.GebruikersFilterForm)."""
+
+    search: str = ""
+    status: str = ""
+    rol: Rol | None = None
+    kenmerk: Kenmerk | None = None
+    sort: str = "name"
+    descending: bool = False
+
+
+def accounts_list_page_for_beheerder(
+    *,
+    beheerder: Account,
+    filters: ListFilter,
+    page_number=None,
+    per_page: int = 25,
+    now: datetime | None = None,
+) -> tuple[Page, list[Account]]:
+    """One page of the filtered, sorted user list, each row with its status and roles.
+
+    Removed users are left out unless the status filter asks for them. The page's ids come first and
+    only those rows get their status inputs and roles: PostgreSQL would evaluate the status
+    subqueries for every row an OFFSET skips, and a page costs a fixed number of queries. The
+    status is computed in SQL only when the filter or the sort needs it; the plain list sorted by
+    name never pays for it.
+    """
+    now = now or timezone.now()
+    queryset = _accounts_base(beheerder=beheerder, search=filters.search)
+    if filters.status == GebruikerStatus.VERWIJDERD:
+        queryset = queryset.filter(removed_at__isnull=False)
+    else:
+        queryset = queryset.filter(removed_at__isnull=True)
+    if filters.status and filters.status != GebruikerStatus.VERWIJDERD:
+        queryset = queryset.filter(_status_conditions(now=now)[GebruikerStatus(filters.status)])
+    if filters.sort == "status":
+        queryset = _with_status_rank(queryset, now=now)
+    if filters.sort == "last_login":
+        queryset = _with_last_seen(queryset)
+    if filters.rol is not None or filters.kenmerk is not None:
+        toekenningen = RolToekenning.objects.filter(account=OuterRef("pk"))
+        if filters.rol is not None:
+            toekenningen = toekenningen.filter(rol=filters.rol)
+        if filters.kenmerk is not None:
+            toekenningen = toekenningen.filter(kenmerk=filters.kenmerk)
+        queryset = queryset.filter(Exists(toekenningen))
+    fields = SORTS.get(filters.sort, SORTS["name"])
+    if filters.descending:
+        ordering = [F(fields[0]).desc(nulls_last=True), *(F(field).desc() for field in fields[1:])]
+    else:
+        ordering = [F(fields[0]).asc(nulls_last=True), *fields[1:]]
+    ids = queryset.order_by(*ordering).values_list("pk", flat=True)
+    page = Paginator(ids, per_page).get_page(page_number)
+    page_ids = list(page.object_list)
+    if not page_ids:
+        return page, []
+    rows = {
+        account.pk: account
+        for account in accounts_for_beheerder(beheerder=beheerder)
+        .filter(pk__in=page_ids)
+        .prefetch_related(_roles_prefetch())
+    }
+    return page, accounts_with_status(accounts=[rows[pk] for pk in page_ids if pk in rows])
+
+
+def _roles_prefetch() -> Prefetch:
+    return Prefetch(
+        "rol_toekenningen",
+        queryset=RolToekenning.objects.select_related("rol", "kenmerk__type").order_by(
+            "rol__naam", "kenmerk__waarde"
+        ),
+    )
+
+
+def rollen_in_organisatie(*, beheerder: Account) -> QuerySet[Rol]:
+    """The roles someone in her organisation holds, or she may hand out: the list's role filter."""
+    return (
+        Rol.objects.filter(
+            Q(toekenningen__account__organisatie_id=beheerder.organisatie_id)
+            | Q(beheerautorisaties__accounts=beheerder)
+        )
+        .distinct()
+        .order_by("naam")
+    )
+
+
 def account_for_beheerder_get(*, beheerder: Account, pk: int) -> Account:
     """One account of the beheerder's organisation with its roles; DoesNotExist for anyone else's."""
-    return (
-        accounts_for_beheerder(beheerder=beheerder)
-        .prefetch_related(
-            Prefetch(
-                "rol_toekenningen",
-                queryset=RolToekenning.objects.select_related("rol", "kenmerk__type").order_by(
-                    "rol__naam", "kenmerk__waarde"
-                ),
-            )
-        )
-        .get(pk=pk)
-    )
+    return accounts_for_beheerder(beheerder=beheerder).prefetch_related(_roles_prefetch()).get(pk=pk)
 
 
 def blocked_usernames(*, usernames: Iterable[str]) -> set[str]:
@@ -221,4 +382,32 @@ def activation_code_last(*, account: Account, now: datetime | None = None) -> Ac
         sent_at=code.created_at,
         valid_until=code.expires_at,
         issued_by_name=code.issued_by.name if code.issued_by else "",
+    )
+
+
+def accounts_for_export(*, beheerder: Account) -> QuerySet[Account]:
+    """The gebruikersbestand's rows: her organisation's users that are not removed, by name.
+
+    Everything a row needs comes in the one SELECT (status inputs, link date, code state, token) and
+    one prefetch of the roles per chunk, so the export's cost grows with the rows only.
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    active_link = Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=True)
+    codes = ActivationCode.objects.filter(account=OuterRef("pk")).order_by("-created_at", "-pk")
+    code_mails = EmailOutbox.objects.filter(
+        account=OuterRef("pk"), template=ACTIVATION_CODE_EMAIL_TEMPLATE
+    ).order_by("-created_at", "-pk")
+    return (
+        accounts_for_beheerder(beheerder=beheerder)
+        .filter(removed_at__isnull=True)
+        .annotate(
+            linked_at=Subquery(active_link.values("created_at")[:1]),
+            has_token=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+            code_expires_at=Subquery(codes.values("expires_at")[:1]),
+            code_used_at=Subquery(codes.values("used_at")[:1]),
+            code_invalidated_at=Subquery(codes.values("invalidated_at")[:1]),
+            code_mail_sent_at=Subquery(code_mails.values("sent_at")[:1]),
+        )
+        .prefetch_related(_roles_prefetch())
     )

@@ -9,8 +9,9 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Account, RolToekenning
 
 from . import selectors, services
-from .constants import USERS_PER_PAGE
-from .forms import GebruikerForm, KoppelingOngedaanForm, RolToekennenForm, ZoekForm
+from .export import gebruikersbestand_csv, gebruikersbestand_xlsx
+from .forms import GebruikerForm, GebruikersFilterForm, KoppelingOngedaanForm, RolToekennenForm
 from .letters import letter_download, letter_filename
 
 
@@ -62,19 +63,62 @@ def _refuse(request, error, pk: int, status: int = 400):
 @beheerder_required
 @require_GET
 def gebruikers(request):
-    form = ZoekForm(request.GET)
-    if not form.is_valid():
-        # A search the list cannot run is said so, never silently replaced by the first page.
-        return render(request, "beheer/gebruikers.html", {"form": form, "search": ""}, status=400)
-    search = form.cleaned_data["q"]
-    page, accounts = selectors.accounts_page_for_beheerder(
-        beheerder=request.user, search=search, page_number=request.GET.get("page"), per_page=USERS_PER_PAGE
+    form = GebruikersFilterForm(
+        request.GET,
+        rollen=selectors.rollen_in_organisatie(beheerder=request.user),
+        kenmerken=selectors.kenmerken_for_beheerder(beheerder=request.user),
     )
+    if not form.is_valid():
+        # A search or filter the list cannot run is said so, never silently replaced by the first page.
+        return render(request, "beheer/gebruikers.html", {"form": form, "search": ""}, status=400)
+    data = form.cleaned_data
+    sort = data["sort"] or "name"
+    filters = selectors.ListFilter(
+        search=data["q"],
+        status=data["status"],
+        rol=data["rol"],
+        kenmerk=data["kenmerk"],
+        sort=sort.removeprefix("-"),
+        descending=sort.startswith("-"),
+    )
+    page, accounts = selectors.accounts_list_page_for_beheerder(
+        beheerder=request.user,
+        filters=filters,
+        page_number=request.GET.get("page"),
+        per_page=data["per_page"],
+    )
+    columns = [
+        _sort_column(key, label, sort)
+        for key, label in [
+            ("name", _("Name")),
+            ("username", _("Username")),
+            ("status", _("Status")),
+            ("last_login", _("Last login")),
+        ]
+    ]
     return render(
         request,
         "beheer/gebruikers.html",
-        {"form": form, "search": search, "page": page, "accounts": accounts},
+        {
+            "form": form,
+            "search": data["q"],
+            "page": page,
+            "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "ellipsis": page.paginator.ELLIPSIS,
+            "accounts": accounts,
+            "columns": {column["key"]: column for column in columns},
+            "sort": sort,
+        },
     )
+
+
+def _sort_column(key: str, label: str, sort: str) -> dict:
+    """A sortable header: its aria-sort, and the sort its link asks for (the other direction if sorted)."""
+    if sort == key:
+        return {"key": key, "label": label, "aria_sort": "ascending", "next": f"-{key}"}
+    if sort == f"-{key}":
+        return {"key": key, "label": label, "aria_sort": "descending", "next": key}
+    return {"key": key, "label": label, "aria_sort": "", "next": key}
 
 
 @beheerder_required
@@ -289,3 +333,32 @@ def _add_errors(form, error: ValidationError) -> None:
 
 def _status(form) -> int:
     return 400 if form.is_bound and form.errors else 200
+
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@beheerder_required
+@require_GET
+def gebruikersbestand(request):
+    """Her organisation's gebruikersbestand as CSV (streamed) or XLSX; nothing of anyone else's."""
+    export_format = request.GET.get("format", "csv")
+    if export_format not in ("csv", "xlsx"):
+        return HttpResponse(
+            _("Choose the format csv or xlsx."), status=400, content_type="text/plain; charset=utf-8"
+        )
+    filename = f"gebruikersbestand-{timezone.localdate():%Y-%m-%d}.{export_format}"
+    if export_format == "csv":
+        response = StreamingHttpResponse(
+            gebruikersbestand_csv(beheerder=request.user), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    else:
+        response = FileResponse(
+            gebruikersbestand_xlsx(beheerder=request.user),
+            as_attachment=True,
+            filename=filename,
+            content_type=XLSX_CONTENT_TYPE,
+        )
+    response["Cache-Control"] = "no-store"
+    return response

@@ -82,16 +82,20 @@ def test_user_list_queries_per_page_are_constant_with_10000_users(beheer_client,
         ("page 200", {"page": 200}),
         ("last page", {"page": 401}),
         ("search", {"q": "Gebruiker 0"}),
+        ("status filter", {"status": "activatiecode_verstuurd", "page": 50}),
+        ("by status", {"sort": "-status"}),
+        ("by last login", {"sort": "-last_login", "per_page": 100}),
     ]:
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             response = beheer_client.get(url, params)
             timings[label] = (time.perf_counter() - started) * 1000
         assert response.status_code == 200
-        assert response.content.decode().count('<th scope="row">') in (1, 25)
+        assert response.content.decode().count('<th scope="row">') in (1, 25, 100)
         counts[label] = len(queries)
     assert len(set(counts.values())) == 1, counts
-    assert max(counts.values()) <= 8, counts
+    # 8 before issue 16, plus the roles column (one prefetch) and the role and kenmerk filter options
+    assert max(counts.values()) <= 11, counts
     with capsys.disabled():
         print(
             f"\n[P3] 10,000 users: queries/page {counts}; ms { ({k: round(v, 1) for k, v in timings.items()}) }"
@@ -109,5 +113,5 @@ def test_user_list_query_count_does_not_grow_with_history(
     for account in AccountFactory.create_batch(25, organisatie=organisatie):
         for _ in range(3):
             KoppelingFactory(account=account, ended_at=timezone.now())
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(11):
         assert beheer_client.get(reverse("beheer:gebruikers")).status_code == 200

@@ -1,0 +1,147 @@
+"""The gebruikersbestand: a beheerder's export of her organisation's users (issue 16 item 4).
+
+DUO gives beheerders the same file: users, their roles and kenmerken, login means and last login.
+The CSV streams row by row; the XLSX is written by openpyxl in write-only mode (constant memory)
+to a temporary file that is then streamed. Every text cell is neutralised against formula
+injection: a spreadsheet must never run what a user typed as his name.
+"""
+
+import csv
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Account
+
+from . import selectors
+
+CHUNK_SIZE = 1000
+
+# OWASP "CSV injection": a cell starting with one of these is a formula (or becomes one) in Excel,
+# LibreOffice and Google Sheets. A leading apostrophe makes it plain text.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value) -> str:
+    """One exported cell as text, never a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    text = str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def _header() -> list[str]:
+    return [
+        _("Name"),
+        _("Username"),
+        _("E-mail address"),
+        _("Job title"),
+        _("Telephone"),
+        _("Status"),
+        _("Roles"),
+        _("Kenmerken"),
+        _("Login means"),
+        _("Linked at"),
+        _("Last login"),
+        _("Activation code"),
+    ]
+
+
+def _code_status(account: Account, now: datetime) -> str:
+    if (
+        account.last_code_mail_at is not None
+        and account.code_mail_sent_at is None
+        and (account.last_code_at is None or account.last_code_mail_at >= account.last_code_at)
+    ):
+        return _("being sent")
+    if account.last_code_at is None:
+        return _("none sent")
+    if account.code_used_at is not None:
+        return _("used")
+    if account.code_invalidated_at is not None:
+        return _("no longer valid")
+    if account.code_expires_at <= now:
+        return _("expired")
+    return _("valid until %(until)s") % {"until": cell_text(account.code_expires_at)}
+
+
+def _login_means(account: Account) -> str:
+    means = []
+    if account.is_linked:
+        means.append("eHerkenning")
+    if account.has_token:
+        means.append(_("token"))
+    return " + ".join(means)
+
+
+def _row(account: Account, now: datetime) -> list[str]:
+    toekenningen = list(account.rol_toekenningen.all())
+    kenmerken = dict.fromkeys(f"{t.kenmerk.type.naam} {t.kenmerk.waarde}" for t in toekenningen)
+    return [
+        account.name,
+        account.username,
+        account.email,
+        account.job_title,
+        account.phone,
+        str(account.status.label),
+        "; ".join(f"{t.rol.naam} ({t.kenmerk.waarde})" for t in toekenningen),
+        "; ".join(kenmerken),
+        _login_means(account),
+        account.linked_at,
+        account.last_seen_at,
+        _code_status(account, now),
+    ]
+
+
+def _chunks(iterable: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(iterable)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def gebruikersbestand_rows(*, beheerder: Account, now: datetime | None = None) -> Iterator[list[str]]:
+    """The header, then one row per user, as neutralised text cells."""
+    now = now or timezone.now()
+    yield [cell_text(value) for value in _header()]
+    accounts = selectors.accounts_for_export(beheerder=beheerder).iterator(chunk_size=CHUNK_SIZE)
+    for chunk in _chunks(accounts, CHUNK_SIZE):
+        for account in selectors.accounts_with_status(accounts=chunk):
+            yield [cell_text(value) for value in _row(account, now)]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def gebruikersbestand_csv(*, beheerder: Account) -> Iterator[str]:
+    """The CSV as it is produced: a byte-order mark (Excel reads UTF-8 then), then row by row.
+
+    Semicolon-separated, as Excel with Dutch regional settings expects.
+    """
+    writer = csv.writer(_Echo(), delimiter=";")
+    yield "\ufeff"
+    for row in gebruikersbestand_rows(beheerder=beheerder):
+        yield writer.writerow(row)
+
+
+def gebruikersbestand_xlsx(*, beheerder: Account):
+    """The XLSX in a temporary file (write-only workbook: rows go to disk as they come), rewound."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=_("Users")[:31])
+    for row in gebruikersbestand_rows(beheerder=beheerder):
+        sheet.append(row)
+    output = tempfile.TemporaryFile()
+    workbook.save(output)
+    output.seek(0)
+    return output
