@@ -203,3 +203,24 @@ def letter_download(*, beheerder: Account, account: Account, request: HttpReques
     pdf = letter_pdf(account=account)
     audit_log(action=AuditAction.LETTER_DOWNLOAD, actor=beheerder, obj=account, request=request)
     return pdf
+
+
+def letters_download(
+    *, beheerder: Account, accounts: list[Account], request: HttpRequest | None = None
+) -> bytes:
+    """The letters of a selection as one PDF, one page per person in the given (list) order.
+
+    Forty new staff are forty letters to print, not forty files to match to people. Each letter
+    is audited as its own download, as if it had been fetched one by one.
+    """
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for account in accounts:
+        _check_same_organisatie(beheerder=beheerder, account=account)
+        writer.append(BytesIO(letter_pdf(account=account)))
+    output = BytesIO()
+    writer.write(output)
+    for account in accounts:
+        audit_log(action=AuditAction.LETTER_DOWNLOAD, actor=beheerder, obj=account, request=request)
+    return output.getvalue()

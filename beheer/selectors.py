@@ -411,3 +411,17 @@ def accounts_for_export(*, beheerder: Account) -> QuerySet[Account]:
         )
         .prefetch_related(_roles_prefetch())
     )
+
+
+def accounts_for_letters(*, beheerder: Account, ids: list[int]) -> list[Account]:
+    """The selected users of her organisation, in the order of ``ids``; DoesNotExist if one is not hers.
+
+    Removed users get no letter: their account no longer works.
+    """
+    accounts = Account.objects.filter(
+        organisatie_id=beheerder.organisatie_id, removed_at__isnull=True, pk__in=ids
+    ).select_related("organisatie")
+    by_pk = {account.pk: account for account in accounts}
+    if set(ids) - set(by_pk):
+        raise Account.DoesNotExist
+    return [by_pk[pk] for pk in dict.fromkeys(ids)]

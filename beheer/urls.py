@@ -5,6 +5,7 @@ from . import views
 app_name = "beheer"
 urlpatterns = [
     path("", views.gebruikers, name="gebruikers"),
+    path("brieven/", views.brieven, name="brieven"),
     path("gebruikersbestand/", views.gebruikersbestand, name="gebruikersbestand"),
     path("gebruikers/aanmelden/", views.gebruiker_aanmelden, name="gebruiker_aanmelden"),
     path("gebruikers/<int:pk>/", views.gebruiker, name="gebruiker"),

@@ -21,7 +21,7 @@ from accounts.models import Account, RolToekenning
 from . import selectors, services
 from .export import gebruikersbestand_csv, gebruikersbestand_xlsx
 from .forms import GebruikerForm, GebruikersFilterForm, KoppelingOngedaanForm, RolToekennenForm
-from .letters import letter_download, letter_filename
+from .letters import letter_download, letter_filename, letters_download
 
 
 def beheerder_required(view):
@@ -361,4 +361,31 @@ def gebruikersbestand(request):
             content_type=XLSX_CONTENT_TYPE,
         )
     response["Cache-Control"] = "no-store"
+    return response
+
+
+# One page of the list at most (100 rows); DATA_UPLOAD_MAX_NUMBER_FIELDS refuses far longer queries anyway.
+MAX_LETTERS = 100
+
+
+@beheerder_required
+@require_GET
+def brieven(request):
+    """The letters of the users selected in the list (``?id=…&id=…``) as one PDF, in list order."""
+    raw = request.GET.getlist("id")
+    if not raw or len(raw) > MAX_LETTERS or not all(value.isdigit() and len(value) <= 18 for value in raw):
+        return HttpResponse(
+            _("Select between 1 and %(max)s users to download their letters.") % {"max": MAX_LETTERS},
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    try:
+        accounts = selectors.accounts_for_letters(beheerder=request.user, ids=[int(value) for value in raw])
+    except Account.DoesNotExist as error:
+        raise Http404 from error
+    pdf = letters_download(beheerder=request.user, accounts=accounts, request=request)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="gebruikersnamen-{timezone.localdate():%Y-%m-%d}.pdf"'
+    )
     return response
