@@ -72,3 +72,4 @@ class AuditAction(models.TextChoices):
     DIENST_AUTHORIZE = "dienst.authorize", _("hand-off to a DUO service")
     DIENST_TOKEN = "dienst.token", _("token for a DUO service")
     DIENST_USERINFO = "dienst.userinfo", _("user info for a DUO service")
+    DIENST_LOGOUT = "dienst.backchannel_logout", _("back-channel logout to a DUO service")

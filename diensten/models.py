@@ -101,3 +101,29 @@ class Handoff(models.Model):
 
     def __str__(self):
         return f"{self.dienst_id}/{self.account_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class BackchannelLogout(models.Model):
+    """A logout token to deliver to one Dienst (OpenID Connect Back-Channel Logout 1.0).
+
+    An outbox row, written in the transaction of the logout that causes it: a delivery whose Celery
+    message is lost (broker down) or whose retries ran out is picked up by the beat sweep, so none
+    is lost. ``delivered_at`` is set once the Dienst answered 200 or 204.
+    """
+
+    dienst = models.ForeignKey(Dienst, on_delete=models.CASCADE, related_name="+")
+    sub = models.CharField(max_length=64)
+    sid = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("back-channel logout")
+        verbose_name_plural = _("back-channel logouts")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.dienst_id} {self.reason} {self.created_at:%Y-%m-%d %H:%M}"

@@ -39,6 +39,11 @@ def pairwise_sub(*, dienst: Dienst, account: Account) -> str:
     return hmac.new(dienst.sub_secret.encode(), f"account:{account.pk}".encode(), hashlib.sha256).hexdigest()
 
 
+def session_key_hash(session_key: str) -> str:
+    """How hand-offs remember the portal session: its key hashed (the key itself is a credential)."""
+    return _sha256(session_key)
+
+
 def session_sid(*, dienst: Dienst, session_key: str) -> str:
     """The ``sid`` of a portal session at ``dienst`` (Back-Channel Logout 1.0): no session key leaks."""
     return hmac.new(
@@ -97,7 +102,7 @@ def handoff_create(*, dienst: Dienst, account: Account, code: str, context: dict
         dienst=dienst,
         account=account,
         code_hash=_sha256(code),
-        session_key_hash=_sha256(session_key) if session_key else "",
+        session_key_hash=session_key_hash(session_key) if session_key else "",
         sid=session_sid(dienst=dienst, session_key=session_key) if session_key else "",
         acr=context["acr"],
         amr=context["amr"],

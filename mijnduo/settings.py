@@ -499,6 +499,11 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
+# Back-channel logouts whose Celery message was lost or whose retries ran out (diensten/logout.py).
+CELERY_BEAT_SCHEDULE["flush-backchannel-logouts"] = {
+    "task": "diensten.tasks.flush_backchannel_logouts",
+    "schedule": 60.0,
+}
 
 # The version of the terms of use (/gebruiksvoorwaarden/) that the koppel wizard records as accepted.
 TERMS_VERSION = env.str("TERMS_VERSION", default="2022-1")
