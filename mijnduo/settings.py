@@ -333,8 +333,14 @@ EHERKENNING_CLOCK_SKEW_SECONDS = env.int("EHERKENNING_CLOCK_SKEW_SECONDS", defau
 EHERKENNING_DEV_BROKER_ENCRYPT = env.bool("EHERKENNING_DEV_BROKER_ENCRYPT", default=True)
 # Response bindings the ACS accepts and the metadata advertises (eherkenning.md §2: brokers answer by
 # artifact; "post" stays for brokers and tests that use it). A comma list of "artifact" and "post".
+# The test profile accepts both: the dev broker answers by artifact, and tests that mint a response
+# with a tweak post it directly.
 EHERKENNING_RESPONSE_BINDINGS = [
-    b.strip().lower() for b in env.list("EHERKENNING_RESPONSE_BINDINGS", default=["artifact"]) if b.strip()
+    b.strip().lower()
+    for b in env.list(
+        "EHERKENNING_RESPONSE_BINDINGS", default=["artifact", "post"] if IS_TEST else ["artifact"]
+    )
+    if b.strip()
 ]
 if not EHERKENNING_RESPONSE_BINDINGS or set(EHERKENNING_RESPONSE_BINDINGS) - {"artifact", "post"}:
     raise ImproperlyConfigured(
