@@ -70,7 +70,12 @@ def gebruikers(request):
     )
     if not form.is_valid():
         # A search or filter the list cannot run is said so, never silently replaced by the first page.
-        return render(request, "beheer/gebruikers.html", {"form": form, "search": ""}, status=400)
+        return render(
+            request,
+            "beheer/gebruikers.html",
+            {"form": form, "search": "", "selects": _filter_selects(form)},
+            status=400,
+        )
     data = form.cleaned_data
     sort = data["sort"] or "name"
     filters = selectors.ListFilter(
@@ -107,9 +112,34 @@ def gebruikers(request):
             "ellipsis": page.paginator.ELLIPSIS,
             "accounts": accounts,
             "columns": {column["key"]: column for column in columns},
+            "selects": _filter_selects(form),
             "sort": sort,
         },
     )
+
+
+def _filter_selects(form: GebruikersFilterForm) -> list[dict]:
+    """The filter form's selects as plain option lists.
+
+    Rendered in the page's own loop rather than by Django's widget templates, which cost about
+    7 ms per select: more than the whole list's queries (design.md §7 P3).
+    """
+    selects = []
+    for name in ("status", "rol", "kenmerk", "per_page"):
+        field = form.fields[name]
+        current = str(form.data.get(name, "") or (field.empty_value if name == "per_page" else ""))
+        if hasattr(field, "queryset"):
+            # list(), not ModelChoiceIterator: that reads through a server-side cursor (three round trips).
+            choices = [("", field.empty_label)] + [
+                (instance.pk, field.label_from_instance(instance)) for instance in list(field.queryset)
+            ]
+        else:
+            choices = field.choices
+        options = [(str(value), str(label), str(value) == current) for value, label in choices]
+        selects.append(
+            {"name": name, "label": field.label, "options": options, "errors": form.errors.get(name)}
+        )
+    return selects
 
 
 def _sort_column(key: str, label: str, sort: str) -> dict:
