@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -22,7 +23,7 @@ from mijnduo.middleware import client_ip
 
 from . import forms
 from .backends import EHERKENNING_BACKEND
-from .identity import identity_from_session, identity_store
+from .identity import KOPPEL_NEXT_SESSION_KEY, identity_from_session, identity_store
 from .models import Koppeling
 from .saml.services import login_record
 from .services import koppel_attempt
@@ -198,16 +199,25 @@ def koppel(request, identity, state):
             status=400,
         )
     account = result.koppeling.account
+    destination = request.session.get(KOPPEL_NEXT_SESSION_KEY)
     # login() cycles the session key; it flushes the session when another account was logged in,
     # so put back what the rest of the visit needs.
     login(request, account, backend=EHERKENNING_BACKEND)
     login_record(koppeling=result.koppeling, now=timezone.now())
     identity_store(request, identity)
+    if destination:
+        request.session[KOPPEL_NEXT_SESSION_KEY] = destination
     _save(request, {"identity": identity.key, "step": DONE})
     return redirect("koppeling:gelukt")
 
 
 @_wizard_view(DONE, methods=("GET",))
 def gelukt(request, identity, state):
-    """Stap 5 "Koppeling gelukt", with the button Verder to the overview."""
-    return _render(request, "koppeling/gelukt.html", {"overview_url": OVERVIEW_URL})
+    """Stap 5 "Koppeling gelukt", with the button Verder to the overview — or to where the login was
+    going before the wizard (a DUO service's authorize request), which the ACS kept, on this site only."""
+    destination = request.session.get(KOPPEL_NEXT_SESSION_KEY) or ""
+    if not url_has_allowed_host_and_scheme(
+        destination, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        destination = OVERVIEW_URL
+    return _render(request, "koppeling/gelukt.html", {"overview_url": destination})

@@ -71,7 +71,7 @@ def saml_start(client, *, next: str | None = None) -> str:  # noqa: A002  (mirro
     The broker verifies the SP's signature (RSA-SHA256) exactly as in the browser, and keeps the
     pending request in the session for the login page.
     """
-    url = "/saml2/login/" + (f"?next={next}" if next else "")
+    url = "/saml2/login/" + (f"?{urlencode({'next': next})}" if next else "")
     response = client.get(url)
     assert response.status_code == 302, f"/saml2/login/ answered {response.status_code}"
     location = response["Location"]
@@ -104,7 +104,7 @@ def _pending_key() -> str:
 
 def authn_request_query(client, *, next: str | None = None) -> dict[str, str]:  # noqa: A002
     """GET /saml2/login/ and return the redirect's query parameters (SAMLRequest, SigAlg, …)."""
-    url = "/saml2/login/" + (f"?next={next}" if next else "")
+    url = "/saml2/login/" + (f"?{urlencode({'next': next})}" if next else "")
     response = client.get(url)
     return {key: values[0] for key, values in parse_qs(urlsplit(response["Location"]).query).items()}
 

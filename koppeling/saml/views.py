@@ -35,7 +35,7 @@ from saml2.validate import ResponseLifetimeExceed, ToEarly
 from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 from koppeling.backends import EHERKENNING_BACKEND
-from koppeling.identity import EHerkenningIdentity, identity_store
+from koppeling.identity import KOPPEL_NEXT_SESSION_KEY, EHerkenningIdentity, identity_store
 
 from . import checks
 from .artifact import (
@@ -347,6 +347,10 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
             },
         )
         if koppeling is None:
+            # Where the visitor was going (a DUO service's authorize request, say) once he has linked.
+            destination = safe_next(request, came_from)
+            if destination != OVERVIEW_URL:
+                request.session[KOPPEL_NEXT_SESSION_KEY] = destination
             return HttpResponseRedirect(_koppel_start_url())
         return HttpResponseRedirect(safe_next(request, came_from))
 
