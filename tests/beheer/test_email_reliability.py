@@ -195,8 +195,11 @@ def live_celery(worker, redis_broker, smtp, settings):
     """Make this process publish to our broker instead of running tasks eagerly."""
     _controller, handler = smtp
     handler.reset()
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    # Before the settings change: the Celery app reads its configuration through Django's settings, so
+    # saving afterwards "restored" eager off for every later test in the process (their tasks went to
+    # Redis and nobody ran them).
     saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     celery_app.conf.task_always_eager = False
     celery_app.conf.broker_url = redis_broker.url
     _reset_producer_pool()
