@@ -100,6 +100,9 @@ def main(argv: list[str]) -> None:
         print(f"==> {name}: python -m {module} {' '.join(args)}", flush=True)
         result = _run(module, args)
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        # Each row keeps the calibration of the run that measured it: a subset run replaces only
+        # its own rows, and the Machine section describes only the last run.
+        calibration = info["machine"]["calibration"]
         if module == "bench.p2_p3_web":
             for part in ("P2", "P3"):
                 if part in result:
@@ -108,9 +111,10 @@ def main(argv: list[str]) -> None:
                         "queries_per_request": result["queries_per_request"],
                         "measured": stamp,
                         "wall_seconds": result["wall_seconds"],
+                        "calibration": calibration,
                     }
         else:
-            results["results"][name] = {**result, "measured": stamp}
+            results["results"][name] = {**result, "measured": stamp, "calibration": calibration}
     info["load_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
     info["suite_seconds"] = round(time.monotonic() - started, 1)
     info["ran"] = sorted(set(wanted) | ({"P3"} if combined else set()))

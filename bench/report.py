@@ -38,9 +38,15 @@ def _rows(r: dict) -> list[str]:
                 f"beside it the resolve round trip p50 {_s(k['round_trip_p50_ms'], ' ms')} (of it the portal's "
                 f"CPU {_s(k['round_trip_cpu_p50_ms'], ' ms')}), server time with it "
                 f"{_s(k['xmlsec_server_p50_ms'], ' ms')} | pysaml2 as shipped (xmlsec1 processes) own p50 "
-                f"{_s(k['xmlsec1_p50_ms'], ' ms')}; with the version asked once "
-                f"{_s(k['xmlsec1_tuned_p50_ms'], ' ms')} ({_s(k['ratio_tuned'], '×')}); server times "
-                f"{_s(k['ratio_server'], '×')} | {_s(k['ratio'], '×')} | "
+                f"{_s(k['xmlsec1_p50_ms'], ' ms')}"
+                + (
+                    f"; with the version asked once {_s(k['xmlsec1_tuned_p50_ms'], ' ms')} "
+                    f"({_s(k['ratio_tuned'], '×')})"
+                    if "ratio_tuned" in k
+                    else ""
+                )
+                + f"; ratio of the server times with the round trip {_s(k['ratio_server'], '×')} "
+                f"| {_s(k['ratio'], '×')} | "
                 + _verdict(k["xmlsec_p50_ms"]["median"] <= 10 and k["ratio"]["median"] >= 4)
                 + " |"
             )
@@ -168,14 +174,26 @@ def _p1_stages(r: dict) -> list[str]:
     return [*lines, ""]
 
 
-def _calibration_line(calibration: dict | None) -> list[str]:
+def _calibration_line(calibration: dict | None, results: dict | None = None) -> list[str]:
     if not calibration:
         return []
-    return [
+    lines = [
         f"- speed at start: an RSA-2048 signature {calibration['rsa2048_sign_ms']:.2f} ms, a fixed piece of "
         f"Python {calibration['python_work_ms']:.1f} ms (`bench/common.py: calibration`; compare these between "
         "runs before comparing milliseconds)"
     ]
+    earlier: dict[tuple, list[str]] = {}
+    for name, result in sorted((results or {}).items()):
+        other = result.get("calibration")
+        if other and other != calibration:
+            key = (other["rsa2048_sign_ms"], other["python_work_ms"], result.get("measured", "?")[:10])
+            earlier.setdefault(key, []).append(name)
+    for (rsa, python, day), names in earlier.items():
+        lines.append(
+            f"- rows from an earlier run ({', '.join(names)}, {day}): an RSA-2048 signature {rsa:.2f} ms, "
+            f"the piece of Python {python:.1f} ms"
+        )
+    return lines
 
 
 def render(results: dict) -> str:
@@ -197,7 +215,7 @@ def render(results: dict) -> str:
         f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {m['ram']}",
         f"- load average at start {m['load_at_start']}, at end {run.get('load_at_end')} — the machine is shared "
         "with other test runs, so absolute figures are noisy; ratios are what the targets compare.",
-        *_calibration_line(m.get("calibration")),
+        *_calibration_line(m.get("calibration"), r),
         "",
         "## Results",
         "",
@@ -242,14 +260,17 @@ ANALYSIS = """## How each figure is measured
   default as shipped** (`xmlsec1`: an `xmlsec1` process for `--version` and for every signature,
   check and decryption — signing the ArtifactResolve and checking the ArtifactResponse included — and
   the schema check by pysaml2's `xmlschema` validator) — the target's baseline, its ratio taken on the
-  own times; for context that subprocess path with the version asked once (`xmlsec1_tuned`, our change
-  in `koppeling/saml/client.py`), the ratio of the whole server times (round trip included), and our
-  path in the HTTP-POST binding (the same responses posted by the browser: the ACS without the artifact
+  own times; for context the ratio of the whole server times (round trip included) and our path in the
+  HTTP-POST binding (the same responses posted by the browser: the ACS without the artifact
   step; tests and brokers that use POST). pysaml2's `xmlschema` validator refuses every 1.13 response
   (the XACML types in Advice are in no schema it ships), so the baseline runs `schema.validate` with
   pysaml2's validator in the place of the libxml2 schema: the same parse and the same Advice rule, the
   engine as shipped. Before each login the replay records are removed and the request ID put back in
-  the SAML session.
+  the SAML session. (`--tuned` adds the subprocess path with the version asked once, our change in
+  `koppeling/saml/client.py`: left out of `make bench`, it would add a third to P1's time.) Until
+  2026-11-27, P1 was the HTTP-POST binding with responses in the old format (identifiers as strings,
+  no Advice); those figures are replaced, since a real broker answers only by artifact. The POST
+  binding stays as the context row, on our path only: its baseline would double P1's time.
 - **P2/P3** (`bench/p2_p3_web.py`): gunicorn, 2 sync workers (one per core), loopback, wrk. The bare
   baselines come from `bench/wsgi.py` + `bench/urls.py` (the portal's URL conf plus two views; never in
   production URLs): `/bench/bare/` returns `ok` (same server, same middleware, no session, no query) and
@@ -282,30 +303,49 @@ ANALYSIS = """## How each figure is measured
 
 ## Findings
 
-The recorded run (2026-11-27) is on a machine about 1.6–1.7× slower than the run of 2026-11-22 that met
-P7 and came within 0.5 ms of P1: the same code for P4–P7 gave P7 89 s instead of 55.8 s, and pysaml2's
-subprocess path (unchanged) 83.5 ms instead of 48.9 ms. The VM's speed also drifts by ±15–20 % between
-minutes, so figures near a limit fall on either side of it; runs now record a calibration (Machine
-section) so that milliseconds of different days can be compared. Ratios are measured within one run.
+P1 was measured on 2026-11-29 (the eHerkenning 1.13 artifact binding), P2–P7 on 2026-11-27; the
+calibration of each is in the Machine section. The 2026-11-27 run is on a machine about 1.6–1.7× slower
+than the run of 2026-11-22 that met P7: the same code for P4–P7 gave P7 89 s instead of 55.8 s, and
+pysaml2's subprocess path (unchanged) 83.5 ms instead of 48.9 ms. The VM's speed also drifts by ±15–20 %
+between minutes, and on 2026-11-29 the machine was shared with several test suites (load 5–12 for an
+hour; P1 was run when it fell below 1), so figures near a limit fall on either side of it. The
+calibration does not catch everything: on 2026-11-29, with a calibration as fast as 2026-11-27's, the
+P1 code of 2026-11-27 took 20.2 ms for its old-format POST where it had taken 15.9 ms (one short round,
+minutes before the recorded run). Ratios are measured within one run.
 
-- **P1** (ratios met: 5.2× plain, 7.0× encrypted against pysaml2 as shipped, 4.4×/6.5× against the
-  subprocess path with the version asked once; the 10 ms p50 missed: 15.9 ms plain and 20.0 ms
-  encrypted on this run's slow machine, 10.5 ms plain on 2026-11-22's). The figure is now the server
-  time (Django's handler); it used to include the test client's ~1 ms of urlencoding and environ
-  building, which no server does. Change of this session: the link lookup is one SQL statement written
-  once (`mijnduo/rows.py`) instead of an ORM queryset compiled on every login; in one process, blocks
-  of ACS posts alternating between the two: 14.4 → 13.0 ms plain, 20.2 → 18.3 ms encrypted (240 posts
-  each). Earlier sessions: in-process libxmlsec1, the schema check on libxml2, one-statement sessions,
-  no axes bookkeeping for eHerkenning logins. What remains, by sampling profile (py-spy, plain): pysaml2
-  ~43 % — it parses the whole Response four times (`any_response_from_string` tries the
-  StatusResponseType class before Response, each with a fresh parse), serialises the assertion again for
-  the schema check, and serialises every attribute statement for a `logger.debug` f-string that runs
-  whatever the log level; our checks ~5 %; the SAML and login session reads and writes ~10 %; the audit
-  row through the ORM ~7 % (a SQL-text insert measured 0.63 ms against 1.0 ms); the database round
-  trips themselves (~0.2 ms each on this VM). The encrypted path adds ~2.4 ms in libxmlsec1's
-  decryption (the RSA-2048 private-key operation alone is ~0.9 ms here, the calibration's figure) and
-  the two extra parses of the decrypted assertion. Reaching 10 ms on this machine would take replacing
-  pysaml2's response parsing; we keep pysaml2 for it.
+- **P1** (ratio met: the portal's own time 5.9× faster than pysaml2 as shipped for a signed assertion,
+  6.9× for an encrypted one; the 10 ms p50 missed by far: 45 ms own time, beside it a resolve round
+  trip of 27–29 ms to the loopback broker). Now measured as a real 1.13 broker is used: the browser's
+  SAMLart, the signed ArtifactResolve over mutual TLS to the dev broker's ArtifactResolutionService in a
+  process of its own, responses with EncryptedIDs and Advice. Where the 45 ms go (table above, and
+  in-process comparisons of the same day, POST binding, 15 logins per variant interleaved): **pysaml2**
+  15.5 ms signed / 17.8 ms encrypted — it parses the whole Response into its objects four times
+  (`any_response_from_string` tries StatusResponseType before Response; once for the signature check,
+  once in `_parse_response`), serialises the assertion again for the schema check, and reads the
+  attribute statements of the Advice's assertions too (`get_identity`, whose result we do not use for
+  the identity), with an f-string `logger.debug` that serialises each statement whatever the log
+  level; with Advice the Response is 18 KB instead of 8 KB and pysaml2's part grows from 10 to 16 ms
+  (cProfile: pysaml2, `xml.etree` and the built-ins it calls are about a third of the request). **The
+  artifact step** adds 8.6 ms to the POST binding's 36.6 ms: building and signing the ArtifactResolve
+  (pysaml2's `create_artifact_resolve` and `sign`, 2.6 ms), opening the ArtifactResponse (a parse and a
+  signature check over the whole 18 KB document, 3.4 ms) and the artifact's replay record (3.1 ms: Django's
+  `get_or_create` is four statements — SELECT, SAVEPOINT, INSERT, RELEASE — where the assertion's record
+  is one `INSERT … ON CONFLICT` of 1.1 ms). **EncryptedIDs** cost 3.1 ms (two RSA-2048 private-key
+  operations of ~1 ms each here, the calibration's figure, and the parses). **The login** (link lookup,
+  session key, `last_login`, audit row) 4.2 ms, and the rest, about 10 ms, is Django's middleware and
+  the two sessions (the SAML session read and written back, the new login session inserted) and the
+  commit. The **round trip** is reported beside the figure and not in it, but 10.3 ms of it is the
+  portal's own CPU: `_soap_post` opens a new `requests` session per login, loads our client key and the
+  CA file into a new TLS context and makes a full mutual-TLS handshake. Changes of this session: none to
+  the ACS — its hot spots are in `koppeling/saml/views.py` and `koppeling/saml/artifact.py` (other
+  owners; proposals: a kept-alive connection pool with one TLS context per configuration for the
+  resolve, one `INSERT … ON CONFLICT` for the artifact's record, and parsing the Response once instead
+  of through `parse_authn_request_response`) or inside pysaml2. Only replacing pysaml2's response
+  handling could bring the own time near 10 ms on this machine (the old format without the artifact
+  step already takes 24 ms today). The baseline: pysaml2's `xmlschema` validator refuses every 1.13
+  response, so it runs with our Advice rule (see above); pysaml2 as shipped starts 8 `xmlsec1`
+  processes per login (10 encrypted), 5 (6) of them `--version`, and on this machine signing the
+  ArtifactResolve through one `xmlsec1 --sign` alone took 44–68 ms.
 - **P2** (missed, both rows). The design's baseline, a bare view without session or query, is out of
   reach for any page behind a login on this stack: the same bare view behind the login alone reaches
   0.4–0.5× of it, because every logged-in request reads its session and its account from PostgreSQL
