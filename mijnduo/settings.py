@@ -12,6 +12,7 @@ Every value below can still be overridden by its environment variable in any pro
 """
 
 import os
+import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,6 +39,10 @@ DEV_DATA_DIR = (
     BASE_DIR
     / Path(env.str("MIJNDUO_DEV_DIR", default="") or Path.home() / ".local/share/mijnduo").expanduser()
 )
+
+# The management command this process runs, if any (see the development database below).
+_COMMAND = sys.argv[1] if len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" else ""
+_COMMANDS_WITHOUT_DATA = {"makemigrations", "makemessages", "compilemessages", "help", "version"}
 
 INSECURE_SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_SECRET_KEY)
@@ -132,6 +137,10 @@ if IS_DEVELOPMENT:
     # Created by `make run` (scripts/run-dev.sh), never here: a command started without the
     # MIJNDUO_DEV_DIR that `make run` used would otherwise create an empty database (and key pairs)
     # elsewhere, fail with "no such table" and leave them behind.
+    if not DEV_DATA_DIR.is_dir() and _COMMAND in _COMMANDS_WITHOUT_DATA:
+        # Schema and translation commands read no demo data: they get a throwaway directory (for
+        # the key pairs the system checks load), so they run on a fresh clone before `make run`.
+        DEV_DATA_DIR = Path(tempfile.mkdtemp(prefix="mijnduo-dev-"))
     if not DEV_DATA_DIR.is_dir():
         raise ImproperlyConfigured(
             f"No development data directory {DEV_DATA_DIR} (MIJNDUO_DEV_DIR). `make run` creates it and "
