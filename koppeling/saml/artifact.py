@@ -40,11 +40,10 @@ from saml2.s_utils import sid
 from saml2.sigver import SignatureError, pem_format
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
-from koppeling.models import UsedAssertion
-
 from .checks import NS_DS, NS_SAML, NS_SAMLP, STATUS_SUCCESS, SamlRefusedError
 from .config import sp_tls_client_pair
 from .crypto import CryptoBackendXmlSec, WeakSignatureAlgorithmError, xml_parse
+from .replay import use_once
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +144,7 @@ def artifact_use(*, artifact_b64: str, now: datetime) -> None:
     purge removes the records.
     """
     digest = hashlib.sha256((artifact_b64 or "").strip().encode("ascii", "replace")).hexdigest()
-    _record, created = UsedAssertion.objects.get_or_create(
-        assertion_id=f"{_ARTIFACT_USE_PREFIX}{digest}",
-        defaults={"not_on_or_after": now + ARTIFACT_USE_TTL, "created_at": now},
-    )
-    if not created:
+    if not use_once(key=f"{_ARTIFACT_USE_PREFIX}{digest}", not_on_or_after=now + ARTIFACT_USE_TTL, now=now):
         raise SamlRefusedError("artifact_replay")
 
 

@@ -18,6 +18,12 @@ def assertion_use(*, assertion_id: str, not_on_or_after: datetime, now: datetime
     """Record ``assertion_id`` as used, or raise SamlRefusedError("replay") when it was used before."""
     if not assertion_id or len(assertion_id) > 255:
         raise SamlRefusedError("invalid_assertion_id")
+    if not use_once(key=assertion_id, not_on_or_after=not_on_or_after, now=now):
+        raise SamlRefusedError("replay")
+
+
+def use_once(*, key: str, not_on_or_after: datetime, now: datetime) -> bool:
+    """Record ``key`` as used until ``not_on_or_after``; return False when it was recorded before."""
     # One statement (no savepoint round trips): a second INSERT of the same ID waits for the first
     # transaction and then inserts nothing, so RETURNING gives no row. PostgreSQL, SQLite ≥ 3.35.
     table = connection.ops.quote_name(UsedAssertion._meta.db_table)
@@ -26,10 +32,9 @@ def assertion_use(*, assertion_id: str, not_on_or_after: datetime, now: datetime
         cursor.execute(
             f"INSERT INTO {table} (assertion_id, not_on_or_after, created_at) VALUES (%s, %s, %s) "  # noqa: S608
             "ON CONFLICT (assertion_id) DO NOTHING RETURNING id",
-            [assertion_id, adapt(not_on_or_after), adapt(now)],
+            [key, adapt(not_on_or_after), adapt(now)],
         )
-        if cursor.fetchone() is None:
-            raise SamlRefusedError("replay")
+        return cursor.fetchone() is not None
 
 
 def used_assertions_purge(*, now: datetime) -> int:
