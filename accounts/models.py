@@ -261,6 +261,11 @@ class Account(AbstractBaseUser, PermissionsMixin):
         verbose_name=_("registered by"),
     )
     removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+    password_change_required = models.BooleanField(
+        _("must change the password at the next token login"),
+        default=False,
+        help_text=_("Set when the helpdesk gave a token user a temporary password."),
+    )
     beheerautorisaties = models.ManyToManyField(
         Beheerautorisatie,
         through="BeheerautorisatieToekenning",
@@ -298,11 +303,18 @@ class BeheerautorisatieToekenning(models.Model):
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="beheerautorisatie_toekenningen"
     )
-    beheerautorisatie = models.ForeignKey(Beheerautorisatie, on_delete=models.PROTECT, related_name="+")
-    granted_by = models.ForeignKey(
-        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    beheerautorisatie = models.ForeignKey(
+        Beheerautorisatie, on_delete=models.PROTECT, related_name="+", verbose_name=_("beheerautorisatie")
     )
-    granted_at = models.DateTimeField(default=timezone.now)
+    granted_by = models.ForeignKey(
+        Account,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("granted by"),
+    )
+    granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("granted beheerautorisatie")
@@ -317,16 +329,114 @@ class BeheerautorisatieToekenning(models.Model):
         return f"{self.account} — {self.beheerautorisatie}"
 
 
+class BeheerautorisatieIntrekking(models.Model):
+    """A beheerautorisatie the helpdesk revoked from an account, kept until the helpdesk grants it again.
+
+    The import of registration forms is idempotent: re-running an old file must not grant back what
+    the helpdesk has revoked since (seed 003, "Intrekken beheeraccount"). Granting it again is a
+    deliberate act in the admin, which removes this row.
+    """
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="beheerautorisatie_intrekkingen"
+    )
+    beheerautorisatie = models.ForeignKey(
+        Beheerautorisatie, on_delete=models.PROTECT, related_name="+", verbose_name=_("beheerautorisatie")
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), default=timezone.now)
+    revoked_by = models.ForeignKey(
+        Account,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revoked by"),
+    )
+
+    class Meta:
+        verbose_name = _("revoked beheerautorisatie")
+        verbose_name_plural = _("revoked beheerautorisaties")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "beheerautorisatie"], name="uniq_beheerautorisatie_intrekking"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account} — {self.beheerautorisatie} ({self.revoked_at:%d-%m-%Y})"
+
+
+class BeheerderFormulier(models.Model):
+    """One processed form "Aanmelding en wijziging Mijn DUO met eHerkenning (beheerder)" (seed 003).
+
+    Records what the form says beyond the account itself: question 2.2 (already an account?),
+    question 4.1 of a withdrawal (keep using the account as user?) and who signed for the bevoegd
+    gezag (part 5), so that the helpdesk can show on what authority a beheer account was granted.
+    """
+
+    class Kind(models.TextChoices):
+        AANMELDING = "aanmelding", _("registration or change")
+        INTREKKING = "intrekking", _("withdrawal of the beheer account")
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", _("helpdesk admin")
+        IMPORT = "import", _("import")
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="beheerder_formulieren", verbose_name=_("account")
+    )
+    kind = models.CharField(_("kind of form"), max_length=16, choices=Kind.choices, default=Kind.AANMELDING)
+    has_account = models.BooleanField(
+        _("2.2 Already has a Mijn DUO Zakelijk account"), null=True, blank=True
+    )
+    keep_as_user = models.BooleanField(
+        _("4.1 Keeps using the account as user"), null=True, blank=True
+    )
+    signatory_name = models.CharField(_("5.1 Name of the signatory"), max_length=200, blank=True)
+    signatory_job_title = models.CharField(_("5.1 Job title of the signatory"), max_length=200, blank=True)
+    signatory_email = models.EmailField(_("5.1 E-mail address of the signatory"), blank=True)
+    signed_place = models.CharField(_("5.1 Place of signing"), max_length=100, blank=True)
+    signed_on = models.DateField(_("5.1 Date of signing"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.ADMIN)
+    processed_at = models.DateTimeField(_("processed at"), default=timezone.now)
+    processed_by = models.ForeignKey(
+        Account,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("processed by"),
+    )
+
+    class Meta:
+        verbose_name = _("beheerder registration form")
+        verbose_name_plural = _("beheerder registration forms")
+        ordering = ["-processed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.account} ({self.processed_at:%d-%m-%Y})"
+
+
 class RolToekenning(models.Model):
     """A role assignment: (account, rol, kenmerk)."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="rol_toekenningen")
-    rol = models.ForeignKey(Rol, on_delete=models.PROTECT, related_name="toekenningen")
-    kenmerk = models.ForeignKey(Kenmerk, on_delete=models.PROTECT, related_name="toekenningen")
-    granted_by = models.ForeignKey(
-        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="rol_toekenningen", verbose_name=_("account")
     )
-    granted_at = models.DateTimeField(default=timezone.now)
+    rol = models.ForeignKey(Rol, on_delete=models.PROTECT, related_name="toekenningen", verbose_name=_("rol"))
+    kenmerk = models.ForeignKey(
+        Kenmerk, on_delete=models.PROTECT, related_name="toekenningen", verbose_name=_("kenmerk")
+    )
+    granted_by = models.ForeignKey(
+        Account,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("granted by"),
+    )
+    granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("role assignment")
@@ -357,17 +467,17 @@ class AuditEvent(models.Model):
     rewrite history; on PostgreSQL a trigger refuses UPDATE and DELETE (migration 0003).
     """
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
-    action = models.CharField(max_length=64, editable=False)
-    result = models.CharField(max_length=16, editable=False)
-    actor_id = models.BigIntegerField(null=True, blank=True, db_index=True, editable=False)
-    actor_repr = models.CharField(max_length=255, blank=True, editable=False)
-    object_type = models.CharField(max_length=64, blank=True, editable=False)
-    object_id = models.CharField(max_length=64, blank=True, editable=False)
-    object_repr = models.CharField(max_length=255, blank=True, editable=False)
-    ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
-    request_id = models.CharField(max_length=64, blank=True, editable=False)
-    detail = models.JSONField(default=dict, blank=True, editable=False)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True, editable=False)
+    action = models.CharField(_("action"), max_length=64, editable=False)
+    result = models.CharField(_("result"), max_length=16, editable=False)
+    actor_id = models.BigIntegerField(_("actor id"), null=True, blank=True, db_index=True, editable=False)
+    actor_repr = models.CharField(_("actor"), max_length=255, blank=True, editable=False)
+    object_type = models.CharField(_("object type"), max_length=64, blank=True, editable=False)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True, editable=False)
+    object_repr = models.CharField(_("object"), max_length=255, blank=True, editable=False)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True, editable=False)
+    request_id = models.CharField(_("request id"), max_length=64, blank=True, editable=False)
+    detail = models.JSONField(_("detail"), default=dict, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -408,17 +518,19 @@ class EmailOutbox(models.Model):
     the secret exists in plain text only in the worker's memory and in the message itself.
     """
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    to = models.EmailField()
-    template = models.CharField(max_length=100)
-    context = models.JSONField(default=dict, blank=True)
-    language = models.CharField(max_length=8, default="nl")
-    account = models.ForeignKey(Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    message_id = models.CharField(max_length=255)
-    subject = models.CharField(max_length=255, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    to = models.EmailField(_("to"))
+    template = models.CharField(_("template"), max_length=100)
+    context = models.JSONField(_("context"), default=dict, blank=True)
+    language = models.CharField(_("language"), max_length=8, default="nl")
+    account = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("account")
+    )
+    message_id = models.CharField(_("message id"), max_length=255)
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("e-mail")

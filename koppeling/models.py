@@ -42,7 +42,12 @@ class Koppeling(models.Model):
         _("reason undone"), max_length=16, choices=UnlinkReason.choices, blank=True
     )
     ended_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("undone by"),
     )
     # The koppel wizard makes the user accept the gebruiksvoorwaarden (seed 002, step 4): which
     # version and when, so that a later version can be asked for again.
@@ -83,12 +88,17 @@ class ActivationCode(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="activation_codes"
     )
     code_hash = models.CharField(max_length=255)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-    invalidated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("valid until"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    invalidated_at = models.DateTimeField(_("invalidated at"), null=True, blank=True)
     issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued by"),
     )
 
     class Meta:
@@ -114,11 +124,11 @@ class KoppelAttemptCounter(models.Model):
     ``INSERT … ON CONFLICT … DO UPDATE … RETURNING`` (koppeling/lockout.py), never read-modify-write.
     """
 
-    key = models.CharField(max_length=300, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    window_started_at = models.DateTimeField(default=timezone.now)
-    blocked_until = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now)
+    key = models.CharField(_("username or identity"), max_length=300, unique=True)
+    failures = models.PositiveIntegerField(_("failed attempts"), default=0)
+    window_started_at = models.DateTimeField(_("counting since"), default=timezone.now)
+    blocked_until = models.DateTimeField(_("blocked until"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("last updated"), default=timezone.now)
 
     class Meta:
         verbose_name = _("koppel attempt counter")
