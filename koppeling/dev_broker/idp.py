@@ -39,7 +39,7 @@ LEVEL_CHOICES = [
 
 _lock = threading.Lock()
 _servers: dict[tuple, Server] = {}
-_metadata: dict[tuple, str] = {}
+_metadata: dict = {}
 
 
 def broker_entity_id() -> str:
@@ -112,9 +112,20 @@ def broker_metadata_xml() -> str:
 
 
 def sp_metadata_xml() -> str:
+    """Our SP as the broker knows it, built once per SP configuration.
+
+    pysaml2's entity_descriptor costs ~50 ms (it asks xmlsec1 for its transforms); every minted
+    response and resolved artifact needs it. The configuration object is held in the cache, so its
+    identity stands for the settings and keys it was loaded from.
+    """
     from koppeling.saml.config import sp_config_load
 
-    return str(entity_descriptor(sp_config_load()))
+    config = sp_config_load()
+    cached = _metadata.get("sp")
+    if cached is None or cached[0] is not config:
+        cached = (config, str(entity_descriptor(config)))
+        _metadata["sp"] = cached
+    return cached[1]
 
 
 def broker_server(*, key_file: str | None = None, cert_file: str | None = None) -> Server:

@@ -303,40 +303,61 @@ def _soap_post(*, url: str, envelope: bytes) -> tuple[int, bytes]:
     timeout = float(settings.EHERKENNING_ARTIFACT_RESOLVE_TIMEOUT)
     max_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440
     deadline = time.monotonic() + timeout
-    with requests.Session() as session:
-        session.trust_env = False  # no proxy, .netrc or CA bundle from the environment
-        try:
-            response = session.post(
-                url,
-                data=envelope,
-                headers={
-                    "Content-Type": "text/xml; charset=utf-8",
-                    "SOAPAction": SOAP_ACTION,
-                    "Accept": "text/xml",
-                },
-                cert=tls_client_pair(),
-                verify=tls_trust(),
-                timeout=(timeout, timeout),
-                allow_redirects=False,
-                stream=True,
-            )
-            with response:
-                chunks, size = [], 0
-                for chunk in response.iter_content(65536):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ArtifactResolveError("garbage", detail="response too large")
-                    chunks.append(chunk)
-                    if time.monotonic() > deadline:
-                        raise ArtifactResolveError("timeout", status=504, detail="slow response")
-                return response.status_code, b"".join(chunks)
-        except ArtifactResolveError:
-            raise
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
-            kind = _transport_failure(error)
-            logger.warning("ArtifactResolve to %s failed: %s (%s)", url, kind, error)
-            status = 504 if kind == "timeout" else 502
-            raise ArtifactResolveError(kind, status=status, detail=str(error)) from error
+    session = _session()
+    try:
+        response = session.post(
+            url,
+            data=envelope,
+            headers={
+                "Content-Type": "text/xml; charset=utf-8",
+                "SOAPAction": SOAP_ACTION,
+                "Accept": "text/xml",
+            },
+            timeout=(timeout, timeout),
+            allow_redirects=False,
+            stream=True,
+        )
+        with response:
+            chunks, size = [], 0
+            for chunk in response.iter_content(65536):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ArtifactResolveError("garbage", detail="response too large")
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise ArtifactResolveError("timeout", status=504, detail="slow response")
+            return response.status_code, b"".join(chunks)
+    except ArtifactResolveError:
+        raise
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+        kind = _transport_failure(error)
+        logger.warning("ArtifactResolve to %s failed: %s (%s)", url, kind, error)
+        status = 504 if kind == "timeout" else 502
+        raise ArtifactResolveError(kind, status=status, detail=str(error)) from error
+
+
+_transport = threading.local()
+
+
+def _session() -> requests.Session:
+    """This thread's HTTP session to the brokers, kept open between logins.
+
+    A new mutual-TLS handshake per login costs several milliseconds on the ACS (design.md §7, P1);
+    the pooled connection is reused while the broker keeps it alive, and urllib3 reconnects when it
+    was closed. One session per worker thread (requests' Session is not made for sharing between
+    threads), replaced when the client pair or the trusted CAs change (key rollover, tests).
+    """
+    cert, verify = tls_client_pair(), tls_trust()
+    current = getattr(_transport, "current", None)
+    if current is not None and current[0] == (cert, verify):
+        return current[1]
+    if current is not None:
+        current[1].close()
+    session = requests.Session()
+    session.trust_env = False  # no proxy, .netrc or CA bundle from the environment
+    session.cert, session.verify = cert, verify
+    _transport.current = ((cert, verify), session)
+    return session
 
 
 def _causes(error: BaseException):
