@@ -4,6 +4,8 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from .audit import audit_log
@@ -67,9 +69,17 @@ def beheerautorisaties_set(
     if granted_by is not None and granted_by.pk == account.pk:
         raise ValidationError(_("Nobody can change his own beheerautorisaties."))
     beheerautorisaties_validate(organisatie=account.organisatie, beheerautorisaties=wanted.values())
+    if granted_by is None:
+        beheerautorisaties_revoked_refuse(
+            account=account, beheerautorisaties=[wanted[pk] for pk in wanted if pk not in current]
+        )
     for pk, toekenning in current.items():
         if pk not in wanted:
             toekenning.delete()
+            account.beheerautorisatie_intrekkingen.update_or_create(
+                beheerautorisatie_id=pk,
+                defaults={"revoked_at": timezone.now(), "revoked_by": granted_by},
+            )
             audit_log(
                 action=AuditAction.BEHEERAUTORISATIE_REVOKE,
                 actor=granted_by,
@@ -82,6 +92,8 @@ def beheerautorisaties_set(
             BeheerautorisatieToekenning.objects.create(
                 account=account, beheerautorisatie=item, granted_by=granted_by
             )
+            # The helpdesk grants it again deliberately: an old form may carry it from now on.
+            account.beheerautorisatie_intrekkingen.filter(beheerautorisatie_id=pk).delete()
             audit_log(
                 action=AuditAction.BEHEERAUTORISATIE_GRANT,
                 actor=granted_by,
@@ -89,3 +101,29 @@ def beheerautorisaties_set(
                 request=request,
                 detail={"beheerautorisatie_code": item.code},
             )
+
+
+def beheerautorisatie_revoked_message(*, intrekking) -> str:
+    return _("%(name)s: revoked on %(date)s by the helpdesk; grant it again in the admin.") % {
+        "name": intrekking.beheerautorisatie.naam,
+        "date": date_format(timezone.localtime(intrekking.revoked_at), "d-m-Y"),
+    }
+
+
+def beheerautorisaties_revoked_refuse(
+    *, account: Account, beheerautorisaties: Iterable[Beheerautorisatie]
+) -> None:
+    """Refuse to grant back, without the helpdesk, a beheerautorisatie the helpdesk revoked.
+
+    An old registration form (a re-run import file) is no authority for a right the helpdesk took
+    away since; only a new grant in the admin is. Raises a ValidationError with one message each.
+    """
+    wanted = [item.pk for item in beheerautorisaties]
+    if not wanted or account.pk is None:
+        return
+    intrekkingen = account.beheerautorisatie_intrekkingen.filter(
+        beheerautorisatie_id__in=wanted
+    ).select_related("beheerautorisatie")
+    messages = [beheerautorisatie_revoked_message(intrekking=item) for item in intrekkingen]
+    if messages:
+        raise ValidationError(messages, code="revoked")

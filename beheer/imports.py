@@ -7,6 +7,7 @@ organisation + e-mail address. Lookups of what already exists are done once for 
 """
 
 import csv
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,19 +15,26 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_log
-from accounts.constants import AuditAction, OrganisatieType
+from accounts.constants import AuditAction, AuditResult, OrganisatieType
 from accounts.models import (
     Account,
     Beheerautorisatie,
     BeheerautorisatieToekenning,
+    BeheerderFormulier,
     Kenmerk,
     KenmerkType,
     Organisatie,
 )
-from accounts.services import beheerautorisaties_set, beheerautorisaties_validate
+from accounts.services import (
+    beheerautorisatie_revoked_message,
+    beheerautorisaties_set,
+    beheerautorisaties_validate,
+)
 from koppeling import services as koppel_services
 
 from .letters import letter_filename, letter_pdf
@@ -48,7 +56,19 @@ ORGANISATIE_COLUMNS = [
     "rsin",
 ]
 BEHEERDER_COLUMNS = ["beheerder_naam", "beheerder_functie", "beheerder_telefoon", "beheerder_email"]
-COLUMNS = [*ORGANISATIE_COLUMNS, *BEHEERDER_COLUMNS, "beheerautorisaties", "taal"]
+# Question 2.2 and part 5 (the signature of the bevoegd gezag) of the form; optional columns, so that
+# files made before they existed still import.
+FORMULIER_COLUMNS = [
+    "account_bestaand",
+    "ondertekenaar_naam",
+    "ondertekenaar_functie",
+    "ondertekenaar_email",
+    "ondertekening_plaats",
+    "ondertekening_datum",
+]
+COLUMNS = [*ORGANISATIE_COLUMNS, *BEHEERDER_COLUMNS, "beheerautorisaties", "taal", *FORMULIER_COLUMNS]
+OPTIONAL_COLUMNS = {"taal", *FORMULIER_COLUMNS}
+YES_NO = {"ja": True, "nee": False, "": None}
 REQUIRED = [
     "organisatie_type",
     "organisatie_naam",
@@ -68,6 +88,7 @@ class Outcome:
     NEW = "nieuw"
     UPDATED = "bijgewerkt"
     UNCHANGED = "ongewijzigd"
+    REFUSED = "geweigerd"
     ERROR = "fout"
 
 
@@ -90,6 +111,15 @@ class RowError(Exception):
         self.messages = messages
 
 
+class RowRefusedError(RowError):
+    """The row asks for what the helpdesk took away since (seed 003, "Intrekken beheeraccount")."""
+
+    def __init__(self, messages: list[str], *, account: Account, codes: list[str]):
+        super().__init__(messages)
+        self.account = account
+        self.codes = codes
+
+
 def csv_rows_read(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     """Read the file (UTF-8, with or without Excel's BOM); return the header and (line, row) pairs."""
     with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -108,7 +138,7 @@ def csv_rows_read(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
 
 
 def header_check(header: list[str]) -> list[str]:
-    missing = [name for name in COLUMNS if name not in header and name != "taal"]
+    missing = [name for name in COLUMNS if name not in header and name not in OPTIONAL_COLUMNS]
     unknown = [name for name in header if name not in COLUMNS]
     problems = []
     if missing:
@@ -136,6 +166,7 @@ class BeheerdersImport:
         self.kenmerk_types = {item.code: item for item in KenmerkType.objects.all()}
         self.organisaties: dict[tuple[str, str], Organisatie] = {}
         self.beheerders: dict[tuple[int, str], Account] = {}
+        self.removed: dict[tuple[int, str], Account] = {}
 
     # --- lookups, loaded once for the whole file ------------------------------------------------
 
@@ -178,11 +209,16 @@ class BeheerdersImport:
                     self._remember(organisatie)
         organisatie_ids = {organisatie.pk for organisatie in self.organisaties.values()}
         emails = {row.get("beheerder_email", "").lower() for row in rows}
-        for account in Account.objects.filter(
-            organisatie_id__in=organisatie_ids, removed_at__isnull=True
-        ).prefetch_related("beheerautorisatie_toekenningen"):
-            if account.email.lower() in emails:
-                self.beheerders[(account.organisatie_id, account.email.lower())] = account
+        for account in Account.objects.filter(organisatie_id__in=organisatie_ids).prefetch_related(
+            "beheerautorisatie_toekenningen", "beheerautorisatie_intrekkingen__beheerautorisatie"
+        ):
+            if account.email.lower() not in emails:
+                continue
+            key = (account.organisatie_id, account.email.lower())
+            if account.removed_at is None:
+                self.beheerders[key] = account
+            elif key not in self.removed or account.removed_at > self.removed[key].removed_at:
+                self.removed[key] = account
 
     # --- one row ------------------------------------------------------------------------------
 
@@ -261,14 +297,119 @@ class BeheerdersImport:
             "email": Account.objects.normalize_email(email),
             "language": language,
         }
-        for name, limit in (("beheerder_naam", 200), ("beheerder_functie", 200), ("beheerder_telefoon", 32)):
+        for name, limit in (
+            ("beheerder_naam", 200),
+            ("beheerder_functie", 200),
+            ("beheerder_telefoon", 32),
+            ("ondertekenaar_naam", 200),
+            ("ondertekenaar_functie", 200),
+            ("ondertekening_plaats", 100),
+        ):
             if len(values.get(name, "")) > limit:
                 errors.append(
                     _("%(column)s: at most %(limit)s characters.") % {"column": name, "limit": limit}
                 )
+        formulier = self._formulier_validate(values, errors)
+        if organisatie is not None and not errors:
+            errors += self._existing_account_check(organisatie, account_fields, chosen, formulier)
         if errors:
             raise RowError(errors)
+        account_fields["formulier"] = formulier
         return organisatie, chosen, account_fields
+
+    @staticmethod
+    def _formulier_validate(values: dict, errors: list[str]) -> dict:
+        """Question 2.2 and the signature of the bevoegd gezag (part 5), when the file has them."""
+        has_account = values.get("account_bestaand", "").lower()
+        if has_account not in YES_NO:
+            errors.append(_("account_bestaand: use ja or nee."))
+        signed_on = None
+        text = values.get("ondertekening_datum", "")
+        if text:
+            for pattern in ("%d-%m-%Y", "%Y-%m-%d"):
+                try:
+                    signed_on = datetime.datetime.strptime(text, pattern).date()  # noqa: DTZ007 (a date)
+                    break
+                except ValueError:
+                    continue
+            if signed_on is None:
+                errors.append(
+                    _("ondertekening_datum: %(value)s is not a date (dd-mm-jjjj).") % {"value": text}
+                )
+            elif signed_on > timezone.localdate():
+                errors.append(_("ondertekening_datum: the form cannot be signed in the future."))
+        signature = [values.get(name, "") for name in FORMULIER_COLUMNS[1:]]
+        if any(signature):
+            for name in ("ondertekenaar_naam", "ondertekenaar_functie", "ondertekening_datum"):
+                if not values.get(name):
+                    errors.append(
+                        _("%(column)s: required when the form's signature (part 5) is filled in.")
+                        % {"column": name}
+                    )
+        signatory_email = values.get("ondertekenaar_email", "")
+        if signatory_email:
+            try:
+                validate_email(signatory_email)
+            except ValidationError:
+                errors.append(
+                    _("ondertekenaar_email: %(value)s is not a valid e-mail address.")
+                    % {"value": signatory_email}
+                )
+        return {
+            "has_account": YES_NO.get(has_account),
+            "signatory_name": values.get("ondertekenaar_naam", ""),
+            "signatory_job_title": values.get("ondertekenaar_functie", ""),
+            "signatory_email": signatory_email,
+            "signed_place": values.get("ondertekening_plaats", ""),
+            "signed_on": signed_on,
+        }
+
+    def _existing_account_check(
+        self, organisatie: Organisatie, account_fields: dict, chosen: list, formulier: dict
+    ) -> list[str]:
+        """Refuse what the helpdesk withdrew since the form; check question 2.2 against the accounts."""
+        key = (organisatie.pk, account_fields["email"].lower())
+        account = self.beheerders.get(key) if organisatie.pk is not None else None
+        if account is None:
+            removed = self.removed.get(key) if organisatie.pk is not None else None
+            if removed is not None:
+                raise RowRefusedError(
+                    [
+                        _(
+                            "The account %(username)s of this beheerder was removed on %(date)s; "
+                            "register him again in the admin."
+                        )
+                        % {
+                            "username": removed.username,
+                            "date": date_format(timezone.localtime(removed.removed_at), "d-m-Y"),
+                        }
+                    ],
+                    account=removed,
+                    codes=[item.code for item in chosen],
+                )
+            if formulier["has_account"]:
+                return [
+                    _(
+                        "account_bestaand: the form says the beheerder already has an account, but "
+                        "%(organisatie)s has no account with the e-mail address %(email)s; look the account "
+                        "up in the admin."
+                    )
+                    % {"organisatie": organisatie.naam, "email": account_fields["email"]}
+                ]
+            return []
+        have = {t.beheerautorisatie_id for t in account.beheerautorisatie_toekenningen.all()}
+        revoked = [
+            intrekking
+            for intrekking in account.beheerautorisatie_intrekkingen.all()
+            if intrekking.beheerautorisatie_id in {item.pk for item in chosen} - have
+        ]
+        if revoked:
+            raise RowRefusedError(
+                [beheerautorisatie_revoked_message(intrekking=item) for item in revoked],
+                account=account,
+                codes=[item.beheerautorisatie.code for item in revoked],
+            )
+        return []
 
     def row_import(self, line: int, values: dict) -> RowResult:
         result = RowResult(
@@ -288,6 +429,18 @@ class BeheerdersImport:
                     # Inside the row's transaction: a beheerder whose letter could not be written is
                     # not imported (the report says why), so a re-run makes both.
                     result.letter = str(self._letter_write(account))
+        except RowRefusedError as error:
+            result.outcome = Outcome.REFUSED
+            result.username = error.account.username
+            result.errors = error.messages
+            if not self.dry_run:
+                audit_log(
+                    action=AuditAction.IMPORT_ROW,
+                    result=AuditResult.REFUSED,
+                    obj=error.account,
+                    detail={"reason_code": "revoked", "beheerautorisatie_code": ";".join(error.codes)},
+                )
+            return result
         except RowError as error:
             result.errors = error.messages
             return result
@@ -309,6 +462,16 @@ class BeheerdersImport:
         return result
 
     def _write(self, organisatie: Organisatie, chosen: list, account_fields: dict):
+        account_fields = dict(account_fields)
+        formulier = account_fields.pop("formulier", None) or {}
+        account, outcome, new_organisatie = self._write_account(organisatie, chosen, account_fields)
+        if outcome != Outcome.UNCHANGED and any(value not in (None, "") for value in formulier.values()):
+            BeheerderFormulier.objects.create(
+                account=account, source=BeheerderFormulier.Source.IMPORT, **formulier
+            )
+        return account, outcome, new_organisatie
+
+    def _write_account(self, organisatie: Organisatie, chosen: list, account_fields: dict):
         new_organisatie = organisatie.pk is None
         if new_organisatie:
             organisatie.save()

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.email import email_publish_deferred
 from beheer.imports import BeheerdersImport, Outcome, csv_rows_read, header_check
@@ -59,9 +60,27 @@ class Command(BaseCommand):
             results = [importer.row_import(line, row) for line, row in rows]
 
         letter_label = _("letter")
-        counts = {outcome: 0 for outcome in (Outcome.NEW, Outcome.UPDATED, Outcome.UNCHANGED, Outcome.ERROR)}
+        counts = {
+            outcome: 0
+            for outcome in (Outcome.NEW, Outcome.UPDATED, Outcome.UNCHANGED, Outcome.REFUSED, Outcome.ERROR)
+        }
         for result in results:
             counts[result.outcome] += 1
+            if result.outcome == Outcome.REFUSED:
+                self.stdout.write(
+                    self.style.ERROR(
+                        _("row %(line)s: REFUSED username %(username)s  %(organisatie)s / %(email)s")
+                        % {
+                            "line": result.line,
+                            "username": result.username,
+                            "organisatie": result.organisatie,
+                            "email": result.email,
+                        }
+                    )
+                )
+                for message in result.errors:
+                    self.stdout.write(f"    - {message}")
+                continue
             if result.outcome == Outcome.ERROR:
                 self.stdout.write(
                     self.style.ERROR(
@@ -85,6 +104,15 @@ class Command(BaseCommand):
                 + (_(" (new organisation)") if result.new_organisatie else "")
                 + (f"  {letter_label}: {result.letter}" if result.letter else "")
             )
+        if counts[Outcome.REFUSED]:
+            self.stdout.write(
+                ngettext(
+                    "%(count)s row refused: it asks for what the helpdesk has withdrawn since.",
+                    "%(count)s rows refused: they ask for what the helpdesk has withdrawn since.",
+                    counts[Outcome.REFUSED],
+                )
+                % {"count": counts[Outcome.REFUSED]}
+            )
         self.stdout.write(
             _(
                 "%(total)s rows: %(new)s new, %(updated)s updated, %(unchanged)s unchanged, "
@@ -100,8 +128,8 @@ class Command(BaseCommand):
                 "dry": _("; dry run, nothing changed") if dry_run else "",
             }
         )
-        if counts[Outcome.ERROR]:
+        if counts[Outcome.ERROR] or counts[Outcome.REFUSED]:
             raise CommandError(
                 _("%(errors)s row(s) were not imported; correct them and run the command again.")
-                % {"errors": counts[Outcome.ERROR]}
+                % {"errors": counts[Outcome.ERROR] + counts[Outcome.REFUSED]}
             )
