@@ -40,6 +40,8 @@ HELPDESK_PERMISSIONS = [
     "koppeling.change_koppeling",
     "koppeling.view_koppelattemptcounter",
     "koppeling.change_koppelattemptcounter",
+    "beheer.view_accessreview",
+    "beheer.view_accessreviewdecision",
 ]
 
 

@@ -58,3 +58,98 @@ class GebruikersUpload(models.Model):
     @property
     def invalid_rows(self) -> list[dict]:
         return [row for row in self.rows if row.get("errors")]
+
+
+# --- Access review (issue 16 item 5; BIO 9.2.5, the AVG's accountability) ------------------------
+
+
+class AccessReview(models.Model):
+    """One review cycle of one organisation: open until every role of its users has a decision.
+
+    The reminder columns make each reminder stage happen once per cycle: the beat task sets them with
+    a conditional UPDATE in the transaction that queues the mails, so a rerun or a second beat never
+    mails twice.
+    """
+
+    organisatie = models.ForeignKey(
+        "accounts.Organisatie",
+        on_delete=models.CASCADE,
+        related_name="access_reviews",
+        verbose_name=_("organisation"),
+    )
+    started_at = models.DateTimeField(_("started at"))
+    due_at = models.DateTimeField(_("due at"), db_index=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    completed_by = models.ForeignKey(
+        "accounts.Account",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("completed by"),
+    )
+    reminder_due_sent_at = models.DateTimeField(_("reminder sent"), null=True, blank=True)
+    reminder_overdue_sent_at = models.DateTimeField(_("overdue reminder sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("access review")
+        verbose_name_plural = _("access reviews")
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisatie"],
+                condition=models.Q(completed_at__isnull=True),
+                name="uniq_open_access_review",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.organisatie} {self.due_at:%Y-%m-%d}"
+
+
+class AccessReviewDecision(models.Model):
+    """A beheerder's decision on one role assignment within one review cycle: keep or revoke.
+
+    The assignment is named by its id and by (account, rol, kenmerk) with copies of their names: a
+    revoked assignment's row is deleted, and the decision must still say what was revoked.
+    """
+
+    class Decision(models.TextChoices):
+        KEEP = "keep", _("kept")
+        REVOKE = "revoke", _("revoked")
+
+    review = models.ForeignKey(AccessReview, on_delete=models.CASCADE, related_name="decisions")
+    toekenning_id = models.BigIntegerField(_("role assignment"))
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    rol = models.ForeignKey(
+        "accounts.Rol", on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("rol")
+    )
+    kenmerk = models.ForeignKey(
+        "accounts.Kenmerk", on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("kenmerk")
+    )
+    # Copies, so that the record still reads after the helpdesk retires a rol or kenmerk.
+    rol_naam = models.CharField(_("rol"), max_length=200)
+    kenmerk_waarde = models.CharField(_("kenmerk"), max_length=200)
+    decision = models.CharField(_("decision"), max_length=8, choices=Decision.choices)
+    decided_by = models.ForeignKey(
+        "accounts.Account",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"))
+
+    class Meta:
+        verbose_name = _("access review decision")
+        verbose_name_plural = _("access review decisions")
+        ordering = ["decided_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "toekenning_id"], name="uniq_access_review_decision")
+        ]
+        indexes = [models.Index(fields=["toekenning_id"], name="access_review_toekenning")]
+
+    def __str__(self):
+        return f"{self.review_id}/{self.toekenning_id}: {self.decision}"

@@ -1,12 +1,14 @@
 from django.urls import path
 
-from . import views
+from . import review_views, views
 
 app_name = "beheer"
 urlpatterns = [
     path("", views.gebruikers, name="gebruikers"),
     path("brieven/", views.brieven, name="brieven"),
     path("gebruikersbestand/", views.gebruikersbestand, name="gebruikersbestand"),
+    path("toegangscontrole/", review_views.access_review, name="access_review"),
+    path("toegangscontrole/<int:pk>/", review_views.access_review_detail, name="access_review_detail"),
     path("gebruikers/aanmelden/", views.gebruiker_aanmelden, name="gebruiker_aanmelden"),
     path("gebruikers/<int:pk>/", views.gebruiker, name="gebruiker"),
     path("gebruikers/<int:pk>/wijzigen/", views.gebruiker_wijzigen, name="gebruiker_wijzigen"),

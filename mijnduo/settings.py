@@ -520,6 +520,17 @@ CELERY_BEAT_SCHEDULE["flush-backchannel-logouts"] = {
     "schedule": 60.0,
 }
 
+# Access review (BIO 9.2.5): every organisation's beheerders confirm or revoke each role once per
+# interval; reminders a REMINDER_DAYS before the due date and once GRACE_DAYS past it (then overdue
+# for the helpdesk; nothing is revoked without a person's decision).
+ACCESS_REVIEW_INTERVAL_DAYS = env.int("ACCESS_REVIEW_INTERVAL_DAYS", default=365)
+ACCESS_REVIEW_REMINDER_DAYS = env.int("ACCESS_REVIEW_REMINDER_DAYS", default=30)
+ACCESS_REVIEW_GRACE_DAYS = env.int("ACCESS_REVIEW_GRACE_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["access-review-reminders"] = {
+    "task": "beheer.review_tasks.access_review_reminders",
+    "schedule": crontab(hour=6, minute=41),
+}
+
 # The version of the terms of use (/gebruiksvoorwaarden/) that the koppel wizard records as accepted.
 TERMS_VERSION = env.str("TERMS_VERSION", default="2022-1")
 
