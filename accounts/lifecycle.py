@@ -26,6 +26,7 @@ from koppeling.models import Koppeling, UnlinkReason
 
 from .audit import AuditObject, audit_insert_select_sql, audit_log_bulk
 from .constants import AuditAction
+from .hooks import access_withdrawn_send
 from .models import Account, EmailOutbox
 
 # Seed 002 §1.5: "Als u de afgelopen 18 maanden niet hebt ingelogd, is de koppeling … ongedaan gemaakt."
@@ -219,13 +220,17 @@ def _run_batches(
                         update_sql=update_sql, update_params=update_params, now=now, kind=kind
                     )
                     cursor.execute(*statement)
-                    count, outbox_ids, newest = cursor.fetchone()
+                    count, outbox_ids, newest, account_ids = cursor.fetchone()
                 else:
                     cursor.execute(update_sql, update_params)
                     rows = cursor.fetchall()
                     count = len(rows)
                     outbox_ids = _record(rows=rows, now=now, kind=kind) if rows else []
                     newest = max((_aware(row[2]) for row in rows), default=None)
+                    account_ids = [row[1] for row in rows]
+            if kind == "undone" and account_ids:
+                # The DUO services these users were handed to log them out (accounts/hooks.py).
+                access_withdrawn_send(account_ids=account_ids, reason=UnlinkReason.INACTIVE.value)
             if publish and outbox_ids:
                 transaction.on_commit(lambda ids=outbox_ids: email_publish_many(outbox_ids=ids))
         total += count
@@ -289,7 +294,7 @@ def _batch_statement(*, update_sql: str, update_params: list, now: datetime, kin
     params += [now, template, urlsplit(settings.SITE_URL).hostname or "localhost"]
     sql = (
         "WITH " + ", ".join(ctes) + " SELECT (SELECT count(*) FROM ended), ARRAY(SELECT id FROM mailed), "  # noqa: S608
-        "(SELECT max(last_login_at) FROM ended)"
+        "(SELECT max(last_login_at) FROM ended), ARRAY(SELECT account_id FROM ended)"
     )
     return sql, params
 

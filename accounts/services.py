@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 
 from .audit import audit_log
 from .constants import AuditAction
-from .models import Account, Beheerautorisatie, BeheerautorisatieToekenning, Organisatie
+from .hooks import access_withdrawn_send
+from .models import Account, Beheerautorisatie, BeheerautorisatieToekenning, Organisatie, Rol, RolToekenning
 
 
 def beheerautorisaties_validate(
@@ -87,6 +88,7 @@ def beheerautorisaties_set(
                 request=request,
                 detail={"beheerautorisatie_code": toekenning.beheerautorisatie.code},
             )
+    lost = [pk for pk in current if pk not in wanted]
     for pk, item in wanted.items():
         if pk not in current:
             BeheerautorisatieToekenning.objects.create(
@@ -101,6 +103,32 @@ def beheerautorisaties_set(
                 request=request,
                 detail={"beheerautorisatie_code": item.code},
             )
+    if lost:
+        uncovered_rollen_withdraw(organisatie=account.organisatie, beheerautorisatie_ids=lost)
+
+
+def uncovered_rollen_withdraw(*, organisatie: Organisatie | None, beheerautorisatie_ids) -> None:
+    """The organisation lost the beheerautorisaties ``beheerautorisatie_ids`` (of one of its accounts):
+    the rollen they covered that no beheerautorisatie of the organisation covers any more are
+    withdrawn from its users at the DUO services (accounts/hooks.py), whoever assigned them."""
+    if organisatie is None:
+        return
+    still_held = BeheerautorisatieToekenning.objects.filter(account__organisatie=organisatie).values(
+        "beheerautorisatie_id"
+    )
+    rol_ids = set(
+        Rol.objects.filter(beheerautorisaties__in=list(beheerautorisatie_ids))
+        .exclude(beheerautorisaties__in=still_held)
+        .values_list("pk", flat=True)
+    )
+    if not rol_ids:
+        return
+    account_ids = (
+        RolToekenning.objects.filter(account__organisatie=organisatie, rol_id__in=rol_ids)
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+    access_withdrawn_send(account_ids=account_ids, rol_ids=rol_ids, reason="beheerautorisatie_revoked")
 
 
 def beheerautorisatie_revoked_message(*, intrekking) -> str:

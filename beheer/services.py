@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 from accounts.email import email_queue
+from accounts.hooks import access_withdrawn_send
 from accounts.models import Account, BeheerautorisatieToekenning, EmailOutbox, Kenmerk, Rol, RolToekenning
 from accounts.portal import email_changed_notice_queue
 from koppeling import services as koppel_services
@@ -353,4 +354,5 @@ def gebruiker_remove(*, beheerder: Account, account: Account, request: HttpReque
     account.removed_at = timezone.now()
     account.is_active = False
     account.save(update_fields=["removed_at", "is_active"])
+    access_withdrawn_send(account_ids=[account.pk], reason="removed")
     audit_log(action=AuditAction.ACCOUNT_REMOVE, actor=beheerder, obj=account, request=request)

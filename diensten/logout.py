@@ -19,8 +19,8 @@ from oauth2_provider.settings import oauth2_settings
 from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 
-from .models import BackchannelLogout, Handoff
-from .services import pairwise_sub
+from .models import BackchannelLogout, Dienst, Handoff
+from .services import pairwise_sub, pairwise_sub_for_id
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ class DeliveryError(Exception):
 def backchannel_logout_queue(*, session_key_hash: str, reason: str) -> list[BackchannelLogout]:
     """Queue a logout token for every Dienst the portal session handed the user to.
 
-    One per Dienst and session (``sid``), only for enabled Diensten with a back-channel logout URI.
+    One per Dienst and session (``sid``), only for enabled Diensten with a back-channel logout URI,
+    and never twice for one session (a session that expired after a logout was already reported).
     Published to Celery after the commit; the sweep sends what that misses.
     """
     if not session_key_hash:
@@ -53,6 +54,12 @@ def backchannel_logout_queue(*, session_key_hash: str, reason: str) -> list[Back
         key = (handoff.dienst_id, handoff.sid)
         if key in seen:
             continue
+        if (
+            handoff.sid
+            and BackchannelLogout.objects.filter(dienst_id=handoff.dienst_id, sid=handoff.sid).exists()
+        ):
+            seen.add(key)
+            continue
         seen.add(key)
         rows.append(
             BackchannelLogout.objects.create(
@@ -62,9 +69,56 @@ def backchannel_logout_queue(*, session_key_hash: str, reason: str) -> list[Back
                 reason=reason,
             )
         )
+    _publish_on_commit(rows)
+    return rows
+
+
+def backchannel_logout_queue_accounts(*, account_ids, rol_ids=None, reason: str) -> list[BackchannelLogout]:
+    """Queue a logout token naming only the user (``sub``, no ``sid``) for every Dienst the accounts
+    were ever handed to — limited to the Diensten serving ``rol_ids`` when given.
+
+    Without a ``sid`` the token ends *all* the user's sessions at the Dienst (Back-Channel Logout
+    1.0 §2.4): his access ended, not one portal session. One query finds the pairs whatever the
+    number of accounts (the 18-month job passes a batch of thousands). A pair with a sub-only token
+    still undelivered gets no second one: when it arrives it ends the same sessions.
+    """
+    account_ids = list(account_ids)
+    if not account_ids:
+        return []
+    handoffs = Handoff.objects.filter(account_id__in=account_ids, dienst__enabled=True).exclude(
+        dienst__backchannel_logout_uri=""
+    )
+    if rol_ids is not None:
+        handoffs = handoffs.filter(dienst__rollen__in=list(rol_ids))
+    pairs = set(handoffs.values_list("dienst_id", "account_id").distinct())
+    if not pairs:
+        return []
+    diensten = Dienst.objects.in_bulk({dienst_id for dienst_id, _account_id in pairs})
+    wanted = {
+        (dienst_id, pairwise_sub_for_id(dienst=diensten[dienst_id], account_id=account_id))
+        for dienst_id, account_id in pairs
+    }
+    pending = set(
+        BackchannelLogout.objects.filter(
+            dienst_id__in=diensten,
+            sub__in=[sub for _dienst_id, sub in wanted],
+            sid="",
+            delivered_at__isnull=True,
+        ).values_list("dienst_id", "sub")
+    )
+    rows = BackchannelLogout.objects.bulk_create(
+        [
+            BackchannelLogout(dienst_id=dienst_id, sub=sub, reason=reason)
+            for dienst_id, sub in sorted(wanted - pending)
+        ]
+    )
+    _publish_on_commit(rows)
+    return rows
+
+
+def _publish_on_commit(rows) -> None:
     for row in rows:
         transaction.on_commit(lambda pk=row.pk: _publish(pk))
-    return rows
 
 
 def _publish(delivery_id: int) -> None:

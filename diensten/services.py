@@ -36,7 +36,11 @@ def pairwise_sub(*, dienst: Dienst, account: Account) -> str:
     An HMAC under the Dienst's own random key: stable for one account at one Dienst, unrelated
     between two Diensten (they cannot join their users), and never the eHerkenning pseudonym.
     """
-    return hmac.new(dienst.sub_secret.encode(), f"account:{account.pk}".encode(), hashlib.sha256).hexdigest()
+    return pairwise_sub_for_id(dienst=dienst, account_id=account.pk)
+
+
+def pairwise_sub_for_id(*, dienst: Dienst, account_id: int) -> str:
+    return hmac.new(dienst.sub_secret.encode(), f"account:{account_id}".encode(), hashlib.sha256).hexdigest()
 
 
 def session_key_hash(session_key: str) -> str:

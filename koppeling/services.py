@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 from accounts.email import email_queue
+from accounts.hooks import access_withdrawn_send
 from accounts.models import Account, EmailOutbox
 
 from . import codes
@@ -430,6 +431,8 @@ def link_undo(
         # one once linked).
         account.set_unusable_password()
         account.save(update_fields=["password"])
+        # The DUO services he was handed to log him out too (back-channel logout, app diensten).
+        access_withdrawn_send(account_ids=[account.pk], reason="unlinked")
         audit_log(
             action=AuditAction.LINK_UNDO,
             actor=actor,
