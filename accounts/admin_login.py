@@ -13,12 +13,19 @@ form tells nobody that the password alone was right. A wrong code is a failed lo
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_otp import devices_for_user
+from django_otp.admin import OTPAdminSite
 from django_otp.models import Device
+from django_otp_webauthn.models import WebAuthnCredential
+
+from .audit import audit_log
+from .constants import AuditAction, AuditResult
 
 THROTTLE_FIELDS = ("throttling_failure_count", "throttling_failure_timestamp")
 
@@ -58,6 +65,7 @@ class HelpdeskLoginForm(AdminAuthenticationForm):
 
     error_messages = {
         **AdminAuthenticationForm.error_messages,
+        "passkey_required": _("Helpdesk staff log in with their passkey: use the button below."),
         "invalid_login": _(
             "Enter the correct username, password and verification code of a staff account. "
             "Note that the fields may be case-sensitive."
@@ -65,6 +73,18 @@ class HelpdeskLoginForm(AdminAuthenticationForm):
     }
 
     def clean(self):
+        if settings.HELPDESK_REQUIRE_PASSKEY:
+            # Nothing is checked, so the answer tells nothing about the password.
+            audit_log(
+                action=AuditAction.ADMIN_LOGIN_FAILED,
+                result=AuditResult.REFUSED,
+                request=self.request,
+                detail={
+                    "username": str(self.cleaned_data.get("username", ""))[:150],
+                    "reason_code": "passkey_required",
+                },
+            )
+            raise ValidationError(self.error_messages["passkey_required"], code="passkey_required")
         token = self.cleaned_data.get("otp_token")
         if not token:
             # The field's own error says what is missing. No password check without a code:
@@ -86,3 +106,14 @@ class HelpdeskLoginForm(AdminAuthenticationForm):
         # django_otp.login() records the device in the session when auth's login() runs.
         self.user_cache.otp_device = device
         return self.cleaned_data
+
+
+class HelpdeskAdminSite(OTPAdminSite):
+    """django-otp's admin site; with ``HELPDESK_REQUIRE_PASSKEY`` only a passkey-verified session opens it."""
+
+    def has_permission(self, request):
+        if not super().has_permission(request):
+            return False
+        if settings.HELPDESK_REQUIRE_PASSKEY:
+            return isinstance(getattr(request.user, "otp_device", None), WebAuthnCredential)
+        return True

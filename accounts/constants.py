@@ -51,6 +51,8 @@ class AuditAction(models.TextChoices):
     ADMIN_LOGOUT = "admin.logout", _("helpdesk logout")
     ADMIN_CHANGE = "admin.change", _("helpdesk change")
     TOTP_ENROL = "admin.totp_enrol", _("TOTP device enrolled")
+    PASSKEY_LINK = "admin.passkey_link", _("passkey enrolment link issued")
+    PASSKEY_ENROL = "admin.passkey_enrol", _("passkey enrolled")
     # eHerkenning and koppeling
     SAML_LOGIN = "saml.login", _("eHerkenning login")
     SAML_FAILED = "saml.failed", _("eHerkenning response refused")

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -82,6 +83,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Passkeys (WebAuthn) for the helpdesk login beside TOTP: accounts/passkeys.py.
+    "django_otp_webauthn",
     "axes",
     "djangosaml2",
     "accounts",
@@ -248,6 +251,14 @@ AXES_DISABLE_ACCESS_LOG = True
 TRUSTED_PROXY_COUNT = AXES_IPWARE_PROXY_COUNT
 
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Mijn DUO Zakelijk (mijnduo)")
+# Passkeys (accounts/passkeys.py): the relying party is SITE_URL's host, the one allowed origin SITE_URL's.
+OTP_WEBAUTHN_RP_ID_CALLABLE = "accounts.passkeys.site_rp_id"
+OTP_WEBAUTHN_RP_NAME = "Mijn DUO Zakelijk helpdesk"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = ["{0.scheme}://{0.netloc}".format(urlsplit(SITE_URL))]
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.HelpdeskWebAuthnHelper"
+# On: staff log in with a passkey only (the password + TOTP form refuses them, and a session verified by
+# TOTP no longer opens the admin). Off (default): the login screen offers both.
+HELPDESK_REQUIRE_PASSKEY = env.bool("HELPDESK_REQUIRE_PASSKEY", default=False)
 
 # --- Internationalisation ----------------------------------------------------------------------
 LANGUAGE_CODE = "nl"

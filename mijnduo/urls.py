@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("koppelen/", include("koppeling.urls")),
     path("beheer/", include("beheer.urls")),
+    # The helpdesk's passkeys (WebAuthn): login ceremony and in-person enrolment (accounts/passkeys.py).
+    path("admin/passkey/", include("accounts.passkey_urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("toegankelijkheid", RedirectView.as_view(url="/toegankelijkheid/", permanent=True)),

@@ -18,3 +18,15 @@ if [ "${#fragments[@]}" -gt 0 ]; then
   mv -f "$tmp_po" "$out/django.po"
   mv -f "$tmp_mo" "$out/django.mo"
 fi
+# The JavaScript catalogue (domain djangojs, served by the admin's jsi18n view with Django's own): Dutch for
+# texts of Django's admin scripts that Django's Dutch catalogue lacks, from locale/nl/fragments-js/*.po.
+js_fragments=(locale/nl/fragments-js/*.po)
+if [ "${#js_fragments[@]}" -gt 0 ]; then
+  tmp_po="$(mktemp "$out/.djangojs.po.XXXXXX")"
+  tmp_mo="$(mktemp "$out/.djangojs.mo.XXXXXX")"
+  msgcat --use-first --no-wrap -o "$tmp_po" "${js_fragments[@]}"
+  msgfmt --check-format -o "$tmp_mo" "$tmp_po"
+  chmod 644 "$tmp_po" "$tmp_mo"
+  mv -f "$tmp_po" "$out/djangojs.po"
+  mv -f "$tmp_mo" "$out/djangojs.mo"
+fi
