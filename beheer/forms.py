@@ -135,3 +135,84 @@ class GebruikersFilterForm(ZoekForm):
             if name in self.fields:
                 self.fields[name].widget.attrs["aria-invalid"] = "true"
                 self.fields[name].widget.attrs["aria-describedby"] = f"{name}-error"
+
+
+ROLE_PAIRS_IN_FORM = 3
+
+
+class GebruikerRollenForm(UtrechtFormMixin, forms.Form):
+    """Up to three roles, each with its kenmerk, given with the registration (all optional).
+
+    Offers only what she may hand out; a value outside that was forged and is audited by the view.
+    """
+
+    def __init__(self, *args, rollen, kenmerken, **kwargs):
+        super().__init__(*args, **kwargs)
+        for n in range(1, ROLE_PAIRS_IN_FORM + 1):
+            rol = forms.ModelChoiceField(
+                label=_("Role %(n)d") % {"n": n}, queryset=rollen, required=False, empty_label=_("No role")
+            )
+            rol.label_from_instance = lambda rol: f"{rol.naam} — {rol.onderwerp}"
+            kenmerk = forms.ModelChoiceField(
+                label=_("Kenmerk %(n)d") % {"n": n},
+                queryset=kenmerken,
+                required=False,
+                empty_label=_("Choose a kenmerk"),
+            )
+            kenmerk.label_from_instance = lambda kenmerk: f"{kenmerk.type.naam} {kenmerk.waarde}"
+            self.fields[f"rol_{n}"] = rol
+            self.fields[f"kenmerk_{n}"] = kenmerk
+        for field in self.fields.values():
+            field.widget.attrs["class"] = "utrecht-select"
+
+    def forged(self) -> list[tuple[str, str]]:
+        """The (rol, kenmerk) values posted that the form never offered."""
+        return [
+            (self.data.get(f"rol_{n}", ""), self.data.get(f"kenmerk_{n}", ""))
+            for n in range(1, ROLE_PAIRS_IN_FORM + 1)
+            if self.has_error(f"rol_{n}", "invalid_choice")
+            or self.has_error(f"kenmerk_{n}", "invalid_choice")
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        for n in range(1, ROLE_PAIRS_IN_FORM + 1):
+            rol, kenmerk = cleaned.get(f"rol_{n}"), cleaned.get(f"kenmerk_{n}")
+            if rol and not kenmerk and f"kenmerk_{n}" not in self.errors:
+                self.add_error(f"kenmerk_{n}", _("Choose the kenmerk for this role."))
+            elif kenmerk and not rol and f"rol_{n}" not in self.errors:
+                self.add_error(f"rol_{n}", _("Choose the role for this kenmerk."))
+            elif rol and kenmerk and not rol.kenmerk_types.filter(pk=kenmerk.type_id).exists():
+                self.add_error(
+                    f"kenmerk_{n}",
+                    _("The role %(rol)s cannot be scoped with a kenmerk of type %(type)s.")
+                    % {"rol": rol.naam, "type": kenmerk.type.naam},
+                )
+        return cleaned
+
+    def pairs(self) -> list:
+        return [
+            (self.cleaned_data[f"rol_{n}"], self.cleaned_data[f"kenmerk_{n}"])
+            for n in range(1, ROLE_PAIRS_IN_FORM + 1)
+            if self.cleaned_data.get(f"rol_{n}") and self.cleaned_data.get(f"kenmerk_{n}")
+        ]
+
+
+class GebruikersUploadForm(UtrechtFormMixin, forms.Form):
+    file = forms.FileField(
+        label=_("File with users (CSV or Excel)"),
+        help_text=_("A .csv (UTF-8) or .xlsx file with the columns of the template, at most 1000 users."),
+        error_messages={
+            "required": _("Choose a file."),
+            "empty": _("The file is empty."),
+            "invalid": _("Choose a file."),
+        },
+    )
+
+
+class GebruikersUploadConfirmForm(forms.Form):
+    send_codes = forms.BooleanField(
+        label=_("Also send the activation codes now"),
+        required=False,
+        help_text=_("Each user receives his activation code by e-mail; it is valid for 24 hours."),
+    )

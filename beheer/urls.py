@@ -10,6 +10,23 @@ urlpatterns = [
     path("toegangscontrole/", review_views.access_review, name="access_review"),
     path("toegangscontrole/<int:pk>/", review_views.access_review_detail, name="access_review_detail"),
     path("gebruikers/aanmelden/", views.gebruiker_aanmelden, name="gebruiker_aanmelden"),
+    path("gebruikers/aanmelden/bestand/", views.gebruikers_upload, name="gebruikers_upload"),
+    path(
+        "gebruikers/aanmelden/bestand/voorbeeld/",
+        views.gebruikers_upload_voorbeeld,
+        name="gebruikers_upload_voorbeeld",
+    ),
+    path(
+        "gebruikers/aanmelden/bestand/<uuid:upload_id>/",
+        views.gebruikers_upload_detail,
+        name="gebruikers_upload_detail",
+    ),
+    path(
+        "gebruikers/aanmelden/bestand/<uuid:upload_id>/brieven/",
+        views.gebruikers_upload_brieven,
+        name="gebruikers_upload_brieven",
+    ),
+    path("selectie/", views.selectie, name="selectie"),
     path("gebruikers/<int:pk>/", views.gebruiker, name="gebruiker"),
     path("gebruikers/<int:pk>/wijzigen/", views.gebruiker_wijzigen, name="gebruiker_wijzigen"),
     path("gebruikers/<int:pk>/rollen/", views.rol_toekennen, name="rol_toekennen"),

@@ -13,15 +13,26 @@ from django.http import FileResponse, Http404, HttpResponse, StreamingHttpRespon
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account, RolToekenning
 
-from . import selectors, services
+from . import bulk, selectors, services, uploads
 from .export import gebruikersbestand_csv, gebruikersbestand_xlsx
-from .forms import GebruikerForm, GebruikersFilterForm, KoppelingOngedaanForm, RolToekennenForm
+from .forms import (
+    GebruikerForm,
+    GebruikerRollenForm,
+    GebruikersFilterForm,
+    GebruikersUploadConfirmForm,
+    GebruikersUploadForm,
+    KoppelingOngedaanForm,
+    RolToekennenForm,
+)
 from .letters import letter_download, letter_filename, letters_download
+from .models import GebruikersUpload, GebruikersUploadStatus
 
 
 def beheerder_required(view):
@@ -114,6 +125,7 @@ def gebruikers(request):
             "columns": {column["key"]: column for column in columns},
             "selects": _filter_selects(form),
             "sort": sort,
+            "selection_actions": list(SELECTION_ACTIONS.items()),
         },
     )
 
@@ -154,26 +166,51 @@ def _sort_column(key: str, label: str, sort: str) -> dict:
 @beheerder_required
 @require_http_methods(["GET", "POST"])
 def gebruiker_aanmelden(request):
-    form = GebruikerForm(request.POST if request.method == "POST" else None, initial={"language": "nl"})
-    if request.method == "POST" and form.is_valid():
+    """Register one user, optionally with roles; "Aanmelden en nog een" comes back to an empty form."""
+    data = request.POST if request.method == "POST" else None
+    form = GebruikerForm(data, initial={"language": "nl"})
+    rollen_form = GebruikerRollenForm(
+        data,
+        rollen=selectors.rollen_for_beheerder(beheerder=request.user),
+        kenmerken=selectors.kenmerken_for_beheerder(beheerder=request.user),
+    )
+    if request.method == "POST":
+        # The role selects offer only what she may hand out: anything else was forged, and is audited.
+        for rol_value, kenmerk_value in rollen_form.forged():
+            services.rol_assign_forged_refuse(
+                beheerder=request.user,
+                account=None,
+                rol_value=rol_value,
+                kenmerk_value=kenmerk_value,
+                request=request,
+            )
+        forms_valid = all([rollen_form.is_valid(), form.is_valid()])
+    if request.method == "POST" and forms_valid:
         try:
-            account = services.gebruiker_register(
-                beheerder=request.user, request=request, **form.cleaned_data
+            account = bulk.gebruiker_register_with_rollen(
+                beheerder=request.user, rollen=rollen_form.pairs(), request=request, **form.cleaned_data
             )
         except ValidationError as error:
             _add_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, _error_messages(error))
         else:
             messages.success(
                 request,
                 _("%(name)s is registered with username %(username)s. Download the letter and hand it over.")
                 % {"name": account.name, "username": account.username},
             )
+            if "nog_een" in request.POST:
+                return redirect("beheer:gebruiker_aanmelden")
             return redirect("beheer:gebruiker", pk=account.pk)
+    status = _status(form)
+    if rollen_form.is_bound and rollen_form.errors:
+        status = 400
     return render(
         request,
         "beheer/gebruiker_form.html",
-        {"form": form, "title": _("Register a user")},
-        status=_status(form),
+        {"form": form, "rollen_form": rollen_form, "title": _("Register a user")},
+        status=status,
     )
 
 
@@ -419,3 +456,229 @@ def brieven(request):
         f'attachment; filename="gebruikersnamen-{timezone.localdate():%Y-%m-%d}.pdf"'
     )
     return response
+
+
+# --- issue 16 item 1: registering a file of users ------------------------------------------------
+
+
+def _upload_or_404(request, upload_id) -> GebruikersUpload:
+    try:
+        return bulk.gebruikers_upload_get(beheerder=request.user, upload_id=upload_id, request=request)
+    except GebruikersUpload.DoesNotExist as error:
+        raise Http404 from error
+
+
+def _upload_page(request, form, status=200):
+    return render(
+        request,
+        "beheer/gebruikers_upload.html",
+        {
+            "form": form,
+            "rollen": selectors.rollen_for_beheerder(beheerder=request.user),
+            "kenmerken": selectors.kenmerken_for_beheerder(beheerder=request.user),
+            "header": uploads.TEMPLATE_HEADER,
+            "max_rows": uploads.MAX_ROWS,
+        },
+        status=status,
+    )
+
+
+@beheerder_required
+@require_http_methods(["GET", "POST"])
+def gebruikers_upload(request):
+    """Upload a CSV or XLSX of users; a file that cannot be used is a Dutch 4xx, never a 500."""
+    if request.method == "GET":
+        return _upload_page(request, GebruikersUploadForm())
+    form = GebruikersUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _upload_page(request, form, status=400)
+    uploaded = form.cleaned_data["file"]
+    try:
+        parsed = uploads.upload_read(uploaded)
+    except uploads.UploadError as error:
+        form.add_error("file", error.message)
+        return _upload_page(request, form, status=error.status)
+    upload = bulk.gebruikers_upload_create(
+        beheerder=request.user, parsed=parsed, filename=uploaded.name or "", request=request
+    )
+    return redirect("beheer:gebruikers_upload_detail", upload_id=upload.pk)
+
+
+@beheerder_required
+@require_GET
+def gebruikers_upload_voorbeeld(request):
+    """The template to fill in: CSV (the header) or XLSX (the header, and what she may hand out)."""
+    export_format = request.GET.get("format", "xlsx")
+    if export_format == "csv":
+        response = HttpResponse(uploads.template_csv(), content_type="text/csv; charset=utf-8")
+    elif export_format == "xlsx":
+        content = uploads.template_xlsx(
+            rollen=selectors.rollen_for_beheerder(beheerder=request.user),
+            kenmerken=selectors.kenmerken_for_beheerder(beheerder=request.user),
+        )
+        response = HttpResponse(content, content_type=XLSX_CONTENT_TYPE)
+    else:
+        return HttpResponse(
+            _("Choose the format csv or xlsx."), status=400, content_type="text/plain; charset=utf-8"
+        )
+    response["Content-Disposition"] = f'attachment; filename="gebruikers-aanmelden.{export_format}"'
+    return response
+
+
+@beheerder_required
+@require_http_methods(["GET", "POST"])
+def gebruikers_upload_detail(request, upload_id):
+    """The preview (per-row errors, then her confirmation), the progress while Celery works, the result."""
+    upload = _upload_or_404(request, upload_id)
+    if upload.expires_at <= timezone.now():
+        return render(request, "beheer/gebruikers_upload_verlopen.html", status=410)
+    confirm_form = GebruikersUploadConfirmForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST" and confirm_form.is_valid():
+        try:
+            bulk.gebruikers_upload_confirm(
+                beheerder=request.user,
+                upload=upload,
+                send_codes=confirm_form.cleaned_data["send_codes"],
+                request=request,
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            status = 409
+        else:
+            return redirect("beheer:gebruikers_upload_detail", upload_id=upload.pk)
+        upload.refresh_from_db()
+    rows = []
+    for row in upload.rows:
+        result = upload.results.get(str(row["line"]), {})
+        rows.append({**row, "result": result})
+    busy = upload.status in (GebruikersUploadStatus.QUEUED, GebruikersUploadStatus.RUNNING)
+    return render(
+        request,
+        "beheer/gebruikers_upload_detail.html",
+        {
+            "upload": upload,
+            "rows": rows,
+            "valid_count": upload.total,
+            "invalid_count": len(upload.rows) - upload.total,
+            "registered_count": sum(1 for result in upload.results.values() if "account_id" in result),
+            "busy": busy,
+            "percent": int(100 * upload.processed / upload.total) if upload.total else 100,
+            "confirm_form": confirm_form,
+        },
+        status=status,
+    )
+
+
+@beheerder_required
+@require_GET
+def gebruikers_upload_brieven(request, upload_id):
+    """The letters of everyone the file registered, as one PDF in the order of the file."""
+    upload = _upload_or_404(request, upload_id)
+    try:
+        accounts = bulk.upload_accounts(upload=upload)
+    except Account.DoesNotExist as error:
+        raise Http404 from error
+    if not accounts:
+        return HttpResponse(
+            _("This file has not registered anyone (yet)."),
+            status=409,
+            content_type="text/plain; charset=utf-8",
+        )
+    pdf = letters_download(beheerder=request.user, accounts=accounts, request=request)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="gebruikersnamen-{timezone.localdate():%Y-%m-%d}.pdf"'
+    )
+    return response
+
+
+# --- issue 16 item 2: actions on a selection in the list -----------------------------------------
+
+SELECTION_ACTIONS = {
+    bulk.SelectionAction.CODES: _lazy("Send activation codes"),
+    bulk.SelectionAction.ASSIGN: _lazy("Assign a role"),
+    bulk.SelectionAction.REVOKE: _lazy("Revoke a role"),
+    bulk.SelectionAction.LETTERS: _lazy("Download the letters (one PDF)"),
+    bulk.SelectionAction.REMOVE: _lazy("Remove"),
+}
+ROLE_ACTIONS = (bulk.SelectionAction.ASSIGN, bulk.SelectionAction.REVOKE)
+
+
+def _selection_ids(values: list[str]) -> list[int] | None:
+    if not values or len(values) > MAX_LETTERS or not all(v.isdigit() and len(v) <= 18 for v in values):
+        return None
+    return [int(value) for value in values]
+
+
+@beheerder_required
+@require_http_methods(["GET", "POST"])
+def selectie(request):
+    """A bulk action on the users selected in the list: a confirmation page (who and what), then the POST.
+
+    Another organisation's id in the selection makes the whole request a 404 (audited): nothing is
+    done to anyone. Each account is then handled by the one-account service, audited per account.
+    """
+    data = request.POST if request.method == "POST" else request.GET
+    action = data.get("actie", "")
+    ids = _selection_ids(data.getlist("id"))
+    if action not in SELECTION_ACTIONS or ids is None:
+        return HttpResponse(
+            _("Select between 1 and %(max)s users and choose an action.") % {"max": MAX_LETTERS},
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    try:
+        accounts = bulk.selection_accounts(beheerder=request.user, ids=ids, action=action, request=request)
+    except Account.DoesNotExist as error:
+        raise Http404 from error
+    rol_form = None
+    chosen = False
+    if action in ROLE_ACTIONS:
+        rol_form = _rol_form(request, data if ("rol" in data or "kenmerk" in data) else None)
+        if rol_form.has_error("rol", "invalid_choice") or rol_form.has_error("kenmerk", "invalid_choice"):
+            for account in accounts:
+                services.rol_assign_forged_refuse(
+                    beheerder=request.user,
+                    account=account,
+                    rol_value=data.get("rol", ""),
+                    kenmerk_value=data.get("kenmerk", ""),
+                    request=request,
+                )
+        chosen = rol_form.is_valid()
+    context = {
+        "accounts": accounts,
+        "action": action,
+        "action_label": SELECTION_ACTIONS[action],
+        "rol_form": rol_form,
+        "chosen": chosen,
+        "ids": [account.pk for account in accounts],
+    }
+    if (
+        request.method == "GET"
+        or action == bulk.SelectionAction.LETTERS
+        or (rol_form is not None and not chosen)
+    ):
+        status = 400 if (rol_form is not None and rol_form.is_bound and not chosen) else 200
+        if request.method == "POST" and action == bulk.SelectionAction.LETTERS:
+            status = 405
+        return render(request, "beheer/selectie.html", context, status=status)
+    rol = rol_form.cleaned_data["rol"] if chosen else None
+    kenmerk = rol_form.cleaned_data["kenmerk"] if chosen else None
+    outcome = bulk.selection_apply(
+        beheerder=request.user, accounts=accounts, action=action, rol=rol, kenmerk=kenmerk, request=request
+    )
+    if outcome.done:
+        messages.success(
+            request,
+            ngettext(
+                "%(action)s: done for %(count)d user.",
+                "%(action)s: done for %(count)d users.",
+                len(outcome.done),
+            )
+            % {"action": SELECTION_ACTIONS[action], "count": len(outcome.done)},
+        )
+    for account, reason in outcome.refused:
+        messages.error(request, _("Not for %(name)s: %(reason)s") % {"name": account.name, "reason": reason})
+    return redirect("beheer:gebruikers")

@@ -1,0 +1,542 @@
+"""Bulk work in Autorisatiebeheer (issue 16 items 1 and 2): registering a file of users, and acting
+on a selection of users in the list.
+
+Each row and each selected account goes through the same services as the one-at-a-time screens
+(``beheer.services``), so a file or a selection can do nothing a beheerder could not do by hand,
+and every success and refusal lands in the audit trail per account. A refused row that tries to
+reach beyond her authorisation (a role her beheerautorisaties do not cover, a kenmerk of another
+organisation) is audited too, even though no account exists yet to hang it on.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_log
+from accounts.constants import AuditAction, AuditResult
+from accounts.email import email_publish_deferred
+from accounts.models import Account, Kenmerk, Rol, RolToekenning
+
+from . import selectors, services
+from .forms import GebruikerForm
+from .models import GebruikersUpload, GebruikersUploadStatus
+from .uploads import COLUMN_NAMES, ParsedFile
+
+UPLOAD_VALIDITY = timedelta(hours=24)
+LANGUAGES = {
+    "": "nl",
+    "nl": "nl",
+    "nederlands": "nl",
+    "dutch": "nl",
+    "en": "en",
+    "engels": "en",
+    "english": "en",
+}
+
+
+# --- roles, checked the way rol_assign checks them ------------------------------------------------
+
+
+@dataclass
+class RoleRefusal:
+    """A role a row asked for that she may not hand out: audited as a refused rol.grant."""
+
+    error_code: str
+    rol_code: str = ""
+    kenmerk: str = ""
+    line: int | None = None
+
+
+@dataclass
+class RoleCatalogue:
+    """What she may hand out, loaded once for a whole file."""
+
+    covered: dict[str, Rol]
+    other_rollen: set[str]
+    kenmerken: dict[str, list[Kenmerk]]
+    foreign_kenmerken: set[str]
+    types_of: dict[int, set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, *, beheerder: Account, kenmerk_values: Iterable[str] = ()) -> "RoleCatalogue":
+        covered = {}
+        types_of = {}
+        for rol in selectors.rollen_for_beheerder(beheerder=beheerder):
+            covered[rol.code.lower()] = rol
+            covered.setdefault(rol.naam.lower(), rol)
+            types_of[rol.pk] = {kenmerk_type.pk for kenmerk_type in rol.kenmerk_types.all()}
+        other = set()
+        for code, naam in Rol.objects.values_list("code", "naam"):
+            other.update({code.lower(), naam.lower()})
+        kenmerken = defaultdict(list)
+        for kenmerk in selectors.kenmerken_for_beheerder(beheerder=beheerder):
+            kenmerken[kenmerk.waarde.upper()].append(kenmerk)
+        wanted = {value.upper() for value in kenmerk_values} - set(kenmerken)
+        foreign = set()
+        if wanted:
+            query = Q()
+            for value in wanted:
+                query |= Q(waarde__iexact=value)
+            foreign = {
+                value.upper()
+                for value in Kenmerk.objects.filter(query)
+                .exclude(organisatie_id=beheerder.organisatie_id)
+                .values_list("waarde", flat=True)
+            }
+        return cls(
+            covered=covered,
+            other_rollen=other - set(covered),
+            kenmerken=dict(kenmerken),
+            foreign_kenmerken=foreign,
+            types_of=types_of,
+        )
+
+    def resolve(
+        self, rol_text: str, kenmerk_text: str
+    ) -> tuple[tuple[Rol, Kenmerk] | None, str, RoleRefusal | None]:
+        """One rol + kenmerk pair from a file: (the pair, "") or (None, Dutch error, refusal to audit)."""
+        rol_key, kenmerk_key = rol_text.strip().lower(), kenmerk_text.strip().upper()
+        if not rol_key:
+            return None, _("The kenmerk %(kenmerk)s has no role.") % {"kenmerk": kenmerk_text}, None
+        if not kenmerk_key:
+            return None, _("The role %(rol)s has no kenmerk.") % {"rol": rol_text}, None
+        rol = self.covered.get(rol_key)
+        if rol is None:
+            if rol_key in self.other_rollen:
+                message = _("Your beheerautorisaties do not cover the role %(rol)s.") % {"rol": rol_text}
+                return (
+                    None,
+                    message,
+                    RoleRefusal("rol_not_covered", rol_code=rol_text[:64], kenmerk=kenmerk_text[:32]),
+                )
+            return None, _("Unknown role: %(rol)s.") % {"rol": rol_text}, None
+        candidates = self.kenmerken.get(kenmerk_key)
+        if not candidates:
+            message = _("The kenmerk %(kenmerk)s does not belong to your organisation.") % {
+                "kenmerk": kenmerk_text
+            }
+            error_code = (
+                "kenmerk_other_organisation" if kenmerk_key in self.foreign_kenmerken else "kenmerk_not_own"
+            )
+            return None, message, RoleRefusal(error_code, rol_code=rol.code, kenmerk=kenmerk_text[:32])
+        fitting = [kenmerk for kenmerk in candidates if kenmerk.type_id in self.types_of.get(rol.pk, set())]
+        if not fitting:
+            return (
+                None,
+                _("The role %(rol)s cannot be scoped with a kenmerk of type %(type)s.")
+                % {"rol": rol.naam, "type": candidates[0].type.naam},
+                None,
+            )
+        return (rol, fitting[0]), "", None
+
+
+def role_refusals_audit(
+    *, beheerder: Account, refusals: list[RoleRefusal], request: HttpRequest | None = None, upload=None
+) -> None:
+    """Audit each refused role of a file: a refused authorisation attempt is a security event (§6)."""
+    for refusal in refusals:
+        detail = {"error_code": refusal.error_code, "rol_code": refusal.rol_code, "kenmerk": refusal.kenmerk}
+        if refusal.line is not None:
+            detail["line"] = refusal.line
+        if upload is not None:
+            detail["upload"] = str(upload.pk)
+        audit_log(
+            action=AuditAction.ROL_GRANT,
+            result=AuditResult.REFUSED,
+            actor=beheerder,
+            obj=None,
+            request=request,
+            detail=detail,
+        )
+
+
+def role_pair_check(*, rol: Rol, kenmerk: Kenmerk) -> None:
+    """The kenmerk's type must be one the role can be scoped with (the rule rol_assign applies)."""
+    if not rol.kenmerk_types.filter(pk=kenmerk.type_id).exists():
+        raise ValidationError(
+            _("The role %(rol)s cannot be scoped with a kenmerk of type %(type)s.")
+            % {"rol": rol.naam, "type": kenmerk.type.naam}
+        )
+
+
+@transaction.atomic
+def gebruiker_register_with_rollen(
+    *,
+    beheerder: Account,
+    rollen: list[tuple[Rol, Kenmerk]],
+    send_code: bool = False,
+    request: HttpRequest | None = None,
+    **fields: str,
+) -> Account:
+    """Register a user with his roles, all or nothing: a person is never left half set up.
+
+    The single registration form and every row of a file take this path. ``rol_assign`` checks
+    each role again; the caller has checked (and audited) the roles beforehand, so a refusal here
+    means the beheerder lost a beheerautorisatie meanwhile, and the whole registration rolls back.
+    """
+    account = services.gebruiker_register(beheerder=beheerder, request=request, **fields)
+    for rol, kenmerk in dict.fromkeys(rollen):
+        services.rol_assign(beheerder=beheerder, account=account, rol=rol, kenmerk=kenmerk, request=request)
+    if send_code:
+        services.activation_code_request(beheerder=beheerder, account=account, request=request)
+    return account
+
+
+# --- the file of users --------------------------------------------------------------------------
+
+
+def _form_data(row: dict) -> dict:
+    return {
+        "name": row["name"],
+        "job_title": row["job_title"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "language": LANGUAGES.get(row["language"].strip().lower(), row["language"]),
+    }
+
+
+def upload_rows_validate(*, beheerder: Account, rows: list[dict]) -> list[RoleRefusal]:
+    """Check every row as the registration form and the services would; return the refusals to audit.
+
+    Sets ``errors`` (Dutch, per row) and ``role_ids`` on each row. The rules: the form's fields; an
+    e-mail address once in the file and not yet among her organisation's users; each role covered by
+    her beheerautorisaties, with a kenmerk of her own organisation of a type the role accepts.
+    """
+    catalogue = RoleCatalogue.load(
+        beheerder=beheerder,
+        kenmerk_values=[kenmerk for row in rows for _rol, kenmerk in row["roles"] if kenmerk],
+    )
+    labels = {name: str(field.label) for name, field in GebruikerForm.base_fields.items()}
+    refusals: list[RoleRefusal] = []
+    emails: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        errors = [message for message in row.get("errors", []) if message]
+        row["role_ids"] = []
+        data = _form_data(row)
+        form = GebruikerForm(data)
+        if form.is_valid():
+            row["language"] = form.cleaned_data["language"]
+            row["email"] = Account.objects.normalize_email(form.cleaned_data["email"].strip())
+            emails[row["email"].lower()].append(row["line"])
+        else:
+            for name, messages in form.errors.items():
+                label = labels.get(name, COLUMN_NAMES.get(name, name))
+                errors.extend(f"{label}: {message}" for message in messages)
+        for rol_text, kenmerk_text in row["roles"]:
+            pair, message, refusal = catalogue.resolve(rol_text, kenmerk_text)
+            if pair is None:
+                errors.append(message)
+                if refusal is not None:
+                    refusal.line = row["line"]
+                    refusals.append(refusal)
+            elif [pair[0].pk, pair[1].pk] not in row["role_ids"]:
+                row["role_ids"].append([pair[0].pk, pair[1].pk])
+        row["errors"] = errors
+    existing = set(
+        Account.objects.filter(organisatie_id=beheerder.organisatie_id, removed_at__isnull=True)
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=list(emails))
+        .values_list("email_lower", flat=True)
+    )
+    for row in rows:
+        key = row["email"].lower()
+        if key not in emails:
+            continue
+        if key in existing:
+            row["errors"].append(_("Your organisation already has a user with this e-mail address."))
+        elif len(emails[key]) > 1:
+            others = ", ".join(str(line) for line in emails[key] if line != row["line"])
+            row["errors"].append(
+                _("This e-mail address is in the file more than once (also on line %(lines)s).")
+                % {"lines": others}
+            )
+    return refusals
+
+
+def gebruikers_upload_create(
+    *, beheerder: Account, parsed: ParsedFile, filename: str, request: HttpRequest | None = None
+) -> GebruikersUpload:
+    """Keep a checked file for her preview and confirmation; audit it and its refused roles.
+
+    Expired uploads (of anyone) are purged here: they hold personal data nobody will confirm.
+    """
+    now = timezone.now()
+    GebruikersUpload.objects.filter(expires_at__lte=now).delete()
+    refusals = upload_rows_validate(beheerder=beheerder, rows=parsed.rows)
+    upload = GebruikersUpload.objects.create(
+        beheerder=beheerder,
+        organisatie_id=beheerder.organisatie_id,
+        filename=filename[:200],
+        created_at=now,
+        expires_at=now + UPLOAD_VALIDITY,
+        rows=parsed.rows,
+        total=sum(1 for row in parsed.rows if not row["errors"]),
+    )
+    audit_log(
+        action=AuditAction.BULK_UPLOAD,
+        actor=beheerder,
+        obj=upload,
+        request=request,
+        detail={"rows": len(parsed.rows), "valid": upload.total},
+    )
+    role_refusals_audit(beheerder=beheerder, refusals=refusals, request=request, upload=upload)
+    return upload
+
+
+def gebruikers_upload_get(
+    *, beheerder: Account, upload_id, request: HttpRequest | None = None
+) -> GebruikersUpload:
+    """Her own upload, not expired; DoesNotExist otherwise (someone else's is audited as refused)."""
+    upload = GebruikersUpload.objects.filter(pk=upload_id).first()
+    if upload is None:
+        raise GebruikersUpload.DoesNotExist
+    if upload.beheerder_id != beheerder.pk or upload.organisatie_id != beheerder.organisatie_id:
+        audit_log(
+            action=AuditAction.BULK_UPLOAD,
+            result=AuditResult.REFUSED,
+            actor=beheerder,
+            obj=upload,
+            request=request,
+            detail={"error_code": "not_owner"},
+        )
+        raise GebruikersUpload.DoesNotExist
+    return upload
+
+
+def gebruikers_upload_confirm(
+    *, beheerder: Account, upload: GebruikersUpload, send_codes: bool, request: HttpRequest | None = None
+) -> None:
+    """Her "yes, register these": hand the file to Celery once (a second confirmation changes nothing)."""
+    from .tasks import gebruikers_upload_run_task
+
+    now = timezone.now()
+    if upload.expires_at <= now:
+        raise ValidationError(_("This file has expired. Upload it again."), code="expired")
+    if not upload.total:
+        raise ValidationError(_("This file has no rows that can be registered."), code="empty")
+    with transaction.atomic():
+        claimed = GebruikersUpload.objects.filter(
+            pk=upload.pk, beheerder=beheerder, status=GebruikersUploadStatus.PREVIEW
+        ).update(status=GebruikersUploadStatus.QUEUED, send_codes=send_codes, confirmed_at=now)
+        if not claimed:
+            raise ValidationError(_("This file has already been confirmed."), code="confirmed")
+        audit_log(
+            action=AuditAction.BULK_REGISTER,
+            actor=beheerder,
+            obj=upload,
+            request=request,
+            detail={"rows": upload.total, "activation_mails": send_codes, "step": "confirmed"},
+        )
+        upload_id = str(upload.pk)
+        transaction.on_commit(lambda: gebruikers_upload_run_task.delay(upload_id))
+
+
+def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
+    """Register the valid rows of a confirmed file (the Celery task's work).
+
+    Runs once: the status moves from queued to running in one conditional update. The rows are
+    checked again first (an address may have been registered, or a beheerautorisatie withdrawn,
+    since the preview). Each row is registered in its own transaction together with its result,
+    so the page can follow the progress and a task that dies half-way never registers a row twice.
+    The mails go through the outbox, published in chunks when the file is done.
+    """
+    claimed = GebruikersUpload.objects.filter(pk=upload_id, status=GebruikersUploadStatus.QUEUED).update(
+        status=GebruikersUploadStatus.RUNNING
+    )
+    if not claimed:
+        return None
+    upload = GebruikersUpload.objects.select_related("beheerder").get(pk=upload_id)
+    beheerder = upload.beheerder
+    if not selectors.beheerder_is(account=beheerder) or beheerder.organisatie_id != upload.organisatie_id:
+        upload.status = GebruikersUploadStatus.FAILED
+        upload.finished_at = timezone.now()
+        upload.save(update_fields=["status", "finished_at"])
+        return upload
+    rows = [dict(row) for row in upload.valid_rows if str(row["line"]) not in upload.results]
+    refusals = upload_rows_validate(beheerder=beheerder, rows=rows)
+    role_refusals_audit(beheerder=beheerder, refusals=refusals, upload=upload)
+    rollen = {
+        rol.pk: rol for rol in Rol.objects.filter(pk__in={p[0] for row in rows for p in row["role_ids"]})
+    }
+    kenmerken = {
+        kenmerk.pk: kenmerk
+        for kenmerk in Kenmerk.objects.filter(
+            pk__in={p[1] for row in rows for p in row["role_ids"]}
+        ).select_related("type")
+    }
+    registered = 0
+    with email_publish_deferred():
+        for row in rows:
+            result: dict
+            if row["errors"]:
+                result = {"errors": row["errors"]}
+            else:
+                try:
+                    with transaction.atomic():
+                        account = gebruiker_register_with_rollen(
+                            beheerder=beheerder,
+                            rollen=[
+                                (rollen[rol_pk], kenmerken[kenmerk_pk])
+                                for rol_pk, kenmerk_pk in row["role_ids"]
+                            ],
+                            send_code=upload.send_codes,
+                            name=row["name"],
+                            job_title=row["job_title"],
+                            email=row["email"],
+                            phone=row["phone"],
+                            language=row["language"],
+                        )
+                        result = {"account_id": account.pk, "username": account.username}
+                        _result_save(upload, row["line"], result)
+                        registered += 1
+                        continue
+                except (ValidationError, PermissionDenied) as error:
+                    result = {"errors": _messages(error)}
+            _result_save(upload, row["line"], result)
+    upload.status = GebruikersUploadStatus.DONE
+    upload.finished_at = timezone.now()
+    upload.save(update_fields=["status", "finished_at"])
+    audit_log(
+        action=AuditAction.BULK_REGISTER,
+        actor=beheerder,
+        obj=upload,
+        detail={"registered": registered, "refused": len(rows) - registered, "step": "done"},
+    )
+    return upload
+
+
+def _result_save(upload: GebruikersUpload, line: int, result: dict) -> None:
+    upload.results[str(line)] = result
+    upload.processed = len(upload.results)
+    upload.save(update_fields=["results", "processed"])
+
+
+def _messages(error: ValidationError | PermissionDenied) -> list[str]:
+    if isinstance(error, ValidationError):
+        return error.messages
+    return [str(error)]
+
+
+def upload_accounts(*, upload: GebruikersUpload) -> list[Account]:
+    """The accounts a file registered, in the order of the file (for their letters)."""
+    ids = [
+        upload.results[str(row["line"])]["account_id"]
+        for row in upload.rows
+        if "account_id" in upload.results.get(str(row["line"]), {})
+    ]
+    if not ids:
+        return []
+    return selectors.accounts_for_letters(beheerder=upload.beheerder, ids=ids)
+
+
+# --- actions on a selection in the list -----------------------------------------------------------
+
+
+class SelectionAction:
+    CODES = "activatiecodes"
+    ASSIGN = "rol_toekennen"
+    REVOKE = "rol_intrekken"
+    LETTERS = "brieven"
+    REMOVE = "verwijderen"
+
+
+def selection_accounts(
+    *, beheerder: Account, ids: list[int], action: str, request: HttpRequest | None = None
+) -> list[Account]:
+    """The selected accounts of her organisation in list order; DoesNotExist (audited) if one is not hers."""
+    try:
+        return selectors.accounts_for_letters(beheerder=beheerder, ids=ids)
+    except Account.DoesNotExist:
+        own = set(
+            Account.objects.filter(organisatie_id=beheerder.organisatie_id, pk__in=ids).values_list(
+                "pk", flat=True
+            )
+        )
+        audit_log(
+            action=AuditAction.BULK_ACTION,
+            result=AuditResult.REFUSED,
+            actor=beheerder,
+            request=request,
+            detail={
+                "action": action,
+                "error_code": "not_in_organisation",
+                "ids": ",".join(str(pk) for pk in ids if pk not in own)[:200],
+            },
+        )
+        raise
+
+
+@dataclass
+class SelectionOutcome:
+    done: list[Account] = field(default_factory=list)
+    refused: list[tuple[Account, str]] = field(default_factory=list)
+
+
+def selection_apply(
+    *,
+    beheerder: Account,
+    accounts: list[Account],
+    action: str,
+    rol: Rol | None = None,
+    kenmerk: Kenmerk | None = None,
+    request: HttpRequest | None = None,
+) -> SelectionOutcome:
+    """Do ``action`` to each selected account through the one-account service, each on its own.
+
+    One account's refusal (a beheerder cannot be removed, a linked user needs no code) never stops
+    the others; it is reported back by name. The services audit each success and each refused
+    authorisation; a refusal they leave unaudited (outside her reach) is audited here, per account.
+    """
+    outcome = SelectionOutcome()
+    toekenningen = {}
+    if action == SelectionAction.REVOKE:
+        toekenningen = {
+            toekenning.account_id: toekenning
+            for toekenning in RolToekenning.objects.filter(
+                account__in=accounts, rol=rol, kenmerk=kenmerk
+            ).select_related("rol", "kenmerk__type", "account")
+        }
+    with email_publish_deferred():
+        for account in accounts:
+            try:
+                if action == SelectionAction.CODES:
+                    services.activation_code_request(beheerder=beheerder, account=account, request=request)
+                elif action == SelectionAction.ASSIGN:
+                    services.rol_assign(
+                        beheerder=beheerder, account=account, rol=rol, kenmerk=kenmerk, request=request
+                    )
+                elif action == SelectionAction.REVOKE:
+                    if account.pk not in toekenningen:
+                        raise ValidationError(_("This user does not have this role with this kenmerk."))
+                    services.rol_revoke(
+                        beheerder=beheerder, toekenning=toekenningen[account.pk], request=request
+                    )
+                elif action == SelectionAction.REMOVE:
+                    services.gebruiker_remove(beheerder=beheerder, account=account, request=request)
+                else:
+                    raise ValueError(f"Unknown action {action!r}")
+            except PermissionDenied as error:
+                if action != SelectionAction.ASSIGN:  # rol_assign audits its own refusals
+                    audit_log(
+                        action=AuditAction.BULK_ACTION,
+                        result=AuditResult.REFUSED,
+                        actor=beheerder,
+                        obj=account,
+                        request=request,
+                        detail={"action": action, "error_code": "not_within_reach"},
+                    )
+                outcome.refused.append((account, str(error)))
+            except ValidationError as error:
+                outcome.refused.append((account, " ".join(error.messages)))
+            else:
+                outcome.done.append(account)
+    return outcome

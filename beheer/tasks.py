@@ -1,0 +1,14 @@
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def gebruikers_upload_run_task(upload_id: str) -> int:
+    """Register the confirmed file ``upload_id`` (beheer.bulk.gebruikers_upload_run); runs at most once.
+
+    A redelivery after a crash finds the file no longer queued and does nothing; the rows it had
+    registered keep their results, so nothing is registered twice.
+    """
+    from .bulk import gebruikers_upload_run
+
+    upload = gebruikers_upload_run(upload_id=upload_id)
+    return upload.processed if upload is not None else 0
