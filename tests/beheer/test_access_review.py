@@ -218,7 +218,7 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def reviewed_organisatie(db):
     with time_machine.travel(START, tick=False):
-        organisatie = OrganisatieFactory(naam="Het Zuiderlicht", created_at=START)
+        organisatie = OrganisatieFactory(naam="'t Zuiderlicht", created_at=START)
         beheerder = beheerder_create(
             "vo", organisatie=organisatie, name="Bo Beheer", email="bo@school.example"
         )
@@ -248,12 +248,27 @@ def test_reminder_a_month_before_the_due_date_once_per_cycle(reviewed_organisati
     assert _reminders(DUE_TEMPLATE) == ["ben@school.example", "bo@school.example"]
     assert _reminders(OVERDUE_TEMPLATE) == []
     body = email_render(outbox=EmailOutbox.objects.get(template=DUE_TEMPLATE, to="bo@school.example"))
-    assert "Het Zuiderlicht" in body.subject and "05-01-2027" in body.subject
+    # Plain text: the apostrophe arrives as typed, not as &#x27;.
+    assert "'t Zuiderlicht" in body.subject and "05-01-2027" in body.subject
+    assert "'t Zuiderlicht" in body.body and "&#x27;" not in body.body
     assert "Voor 1 rol is nog geen besluit genomen." in body.body
     assert "/beheer/toegangscontrole/" in body.body
     assert (
         AuditEvent.objects.filter(action="access_review.reminder", object_id=str(organisatie.pk)).count() == 1
     )
+
+
+def test_the_daily_beat_task_is_registered_and_sends_the_reminders(reviewed_organisatie):
+    from django.conf import settings
+
+    from mijnduo.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["access-review-reminders"]
+    assert entry["task"] in app.tasks
+    with time_machine.travel(START + timedelta(days=340), tick=False):
+        result = app.tasks[entry["task"]].apply().get()
+    assert result["due"] == 1
+    assert len(_reminders(DUE_TEMPLATE)) == 2
 
 
 def test_overdue_after_the_grace_period_reminds_once_and_revokes_nothing(reviewed_organisatie):
