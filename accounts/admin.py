@@ -8,13 +8,14 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from beheer.admin_actions import ACCOUNT_HELPDESK_ACTIONS
+from beheer.helpdesk_admin import AccountHelpdeskAdminMixin
 
+from . import admin_audit  # noqa: F401 (registers the audit trail's admin)
 from .admin_login import HelpdeskAdminSite, HelpdeskLoginForm
 from .audit import audit_log
 from .constants import AuditAction, OrganisatieType
 from .models import (
     Account,
-    AuditEvent,
     Beheerautorisatie,
     EmailOutbox,
     Kenmerk,
@@ -149,7 +150,7 @@ class RolToekenningInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(AccountHelpdeskAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = AccountAdminForm
     list_display = ["username", "name", "email", "organisatie", "is_active", "last_login"]
     list_filter = ["is_active", "is_staff", "organisatie__type", "beheerautorisaties"]
@@ -246,24 +247,6 @@ class BeheerautorisatieAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "action", "result", "actor_repr", "object_repr", "ip", "request_id"]
-    list_filter = ["action", "result"]
-    search_fields = ["actor_repr", "object_repr", "object_id", "ip", "request_id"]
-    date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -51,6 +51,7 @@ class AuditAction(models.TextChoices):
     ADMIN_LOGOUT = "admin.logout", _("helpdesk logout")
     ADMIN_CHANGE = "admin.change", _("helpdesk change")
     TOTP_ENROL = "admin.totp_enrol", _("TOTP device enrolled")
+    AUDIT_EXPORT = "audit.export", _("audit trail exported")
     PASSKEY_LINK = "admin.passkey_link", _("passkey enrolment link issued")
     PASSKEY_ENROL = "admin.passkey_enrol", _("passkey enrolled")
     # eHerkenning and koppeling

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import validators
-from .constants import KENMERK_VALIDATORS, OrganisatieType
+from .constants import KENMERK_VALIDATORS, AuditAction, AuditResult, OrganisatieType
 
 # Capital letters and digits that cannot be mistaken for each other when read off a letter:
 # no 0/O, 1/I/L, 5/S, 2/Z, 8/B.
@@ -495,7 +495,12 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.result}"
+        # What a person reads (the admin's title and breadcrumbs): the labels, not the codes.
+        labels = [self.action, self.result]
+        for index, (choices, code) in enumerate(((AuditAction, self.action), (AuditResult, self.result))):
+            if code in choices.values:
+                labels[index] = choices(code).label
+        return f"{timezone.localtime(self.created_at):%d-%m-%Y %H:%M:%S} {labels[0]} ({labels[1]})"
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:

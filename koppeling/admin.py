@@ -5,6 +5,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.admin_confirm import bulk_confirmation
+from accounts.audit import audit_log
+from accounts.constants import AuditAction
+
 from .models import KoppelAttemptCounter, Koppeling, UnlinkReason
 from .services import koppel_block_lift, koppel_identity_block_lift, link_undo
 
@@ -56,9 +60,31 @@ class KoppelingAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Undo link"), permissions=["change"])
     def undo_links(self, request, queryset):
+        """Undo the selected active links, after a confirmation page that asks the reason (audited)."""
+        active = queryset.filter(ended_at__isnull=True).select_related("account")
+        reason, page = bulk_confirmation(
+            self,
+            request,
+            queryset,
+            title=_("Undo these eHerkenning links?"),
+            changes=[
+                _("%(account)s: the link is undone; the user is logged out and must link again")
+                % {"account": koppeling.account}
+                for koppeling in active
+            ]
+            or [_("None of the selected links is active: nothing changes.")],
+        )
+        if page is not None:
+            return page
         count = 0
-        for koppeling in queryset.filter(ended_at__isnull=True).select_related("account"):
+        for koppeling in active:
             link_undo(koppeling=koppeling, reason=UnlinkReason.HELPDESK, actor=request.user, request=request)
+            audit_log(
+                action=AuditAction.ADMIN_CHANGE,
+                request=request,
+                obj=koppeling.account,
+                detail={"change": "action:undo_link", "reason": reason},
+            )
             count += 1
         self.message_user(
             request, ngettext("%d link undone.", "%d links undone.", count) % count, messages.SUCCESS
@@ -99,13 +125,31 @@ class KoppelAttemptCounterAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Lift block"), permissions=["change"])
     def lift_blocks(self, request, queryset):
+        """Lift the selected blocks (a username's with those of the identities that tried it)."""
+        keys = list(queryset.values_list("key", flat=True))
+        reason, page = bulk_confirmation(
+            self,
+            request,
+            queryset,
+            title=_("Lift these koppel blocks?"),
+            changes=[
+                _("%(key)s: the block is lifted and the failures are forgotten") % {"key": key}
+                for key in keys
+            ],
+        )
+        if page is not None:
+            return page
         lifted = 0
-        for key in queryset.values_list("key", flat=True):
+        for key in keys:
             kind, _sep, value = key.partition(":")
             if kind == "u":
-                lifted += koppel_block_lift(username=value, actor=request.user, request=request)
+                lifted += koppel_block_lift(
+                    username=value, actor=request.user, request=request, reason=reason
+                )
             elif kind == "i":
-                lifted += koppel_identity_block_lift(identity=value, actor=request.user, request=request)
+                lifted += koppel_identity_block_lift(
+                    identity=value, actor=request.user, request=request, reason=reason
+                )
         self.message_user(
             request, ngettext("%d block lifted.", "%d blocks lifted.", lifted) % lifted, messages.SUCCESS
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -19,7 +20,7 @@ from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 from accounts.email import email_queue
 from accounts.hooks import access_withdrawn_send
-from accounts.models import Account, EmailOutbox
+from accounts.models import Account, AuditEvent, EmailOutbox
 
 from . import codes
 from .identity import EHerkenningIdentity
@@ -189,20 +190,22 @@ def koppel_attempt(
     detail = {"username": username_text(typed), "identity": identity.key}
 
     identity_reservation = lockout.reserve(identity_key(identity.key))
+    # Looked up before the block checks so that a refused attempt names the account it tried: the
+    # helpdesk finds it by username, and a lift of that account's block finds this identity.
+    account = Account.objects.filter(username=typed).select_related("organisatie").first()
     if not identity_reservation.allowed:
         codes.code_check_blocked(canonical)  # the same hash work as an evaluated attempt: same timing
-        _attempt_refused(detail={**detail, "reason": "identity_blocked"}, ip=ip)
+        _attempt_refused(account=account, detail={**detail, "reason": "identity_blocked"}, ip=ip)
         return KoppelResult(failed=True)
     if identity_reservation.started_block:
         audit_log(action=AuditAction.KOPPEL_BLOCKED, ip=ip, detail={"identity": identity.key})
     username_reservation = lockout.reserve(username_key(typed))
     if not username_reservation.allowed:
         codes.code_check_blocked(canonical)  # the same hash work as an evaluated attempt: same timing
-        _attempt_refused(detail={**detail, "reason": "username_blocked"}, ip=ip)
+        _attempt_refused(account=account, detail={**detail, "reason": "username_blocked"}, ip=ip)
         return KoppelResult(failed=True)
 
     now = timezone.now()
-    account = Account.objects.filter(username=typed).select_related("organisatie").first()
     # The same two queries whether the username exists or not (account id 0 never does), so that
     # the response time does not tell a real username from an unknown one.
     activation_code = (
@@ -283,8 +286,10 @@ class _CodeGoneError(Exception):
     pass
 
 
-def _attempt_refused(*, detail: dict, ip: str | None) -> None:
-    audit_log(action=AuditAction.KOPPEL_ATTEMPT, result=AuditResult.REFUSED, ip=ip, detail=detail)
+def _attempt_refused(*, account: Account | None, detail: dict, ip: str | None) -> None:
+    audit_log(
+        action=AuditAction.KOPPEL_ATTEMPT, result=AuditResult.REFUSED, obj=account, ip=ip, detail=detail
+    )
 
 
 # --- links -----------------------------------------------------------------------------------
@@ -452,34 +457,88 @@ def link_undo(
 # --- blocks ----------------------------------------------------------------------------------
 
 
-def koppel_block_lift(*, username: str, actor: Account, request: HttpRequest | None = None) -> bool:
-    """Lift the koppel block of ``username`` (helpdesk), audited. Returns whether a block was lifted.
+def koppel_identities_for_username(*, username: str, account: Account | None = None) -> list[str]:
+    """The eHerkenning identity keys that tried ``username`` within the lockout's reach, newest first.
 
-    The failure count is reset too: after the helpdesk has spoken with the user he gets five
-    fresh tries.
+    Read from the audit trail's koppel attempts (by the account as object, or by the typed username
+    for attempts that named no account), since the identity's own counter does not say which
+    usernames it tried. Only attempts young enough to still count (window + block) matter.
     """
     typed = username_normalise(username)
-    lifted = lockout.reset(username_key(typed))
+    since = timezone.now() - lockout.window - lockout.block
+    about = Q(detail__username=username_text(typed))
+    if account is not None:
+        about |= Q(object_type=Account._meta.label, object_id=str(account.pk))
+    keys: list[str] = []
+    for detail in (
+        AuditEvent.objects.filter(about, action=AuditAction.KOPPEL_ATTEMPT, created_at__gte=since)
+        .order_by("-created_at", "-id")
+        .values_list("detail", flat=True)
+    ):
+        key = (detail or {}).get("identity")
+        if key and key not in keys:
+            keys.append(key)
+    return keys
+
+
+@dataclass(frozen=True)
+class BlockLift:
+    """What one lift did: whether the username was blocked, and which identities were."""
+
+    username_was_blocked: bool
+    identities_lifted: list[str]
+
+    def __bool__(self) -> bool:
+        return self.username_was_blocked or bool(self.identities_lifted)
+
+
+def koppel_block_lift(
+    *, username: str, actor: Account, request: HttpRequest | None = None, reason: str = ""
+) -> bool:
+    """Lift the koppel block of ``username`` and of the identities that tried it (``koppel_blocks_lift``).
+
+    Returns whether any block was lifted.
+    """
+    return bool(koppel_blocks_lift(username=username, actor=actor, request=request, reason=reason))
+
+
+def koppel_blocks_lift(
+    *, username: str, actor: Account, request: HttpRequest | None = None, reason: str = ""
+) -> BlockLift:
+    """Lift the koppel block of ``username`` and of every identity that tried it; one audit event.
+
+    A block is on two counters (design.md §6): the username and the eHerkenning identity that
+    typed it. Lifting the username alone leaves the caller's own identity blocked, so his correct
+    code would still be refused. The failure counts are reset too: after the helpdesk has spoken
+    with the user he gets five fresh tries. Truthy when any block was lifted.
+    """
+    typed = username_normalise(username)
     account = Account.objects.filter(username=typed).first()
-    audit_log(
-        action=AuditAction.KOPPEL_UNBLOCK,
-        actor=actor,
-        obj=account,
-        request=request,
-        detail={"username": username_text(typed), "was_blocked": lifted},
-    )
-    return lifted
+    identities = koppel_identities_for_username(username=typed, account=account)
+    with transaction.atomic():
+        username_lifted = lockout.reset(username_key(typed))
+        lifted_identities = [key for key in identities if lockout.reset(identity_key(key))]
+        detail = {
+            "username": username_text(typed),
+            "was_blocked": username_lifted,
+            "identities": ", ".join(identities),
+            "identities_blocked": ", ".join(lifted_identities),
+        }
+        if reason:
+            detail["reason"] = reason
+        audit_log(action=AuditAction.KOPPEL_UNBLOCK, actor=actor, obj=account, request=request, detail=detail)
+    return BlockLift(username_was_blocked=username_lifted, identities_lifted=lifted_identities)
 
 
-def koppel_identity_block_lift(*, identity: str, actor: Account, request: HttpRequest | None = None) -> bool:
+def koppel_identity_block_lift(
+    *, identity: str, actor: Account, request: HttpRequest | None = None, reason: str = ""
+) -> bool:
     """Lift the per-identity koppel block (``identity`` is ``EHerkenningIdentity.key``), audited."""
     lifted = lockout.reset(identity_key(identity))
-    audit_log(
-        action=AuditAction.KOPPEL_UNBLOCK,
-        actor=actor,
-        request=request,
-        detail={"identity": identity, "was_blocked": lifted},
-    )
+    detail = {"identity": identity, "was_blocked": lifted}
+    if reason:
+        detail["reason"] = reason
+    audit_log(action=AuditAction.KOPPEL_UNBLOCK, actor=actor, request=request, detail=detail)
     return lifted
 
 
@@ -490,7 +549,10 @@ __all__ = [
     "activation_code_issue",
     "activation_code_send",
     "koppel_attempt",
+    "BlockLift",
     "koppel_block_lift",
+    "koppel_blocks_lift",
+    "koppel_identities_for_username",
     "koppel_identity_block_lift",
     "link_create",
     "link_undo",

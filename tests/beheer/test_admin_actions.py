@@ -23,9 +23,15 @@ def admin_client(client, helpdesk):  # noqa: F811
 
 
 def _action(client, action, *accounts):
+    """Run a bulk action through its confirmation page (tests/beheer/test_helpdesk_account.py)."""
     return client.post(
         reverse("admin:accounts_account_changelist"),
-        {"action": action, "_selected_action": [a.pk for a in accounts]},
+        {
+            "action": action,
+            "_selected_action": [a.pk for a in accounts],
+            "confirmed": "yes",
+            "reason": "Telefoontje van de gebruiker",
+        },
         follow=True,
     )
 

@@ -83,8 +83,10 @@ def test_helpdesk_undoes_a_link_in_the_admin(client, django_capture_on_commit_ca
     koppeling = KoppelingFactory()
     staff = _helpdesk_client(client, is_superuser=True)
     changelist = reverse("admin:koppeling_koppeling_changelist")
+    selection = {"action": "undo_links", "_selected_action": [koppeling.pk]}
+    assert client.post(changelist, selection).status_code == 200  # the confirmation page first
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(changelist, {"action": "undo_links", "_selected_action": [koppeling.pk]})
+        response = client.post(changelist, {**selection, "confirmed": "yes", "reason": "Middel gestolen"})
     assert response.status_code == 302
     koppeling.refresh_from_db()
     assert koppeling.ended_reason == "helpdesk" and koppeling.ended_by == staff

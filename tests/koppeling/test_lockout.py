@@ -160,7 +160,10 @@ def test_helpdesk_admin_action_lifts_a_block(client, account, code):
     session.save()
     counter = KoppelAttemptCounter.objects.get(key=f"u:{account.username}")
     changelist = reverse("admin:koppeling_koppelattemptcounter_changelist")
-    response = client.post(changelist, {"action": "lift_blocks", "_selected_action": [counter.pk]})
+    selection = {"action": "lift_blocks", "_selected_action": [counter.pk]}
+    assert client.post(changelist, selection).status_code == 200  # the confirmation page first
+    assert blocked_usernames(usernames=[account.username]) == {account.username}
+    response = client.post(changelist, {**selection, "confirmed": "yes", "reason": "Gebeld, ticket 12"})
     assert response.status_code == 302
     assert blocked_usernames(usernames=[account.username]) == set()
     assert AuditEvent.objects.filter(action="koppel.unblock", actor_id=staff.pk).exists()
