@@ -8,7 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
-from oauth2_provider.models import AccessToken, Application, IDToken, RefreshToken
+from oauth2_provider.models import AccessToken, Application, IDToken, RefreshToken, get_grant_model
 
 from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
@@ -117,7 +117,7 @@ def handoff_create(*, dienst: Dienst, account: Account, code: str, context: dict
 
 
 def handoff_for_code(*, code: str) -> Handoff | None:
-    return Handoff.objects.filter(code_hash=_sha256(code)).select_related("dienst").first()
+    return Handoff.objects.filter(code_hash=_sha256(code)).select_related("dienst", "account").first()
 
 
 def handoff_token_link(*, handoff: Handoff, access_token: AccessToken) -> None:
@@ -133,8 +133,8 @@ def code_reuse_refuse(*, code: str, request=None) -> None:
     trusted, whoever holds them. Audited either way.
     """
     handoff = handoff_for_code(code=code)
-    if handoff is None:
-        return
+    if handoff is None or get_grant_model().objects.filter(code=code).exists():
+        return  # never issued, or not yet spent (expired, or refused for another reason)
     revoked = False
     if handoff.access_token_id is not None:
         token = AccessToken.objects.filter(pk=handoff.access_token_id).first()

@@ -16,7 +16,7 @@ urlpatterns = [
         name="oidc-connect-discovery-info",
     ),
     path("o/authorize/", views.DienstAuthorizationView.as_view(), name="authorize"),
-    path("o/token/", oauth2_views.TokenView.as_view(), name="token"),
+    path("o/token/", views.DienstTokenView.as_view(), name="token"),
     path("o/revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("o/introspect/", views.DienstIntrospectionView.as_view(), name="introspect"),
     path("o/jwks/", oauth2_views.JwksInfoView.as_view(), name="jwks-info"),

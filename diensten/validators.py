@@ -48,8 +48,13 @@ class DienstValidator(OAuth2Validator):
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
             services.code_reuse_refuse(code=code)
             return False
-        request.duo_handoff = services.handoff_for_code(code=code)
-        return request.duo_handoff is not None
+        handoff = services.handoff_for_code(code=code)
+        if handoff is None:
+            return False
+        if not services.account_may_use_dienst(account=request.user, handoff=handoff):
+            return False  # removed or unlinked since the hand-off (audited by the token view)
+        request.duo_handoff = handoff
+        return True
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         token.pop("refresh_token", None)
@@ -72,6 +77,11 @@ class DienstValidator(OAuth2Validator):
 
     def validate_bearer_token(self, token, scopes, request):
         if not super().validate_bearer_token(token, scopes, request):
+            audit_log(
+                action=AuditAction.DIENST_USERINFO,
+                result=AuditResult.REFUSED,
+                detail={"reason_code": "invalid_token" if token else "no_token"},
+            )
             return False
         handoff = selectors.handoff_for_access_token(access_token=request.access_token)
         if not services.account_may_use_dienst(account=request.user, handoff=handoff):

@@ -2,15 +2,16 @@
 
 import calendar
 import hashlib
+import json
 
 from django.http import HttpResponseForbidden, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import get_access_token_model, get_grant_model
 from oauth2_provider.oauth2_backends import get_oauthlib_core
-from oauth2_provider.views import AuthorizationView
+from oauth2_provider.views import AuthorizationView, TokenView
 from oauthlib.common import Request as OauthlibRequest
 
 from accounts.audit import audit_log
@@ -107,3 +108,52 @@ class DienstIntrospectionView(View):
                 "token_type": "Bearer",
             }
         )
+
+
+class DienstTokenView(TokenView):
+    """The token endpoint (django-oauth-toolkit's), with every refusal audited.
+
+    Issued tokens are audited where they are made (validators.py); a reused code is audited, with
+    the revocation of its first tokens, in services.code_reuse_refuse. Here the other refusals:
+    failed client authentication, an unknown or expired code, and a known code whose PKCE verifier
+    or redirect URI did not match (oauthlib says ``invalid_grant`` for both; the code stays unused).
+    """
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if response.status_code >= 400:
+            token_refusal_audit(request=request, response=response)
+        return response
+
+
+def token_refusal_audit(*, request, response) -> None:
+    try:
+        error = str(json.loads(response.content).get("error", ""))[:64]
+    except (ValueError, AttributeError):
+        error = ""
+    code = request.POST.get("code", "")
+    handoff = services.handoff_for_code(code=code) if code and len(code) <= 512 else None
+    if error == "invalid_client":
+        reason = "client_auth"
+    elif handoff is None:
+        reason = "bad_code" if code else "bad_request"
+    elif (grant := get_grant_model().objects.filter(code=code).first()) is None:
+        return  # a spent code presented again: audited with the revocation of its tokens
+    elif grant.is_expired():
+        reason = "code_expired"
+    elif not services.account_may_use_dienst(account=handoff.account, handoff=handoff):
+        reason = "account_closed"  # removed or unlinked since the hand-off
+    else:
+        reason = "pkce_or_redirect_uri"
+    audit_log(
+        action=AuditAction.DIENST_TOKEN,
+        result=AuditResult.REFUSED,
+        obj=handoff.dienst if handoff else None,
+        request=request,
+        detail={
+            "reason_code": reason,
+            "error_code": error,
+            "account_id": handoff.account_id if handoff else None,
+            "client_id": str(request.POST.get("client_id", ""))[:100],
+        },
+    )

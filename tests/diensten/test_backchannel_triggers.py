@@ -183,7 +183,9 @@ def test_a_dienst_that_is_down_gets_the_unlink_logout_until_it_accepts_it(handed
 
 
 def test_a_user_who_never_went_to_the_dienst_gets_no_logout_there(
-    dienst_register, portal_user, receiver_make
+    dienst_register,
+    portal_user,
+    receiver_make,  # noqa: F811
 ):  # noqa: F811
     (rol, autorisatie), _other = _covered_rollen()
     receiver = receiver_make()

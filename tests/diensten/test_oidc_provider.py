@@ -354,3 +354,65 @@ def test_a_token_login_gets_its_own_acr_and_no_eherkenning_level(
     assert claims["acr"] == "urn:mijnduo:acr:token"
     assert claims["amr"] == ["pwd", "otp", "mfa"]
     assert "intermediair" not in claims
+
+
+def _token_refusals() -> list[str]:
+    return [
+        event.detail.get("reason_code")
+        for event in AuditEvent.objects.filter(action="dienst.token", result="refused").order_by("id")
+    ]
+
+
+def test_every_refusal_at_the_token_endpoint_is_audited(
+    issuer, rollen, dienst_register, portal_user, browser_for
+):
+    registered = dienst_register("osr", rollen[:1])
+    account, koppeling, identity = portal_user(rollen[:1])
+    browser = browser_for(account, identity)
+
+    flow = CodeFlow(issuer, registered)
+    location = flow.authorize(browser).headers["Location"]
+    right_verifier = flow.verifier
+    flow.verifier = right_verifier[:-1] + ("A" if right_verifier[-1] != "A" else "B")
+    with pytest.raises(OAuth2Error):
+        flow.token(location)  # wrong PKCE verifier
+    flow.client.client_secret = registered.secret[:-1] + "x"
+    flow.verifier = right_verifier
+    with pytest.raises(OAuth2Error) as refused:
+        flow.token(location)  # wrong client secret
+    assert refused.value.error == "invalid_client"
+    flow.client.client_secret = registered.secret
+    with pytest.raises(OAuth2Error):
+        flow.token(location.replace("code=", "code=x"))  # a code the portal never issued
+    flow.token(location)  # the code itself was never spent by the failures
+    with pytest.raises(OAuth2Error):
+        flow.token(location)  # used twice
+    assert _token_refusals() == ["pkce_or_redirect_uri", "client_auth", "bad_code", "code_reused"]
+    assert (
+        AuditEvent.objects.filter(action="dienst.token", result="success", actor_id=account.pk).count() == 1
+    )
+
+
+def test_a_code_of_an_account_unlinked_before_the_token_request_gets_no_token_and_is_audited(
+    issuer, rollen, dienst_register, portal_user, browser_for
+):
+    registered = dienst_register("osr", rollen[:1])
+    account, koppeling, identity = portal_user(rollen[:1])
+    flow = CodeFlow(issuer, registered)
+    location = flow.authorize(browser_for(account, identity)).headers["Location"]
+    koppeling.ended_at = timezone.now()
+    koppeling.save(update_fields=["ended_at"])
+    with pytest.raises(OAuth2Error) as refused:
+        flow.token(location)
+    assert refused.value.error == "invalid_grant"
+    assert _token_refusals() == ["account_closed"]
+
+
+def test_a_bad_bearer_token_at_userinfo_is_audited(issuer):
+    metadata = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
+    answer = requests.get(
+        metadata["userinfo_endpoint"], headers={"Authorization": "Bearer not-a-token"}, timeout=10
+    )
+    assert answer.status_code == 401
+    event = AuditEvent.objects.get(action="dienst.userinfo")
+    assert (event.result, event.detail["reason_code"]) == ("refused", "invalid_token")
