@@ -89,6 +89,19 @@ def test_keep_the_rest_and_revoke_a_few_after_confirmation(beheer_client, beheer
     assert following.due_at == cycle.completed_at + timedelta(days=365)
 
 
+def test_a_role_revoked_in_the_review_tells_the_services_like_any_revoke(beheer_client, users, monkeypatch):
+    """The back-channel logout hook of a revoked rol (diensten) fires for a review revoke too."""
+    from diensten import signals
+
+    accounts, toekenningen = users
+    heard = []
+    monkeypatch.setattr(signals, "backchannel_logout_queue_accounts", lambda **kwargs: heard.append(kwargs))
+    beheer_client.post(URL, {"confirm": "1", "revoke": [toekenningen[1].pk]})
+    assert heard == [
+        {"account_ids": [accounts[1].pk], "rol_ids": [toekenningen[1].rol_id], "reason": "rol_revoked"}
+    ]
+
+
 def test_saving_some_keeps_shows_progress_and_keeps_the_cycle_open(beheer_client, beheerder, users):
     _, toekenningen = users
     response = _post_page(beheer_client, toekenningen, {toekenningen[0]: "keep", toekenningen[2]: "keep"})
