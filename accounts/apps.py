@@ -7,6 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and organisations")
 
     def ready(self):
-        from . import signals
+        from . import session_timeout, signals  # noqa: F401  (session_timeout: the login stamp receiver)
 
         signals.snapshot_receivers_connect()

@@ -59,6 +59,7 @@ class AuditAction(models.TextChoices):
     SAML_FAILED = "saml.failed", _("eHerkenning response refused")
     SAML_METADATA_REFRESH = "saml.metadata_refresh", _("eHerkenning broker metadata refreshed")
     LOGOUT = "logout", _("logout")
+    SESSION_EXPIRED = "session.expired", _("session expired")
     KOPPEL_ATTEMPT = "koppel.attempt", _("koppel attempt")
     KOPPEL_BLOCKED = "koppel.blocked", _("koppel blocked")
     KOPPEL_UNBLOCK = "koppel.unblock", _("koppel block lifted")

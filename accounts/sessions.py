@@ -15,6 +15,9 @@ which every logged-in request goes through:
   drawn. Until the response is sent nobody but this request knows the key, so nothing can miss the
   row in the meantime.
 - Loading and deleting are one SELECT and one DELETE, without building a model instance.
+- A logged-in session's ``expire_date`` is its idle/absolute deadline (accounts/session_timeout.py);
+  loading still reads an expired row (in the same SELECT), so that the request can be told its
+  session expired rather than that it never had one.
 
 On the ACS this is three statements instead of ten (design.md §7, P1). Sessions stay in PostgreSQL,
 the one store design.md §8 keeps consistent state in, so a Redis outage delays e-mail but does not
@@ -51,16 +54,34 @@ class SessionStore(db.SessionStore):
     def _moment(self, value):
         return self._connection.ops.adapt_datetimefield_value(value)
 
+    # (key, data) of a row found past its expire_date by load(): the session timeout middleware
+    # (accounts/session_timeout.py) ends it with an explanation instead of treating it as absent.
+    expired_row = None
+
     def load(self):
+        # The same one statement; it also tells an expired row from a missing one.
         row = self._sql(
-            "SELECT session_data FROM {table} WHERE session_key = %s AND expire_date > %s",
-            [self.session_key, self._moment(timezone.now())],
+            "SELECT session_data, expire_date > %s FROM {table} WHERE session_key = %s",
+            [self._moment(timezone.now()), self.session_key],
             fetch=True,
         )
-        if row is None:
+        if row is None or not row[1]:
+            if row is not None:
+                self.expired_row = (self.session_key, self.decode(row[0]))
             self._session_key = None
             return {}
         return self.decode(row[0])
+
+    def get_expiry_date(self, **kwargs):
+        """A logged-in session's row expires at its idle or absolute deadline (session_timeout.py),
+        so the store never loads it as live past that; other sessions as Django's."""
+        if "expiry" not in kwargs and "_session_expiry" not in self._get_session():
+            from .session_timeout import session_deadline_date
+
+            deadline = session_deadline_date(self._get_session())
+            if deadline is not None:
+                return deadline
+        return super().get_expiry_date(**kwargs)
 
     def create(self):
         self._session_key = _new_key()

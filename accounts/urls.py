@@ -1,12 +1,14 @@
 from django.urls import path
 
-from . import views
+from . import session_timeout, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("toegankelijkheid/", views.toegankelijkheid, name="toegankelijkheid"),
     path("gebruiksvoorwaarden/", views.gebruiksvoorwaarden, name="gebruiksvoorwaarden"),
     path("healthz", views.healthz, name="healthz"),
+    path("sessie/", session_timeout.session_status, name="session_status"),
+    path("sessie/verlengen/", session_timeout.session_extend, name="session_extend"),
 ]
 
 urlpatterns += [

@@ -185,6 +185,13 @@ def overzicht(request):
 def onderwerp(request, code):
     toekenningen = rol_toekenningen_for_onderwerp(account=request.user, rol_code=code)
     if not toekenningen:
+        from .selectors import rollen_snapshot
+
+        # No such onderwerp: 404. The rol catalogue is public (seed 003 lists every rol), so telling
+        # an unknown code from a rol the user does not hold (403) reveals nothing about anybody; the
+        # catalogue comes from the per-process snapshot, no extra query.
+        if not any(rol[0] == code for rol in rollen_snapshot.get().values()):
+            raise Http404
         return render(request, "accounts/portal_forbidden.html", {"onderwerp_code": code}, status=403)
     rol = toekenningen[0].rol
     onderwerp_visit_count(account=request.user, rol=rol)

@@ -111,6 +111,10 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.TokenSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ends sessions past their idle or absolute limit, with an explanation; renews active ones.
+    "accounts.session_timeout.SessionTimeoutMiddleware",
+    # 405 (Django has no handler405) gets the portal's error page too.
+    "mijnduo.errors.MethodNotAllowedPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -185,7 +189,14 @@ else:
     }
 # Django's database sessions, inserting a new session's row once (accounts/sessions.py).
 SESSION_ENGINE = "accounts.sessions"
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60)  # one hour
+# Sessions that are not logged in (the koppel wizard before the link): one hour after their last write.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60)
+# A logged-in session ends after SESSION_IDLE_TIMEOUT seconds without a request (the helpdesk admin:
+# ADMIN_SESSION_IDLE_TIMEOUT) and SESSION_MAX_AGE seconds after the login, however active; a dialog
+# warns two minutes before the idle end (accounts/session_timeout.py, design.md §5, WCAG 2.2.1).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=15 * 60)
+ADMIN_SESSION_IDLE_TIMEOUT = env.int("ADMIN_SESSION_IDLE_TIMEOUT", default=15 * 60)
+SESSION_MAX_AGE = env.int("SESSION_MAX_AGE", default=8 * 60 * 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -565,6 +576,7 @@ if IS_PRODUCTION:
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
+CSRF_FAILURE_VIEW = "mijnduo.errors.csrf_failure"
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

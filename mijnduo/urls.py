@@ -21,7 +21,11 @@ urlpatterns = [
     path("", include("diensten.urls")),
 ]
 
-handler400 = "koppeling.saml.views.bad_request"
+# The portal's own error pages, rendered without the database (mijnduo/errors.py; 405 by middleware).
+handler400 = "mijnduo.errors.bad_request"
+handler403 = "mijnduo.errors.permission_denied"
+handler404 = "mijnduo.errors.page_not_found"
+handler500 = "mijnduo.errors.server_error"
 
 if settings.DEV_MAILBOX_ENABLED:
     urlpatterns += [

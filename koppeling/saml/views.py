@@ -197,8 +197,15 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
 
     def get(self, request, *args, **kwargs):
         if "SAMLart" not in request.GET:
-            # A reload or a bookmark of the ACS: nothing to verify.
-            return refusal_render(request, reason="missing_response", status=400)
+            # A reload or a bookmark of the ACS: nothing to verify. Audited like any refusal, and a
+            # page that says what this address is for and how to log in.
+            audit_log(
+                action=AuditAction.SAML_FAILED,
+                result=AuditResult.REFUSED,
+                request=request,
+                detail={"reason_code": "missing_response"},
+            )
+            return render(request, "koppeling/saml_acs_direct.html", status=400)
         return self.artifact_receive(request, samlart=request.GET["SAMLart"])
 
     def post(self, request, *args, **kwargs):

@@ -98,10 +98,11 @@ def test_onderwerp_page_of_a_role_the_user_does_not_have_is_403_in_dutch(client)
     assert "niet geautoriseerd" in response.content.decode()
 
 
-def test_onderwerp_page_of_an_unknown_role_is_403_too(client):
+def test_onderwerp_page_of_an_unknown_role_is_404(client):
+    """Not 403: the rol catalogue is public (seed 003), so an unknown code leaks nothing (issue 17)."""
     account, _rollen = user_with_roles(1)
     client.force_login(account)
-    assert client.get("/onderwerpen/bestaat-niet/").status_code == 403
+    assert client.get("/onderwerpen/bestaat-niet/").status_code == 404
 
 
 def test_snel_naar_shows_the_most_visited_onderwerpen_first(client):

@@ -310,7 +310,9 @@ def test_acs_get_without_an_artifact_is_a_dutch_400_and_audited(client):
     """A reload or bookmark of the ACS: nothing to verify, no empty page (the broker's GET carries SAMLart)."""
     response = client.get("/saml2/acs/")
     assert response.status_code == 400
-    assert "Inloggen met eHerkenning is niet gelukt" in response.content.decode()
+    page = response.content.decode()
+    assert "Deze pagina opent u niet zelf" in page  # says what the address is for
+    assert 'href="/saml2/login/"' in page  # and how to log in
     assert AuditEvent.objects.filter(
         action=AuditAction.SAML_FAILED, detail__reason_code="missing_response"
     ).exists()
