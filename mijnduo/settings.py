@@ -310,6 +310,10 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEV_MAILBOX_ENABLED = env.bool("DEV_MAILBOX", default=IS_DEVELOPMENT)
 if IS_PRODUCTION and DEV_MAILBOX_ENABLED:
     raise ImproperlyConfigured("Refusing to start with production settings: DEV_MAILBOX is on")
+# The demo Dienst at /dev/dienst/ (diensten/demo_rp.py): a relying party for `make run`'s hand-off.
+DEMO_DIENST_ENABLED = env.bool("DEMO_DIENST", default=IS_DEVELOPMENT or IS_TEST)
+if IS_PRODUCTION and DEMO_DIENST_ENABLED:
+    raise ImproperlyConfigured("Refusing to start with production settings: DEMO_DIENST is on")
 
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")

@@ -35,3 +35,5 @@ if settings.DEV_MAILBOX_ENABLED:
 
 if settings.EHERKENNING_DEV_BROKER:
     urlpatterns += [path("dev/broker/", include("koppeling.dev_broker.urls"))]
+if settings.DEMO_DIENST_ENABLED:
+    urlpatterns += [path("dev/dienst/", include("diensten.demo_urls"))]

@@ -6,6 +6,7 @@ Prints the generated usernames, so a newcomer can walk the koppel wizard; activa
 the dev mailbox at /dev/mail/.
 """
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -46,7 +47,18 @@ class Command(BaseCommand):
         if not created:
             self.stdout.write("Demo data already present.")
         self._renew()
+        self._demo_dienst()
         self._report()
+
+    def _demo_dienst(self) -> None:
+        """Register the demo Dienst for the OSR rol (issue 18): "Onderwijs Service Register" on the
+        overview then opens it. Imported here only, a development tool: accounts' code never uses diensten."""
+        if not (apps.is_installed("diensten") and settings.DEMO_DIENST_ENABLED):
+            return
+        from diensten.demo import demo_dienst_ensure
+
+        dienst = demo_dienst_ensure()
+        self.stdout.write(f"Demo Dienst for the OSR rol at {dienst.launch_url}")
 
     def _load(self) -> int:
         """Create what is missing, by natural key: an older demo database gains the newer accounts, and a
