@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from beheer.admin_actions import ACCOUNT_HELPDESK_ACTIONS
 from beheer.helpdesk_admin import AccountHelpdeskAdminMixin
+from beheer.helpdesk_forms_admin import HelpdeskFormsAdminMixin
 
 from . import admin_audit  # noqa: F401 (registers the audit trail's admin)
 from .admin_login import HelpdeskAdminSite, HelpdeskLoginForm
@@ -150,7 +151,7 @@ class RolToekenningInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(AccountHelpdeskAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(HelpdeskFormsAdminMixin, AccountHelpdeskAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = AccountAdminForm
     list_display = ["username", "name", "email", "organisatie", "is_active", "last_login"]
     list_filter = ["is_active", "is_staff", "organisatie__type", "beheerautorisaties"]
@@ -200,7 +201,7 @@ class AccountAdmin(AccountHelpdeskAdminMixin, AuditedAdminMixin, admin.ModelAdmi
         ]
         if obj:
             fieldsets.append((_("History"), {"fields": ["date_joined", "last_login", "removed_at"]}))
-        return fieldsets
+        return [*fieldsets, *self.registration_fieldsets(obj)]  # HelpdeskFormsAdminMixin
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import session_timeout, views
+from . import session_timeout, token_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,4 +17,5 @@ urlpatterns += [
     path("mijn-gegevens/", views.mijn_gegevens, name="mijn_gegevens"),
     path("mijn-gegevens/e-mail/<str:token>/", views.email_confirm, name="email_confirm"),
     path("token/", views.token_login_view, name="token_login"),
+    path("token/wachtwoord/", token_views.token_password_change, name="token_password_change"),
 ]

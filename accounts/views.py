@@ -326,6 +326,10 @@ def token_login_view(request):
             )
             if result.outcome is TokenOutcome.OK:
                 return redirect(next_url or "overzicht")
+            if result.outcome is TokenOutcome.PASSWORD_CHANGE:
+                from .token_views import password_change_redirect
+
+                return password_change_redirect(next_url=next_url)
             if result.outcome is TokenOutcome.FAILED:
                 form.add_error(None, _("The combination of username, password and code is not correct."))
                 status = 400
