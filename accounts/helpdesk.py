@@ -42,6 +42,7 @@ HELPDESK_PERMISSIONS = [
     "koppeling.change_koppelattemptcounter",
     "beheer.view_accessreview",
     "beheer.view_accessreviewdecision",
+    "beheer.decide_accessreview",
 ]
 
 

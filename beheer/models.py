@@ -95,6 +95,7 @@ class AccessReview(models.Model):
         verbose_name = _("access review")
         verbose_name_plural = _("access reviews")
         ordering = ["due_at", "pk"]
+        permissions = [("decide_accessreview", _("Can keep the undecided roles of an overdue access review"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["organisatie"],

@@ -360,6 +360,56 @@ def review_decide(
     return review
 
 
+def review_helpdesk_keep(
+    *, review: AccessReview, helpdesk: Account, request: HttpRequest | None = None
+) -> int:
+    """The helpdesk's decision on an overdue cycle: keep every role nobody decided on, and close it.
+
+    Only past the grace period: before that the roles are the beheerders' to review. A role the
+    helpdesk finds should go is revoked in the account's admin page first (audited there); this
+    records the rest as kept, by the helpdesk, so that the cycle closes and the next one starts.
+    """
+    now = timezone.now()
+    if review.completed_at is not None or review_status(review=review, now=now) != ReviewStatus.OVERDUE:
+        raise ValidationError(_("Only an overdue access review can be decided by the helpdesk."))
+    with transaction.atomic():
+        undecided = list(
+            _organisatie_toekenningen(organisatie_id=review.organisatie_id)
+            .exclude(pk__in=AccessReviewDecision.objects.filter(review=review).values("toekenning_id"))
+            .select_related("account", "rol", "kenmerk__type")
+        )
+        AccessReviewDecision.objects.bulk_create(
+            [
+                AccessReviewDecision(
+                    review=review,
+                    toekenning_id=toekenning.pk,
+                    account=toekenning.account,
+                    rol=toekenning.rol,
+                    kenmerk=toekenning.kenmerk,
+                    rol_naam=toekenning.rol.naam,
+                    kenmerk_waarde=f"{toekenning.kenmerk.type.naam} {toekenning.kenmerk.waarde}",
+                    decision=AccessReviewDecision.Decision.KEEP,
+                    decided_by=helpdesk,
+                    decided_at=now,
+                )
+                for toekenning in undecided
+            ],
+            ignore_conflicts=True,
+        )
+        audit_log_bulk(
+            action=AuditAction.ACCESS_REVIEW_DECIDE,
+            objects=[
+                AuditObject(type="accounts.RolToekenning", id=str(toekenning.pk), repr=str(toekenning))
+                for toekenning in undecided
+            ],
+            actor=helpdesk,
+            ip=_client_ip(request),
+            detail={"decision": "keep", "review_id": review.pk, "by": "helpdesk"},
+        )
+        _complete_if_done(review=review, by=helpdesk, now=now, request=request)
+    return len(undecided)
+
+
 def _client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None

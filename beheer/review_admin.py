@@ -7,17 +7,19 @@ Read-only: a review is the beheerders' to do. For a role nobody confirmed in tim
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import RolToekenning
 
 from .models import AccessReview, AccessReviewDecision
-from .review import ReviewStatus, review_status, reviews_with_progress
+from .review import ReviewStatus, review_helpdesk_keep, review_status, reviews_with_progress
 
 UNDECIDED_SHOWN = 200
 
@@ -82,6 +84,7 @@ class AccessReviewAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     inlines = [AccessReviewDecisionInline]
+    actions = ["keep_undecided"]
 
     def get_queryset(self, request):
         return reviews_with_progress(super().get_queryset(request))
@@ -94,6 +97,32 @@ class AccessReviewAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_decide_permission(self, request):
+        return request.user.has_perm("beheer.decide_accessreview")
+
+    @admin.action(
+        description=_("Keep the undecided roles of the selected overdue reviews (helpdesk decision)"),
+        permissions=["decide"],
+    )
+    def keep_undecided(self, request, queryset):
+        """Close overdue cycles the beheerders left open; each kept role is audited as the helpdesk's."""
+        for cycle in queryset:
+            try:
+                kept = review_helpdesk_keep(review=cycle, helpdesk=request.user, request=request)
+            except ValidationError as error:
+                self.message_user(request, f"{cycle.organisatie}: {' '.join(error.messages)}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(organisatie)s: %(count)d role kept, review completed.",
+                        "%(organisatie)s: %(count)d roles kept, review completed.",
+                        kept,
+                    )
+                    % {"organisatie": cycle.organisatie, "count": kept},
+                    messages.SUCCESS,
+                )
 
     @admin.display(description=_("status"))
     def status_column(self, obj):

@@ -375,3 +375,55 @@ def test_helpdesk_sees_which_organisations_are_overdue_and_their_open_roles(admi
     detail = admin_client.get(reverse("admin:beheer_accessreview_change", args=[cycle.pk])).content.decode()
     assert "Lies Laat" in detail
     assert RolToekenning.objects.filter(account=late_user).exists()
+
+
+def test_helpdesk_keeps_the_undecided_roles_of_an_overdue_review_and_it_completes(admin_client, helpdesk):  # noqa: F811
+    now = timezone.now()
+    late = OrganisatieFactory(naam="Laatkomers College")
+    beheerder = beheerder_create("vo", organisatie=late)
+    kenmerk = KenmerkFactory(organisatie=late, waarde=late.instellingscode)
+    decided = grant_rol(AccountFactory(organisatie=late), "osr", kenmerk)
+    undecided = grant_rol(
+        AccountFactory(organisatie=late), "po_informatiediensten", kenmerk
+    )  # no beheerder's
+    cycle = AccessReview.objects.create(organisatie=late, started_at=now, due_at=now - timedelta(days=45))
+    review.review_decide(beheerder=beheerder, keep_ids=[decided.pk], revoke_ids=[])
+    not_yet = AccessReview.objects.create(
+        organisatie=OrganisatieFactory(), started_at=now, due_at=now + timedelta(days=5)
+    )
+    response = admin_client.post(
+        reverse("admin:beheer_accessreview_changelist"),
+        {"action": "keep_undecided", "_selected_action": [cycle.pk, not_yet.pk]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "1 rol behouden, controle afgerond." in html
+    assert "Alleen een controle die te laat is" in html
+    cycle.refresh_from_db()
+    assert cycle.completed_by_id == helpdesk.pk
+    decision = AccessReviewDecision.objects.get(toekenning_id=undecided.pk)
+    assert decision.decision == "keep" and decision.decided_by_id == helpdesk.pk
+    assert AuditEvent.objects.filter(
+        action="access_review.decide", actor_id=helpdesk.pk, object_id=str(undecided.pk)
+    ).exists()
+    assert AccessReview.objects.get(pk=not_yet.pk).completed_at is None
+
+
+def test_helpdesk_without_the_decide_permission_has_no_action(client):
+    from tests.factories import StaffFactory
+
+    staff = StaffFactory()
+    staff.set_password("x-wachtwoord-lang-genoeg-1")
+    staff.save()
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_accessreview"))
+    device = TOTPDevice.objects.create(user=staff, name="app", confirmed=True)
+    assert (
+        admin_login(
+            client, staff, token=current_code(device), password="x-wachtwoord-lang-genoeg-1"
+        ).status_code
+        == 302
+    )
+    html = client.get(reverse("admin:beheer_accessreview_changelist")).content.decode()
+    assert "keep_undecided" not in html
