@@ -21,4 +21,5 @@ urlpatterns = [
     path("o/introspect/", views.DienstIntrospectionView.as_view(), name="introspect"),
     path("o/jwks/", oauth2_views.JwksInfoView.as_view(), name="jwks-info"),
     path("o/userinfo/", oauth2_views.UserInfoView.as_view(), name="user-info"),
+    path("o/logout/", views.DienstLogoutView.as_view(), name="rp-initiated-logout"),
 ]

@@ -9,9 +9,10 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.exceptions import InvalidOIDCRedirectURIError, OIDCError
 from oauth2_provider.models import get_access_token_model, get_grant_model
 from oauth2_provider.oauth2_backends import get_oauthlib_core
-from oauth2_provider.views import AuthorizationView, TokenView
+from oauth2_provider.views import AuthorizationView, RPInitiatedLogoutView, TokenView
 from oauthlib.common import Request as OauthlibRequest
 
 from accounts.audit import audit_log
@@ -157,3 +158,44 @@ def token_refusal_audit(*, request, response) -> None:
             "client_id": str(request.POST.get("client_id", ""))[:100],
         },
     )
+
+
+@method_decorator(never_cache, name="dispatch")
+class DienstLogoutView(RPInitiatedLogoutView):
+    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), django-oauth-toolkit's view:
+    the Dienst sends the user here with ``id_token_hint`` (and optionally ``client_id``,
+    ``post_logout_redirect_uri``, ``state``); the portal session ends — which sends back-channel
+    logouts to the other Diensten of the session — and the user returns to the Dienst.
+
+    Without a valid hint for the logged-in user the portal asks first (a page cannot log him out
+    by a link). ``post_logout_redirect_uri`` must equal a registered one character for character
+    (django-oauth-toolkit would also accept another loopback port). Refusals are audited.
+    """
+
+    template_name = "diensten/logout_confirm.html"
+
+    def validate_post_logout_redirect_uri(self, application, post_logout_redirect_uri):
+        super().validate_post_logout_redirect_uri(application, post_logout_redirect_uri)
+        if (
+            post_logout_redirect_uri
+            and post_logout_redirect_uri not in application.post_logout_redirect_uris.split()
+        ):
+            raise InvalidOIDCRedirectURIError("This client does not have this redirect uri registered.")
+
+    def error_response(self, error: OIDCError):
+        audit_log(
+            action=AuditAction.DIENST_LOGOUT,
+            result=AuditResult.REFUSED,
+            request=self.request,
+            detail={"via": "end_session", "error_code": str(getattr(error, "error", ""))[:64]},
+        )
+        return super().error_response(error)
+
+    def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
+        audit_log(
+            action=AuditAction.DIENST_LOGOUT,
+            obj=selectors.dienst_for_client(client=application),
+            request=self.request,
+            detail={"via": "end_session"},
+        )
+        return super().do_logout(application, post_logout_redirect_uri, state, token_user)

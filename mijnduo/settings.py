@@ -510,6 +510,12 @@ OAUTH2_PROVIDER = {
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OIDC_SUBJECT_TYPES_SUPPORTED": ["pairwise"],
     "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
+    # RP-initiated logout at /o/logout/ (diensten/views.py): no question when the Dienst's ID token
+    # names the logged-in user, exact post-logout redirect URIs, expired ID tokens accepted as hint.
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
     "OAUTH2_VALIDATOR_CLASS": "diensten.validators.DienstValidator",
     "SCOPES": {
         "openid": _("Log in with your Mijn DUO Zakelijk account"),

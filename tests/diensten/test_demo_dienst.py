@@ -2,6 +2,8 @@
 portal: registered as demo_data registers it, a user with the OSR rol goes from the overview's link
 into it logged in, sees his claims, and is logged out there by the portal's back-channel logout."""
 
+import re
+
 import pytest
 
 from accounts.models import AuditEvent, Rol
@@ -69,3 +71,22 @@ def test_the_demo_dienst_refuses_a_forged_logout_token(demo_site, issuer):
         f"{issuer}/dev/dienst/backchannel-logout/", data={"logout_token": "e30.e30.x"}, timeout=10
     )
     assert answer.status_code == 400
+
+
+def test_logging_out_at_the_demo_dienst_ends_the_portal_session_too(
+    demo_site, issuer, portal_user, browser_for
+):
+    account, _koppeling, identity = portal_user([Rol.objects.get(code="osr")])
+    browser = browser_for(account, identity)
+    page = browser.get(f"{issuer}/dev/dienst/", timeout=20)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    done = browser.post(
+        f"{issuer}/dev/dienst/logout/",
+        data={"csrfmiddlewaretoken": csrf},
+        headers={"Referer": f"{issuer}/dev/dienst/"},
+        timeout=20,
+    )
+    assert done.url == f"{issuer}/dev/dienst/uitgelogd/"
+    assert "U bent afgemeld bij de demodienst." in done.text
+    assert browser.get(f"{issuer}/overzicht/", allow_redirects=False, timeout=10).status_code == 302
+    assert AuditEvent.objects.filter(action="dienst.backchannel_logout", detail__via="end_session").exists()
