@@ -3,6 +3,11 @@ from django.utils.translation import gettext_lazy as _
 
 from . import validators
 
+# The service name under which eHerkenning machtigingen for this portal are issued: users quote it to
+# their eHerkenning supplier, so every page, letter, e-mail and the SAML metadata say exactly this
+# (issue 17). A proper name, the same in every language.
+EHERKENNING_SERVICE_NAME = "Mijn DUO voor zakelijke klanten"
+
 
 class OrganisatieType(models.TextChoices):
     ONDERWIJSINSTELLING = "onderwijsinstelling", _("Onderwijsinstelling")

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Q
-from django.template.defaultfilters import linebreaks_filter
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -29,6 +28,7 @@ from .models import (
     Rol,
     RolToekenning,
 )
+from .text import text_links_html
 
 SNEL_NAAR_LIMIT = 5
 # How long a worker keeps the rol catalogue and the mededelingen before reading them again. A change
@@ -73,6 +73,18 @@ class OnderwerpLink:
     url: str
     visits: int = 0
 
+    @property
+    def naam_note(self) -> str:
+        """What the rol's name adds to its Onderwerp, shown after the link: "(OSR)" for the rol
+        "Onderwijs Service Register (OSR)" of the Onderwerp "Onderwijs Service Register", never the
+        Onderwerp twice; the whole name in brackets when it says something else."""
+        if self.naam == self.onderwerp:
+            return ""
+        if self.naam.startswith(self.onderwerp):
+            rest = self.naam[len(self.onderwerp) :].strip()
+            return rest if rest.startswith("(") and rest.endswith(")") else f"({rest})"
+        return f"({self.naam})"
+
 
 @dataclass(frozen=True)
 class PublishedMededeling:
@@ -85,7 +97,7 @@ class PublishedMededeling:
     organisatie_types: frozenset[str]
     beheerautorisatie_ids: frozenset[int]
     rol_ids: frozenset[int]
-    # The text as HTML paragraphs (the ``linebreaks`` filter), made once when the snapshot loads.
+    # The text as HTML paragraphs with its web addresses as links, made once when the snapshot loads.
     text_html: str = ""
 
     # Django's date formatting took a third of the overview's rendering (three dates a mededeling
@@ -178,7 +190,7 @@ def _mededelingen_load() -> list[PublishedMededeling]:
             organisatie_types=frozenset(types or ()),
             beheerautorisatie_ids=frozenset(targets_ba.get(pk, ())),
             rol_ids=frozenset(targets_rol.get(pk, ())),
-            text_html=linebreaks_filter(text, autoescape=True),
+            text_html=text_links_html(text),
         )
         # Newest first, as Mededeling.Meta.ordering.
         for pk, title, text, publish_from, publish_until, types in sorted(

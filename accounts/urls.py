@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("toegankelijkheid/", views.toegankelijkheid, name="toegankelijkheid"),
     path("gebruiksvoorwaarden/", views.gebruiksvoorwaarden, name="gebruiksvoorwaarden"),
+    path("uitgelogd/", views.uitgelogd, name="uitgelogd"),
     path("healthz", views.healthz, name="healthz"),
     path("sessie/", session_timeout.session_status, name="session_status"),
     path("sessie/verlengen/", session_timeout.session_extend, name="session_extend"),

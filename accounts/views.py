@@ -1,4 +1,5 @@
 import email
+from datetime import timedelta
 from email import policy
 from functools import wraps
 
@@ -34,8 +35,9 @@ from .selectors import (
     email_change_pending,
     overview_for_account,
     rol_toekenningen_for_onderwerp,
+    switch_date_for,
 )
-from .token_login import TokenOutcome, token_login
+from .token_login import SESSION_AUTH_METHOD, TokenOutcome, token_login
 
 
 @require_GET
@@ -51,6 +53,12 @@ def toegankelijkheid(request):
 @require_GET
 def gebruiksvoorwaarden(request):
     return render(request, "accounts/gebruiksvoorwaarden.html")
+
+
+@require_GET
+def uitgelogd(request):
+    """Where a logout ends (LOGOUT_REDIRECT_URL): the user sees that it worked."""
+    return render(request, "accounts/uitgelogd.html")
 
 
 @never_cache
@@ -168,12 +176,18 @@ def _portal_context(request) -> dict:
 @portal_user_required
 def overzicht(request):
     overview = overview_for_account(account=request.user, now=timezone.now())
+    # A token user is told until when the token still works (seed 001: the sector's switch date).
+    switch_date = None
+    if request.session.get(SESSION_AUTH_METHOD) == "token":
+        switch_date = switch_date_for(organisatie_type=overview.organisatie_type)
     return render(
         request,
         "accounts/overzicht.html",
         {
             **_portal_context(request),
             "overview": overview,
+            "token_switch_date": switch_date,
+            "token_last_day": switch_date - timedelta(days=1) if switch_date else None,
             "beheer_url": _url_or("beheer:gebruikers", "/beheer/") if overview.is_beheerder else "",
         },
     )

@@ -4,8 +4,10 @@ The letter carries the username and never the activation code: the code goes by 
 person needs both the paper and the mailbox to link an eHerkenning means to the account.
 """
 
+from contextlib import contextmanager, nullcontext
 from io import BytesIO
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -16,11 +18,12 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString, PDFtrue
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from accounts.audit import audit_log
-from accounts.constants import AuditAction
+from accounts.constants import EHERKENNING_SERVICE_NAME, AuditAction
 from accounts.models import Account
 
 from .services import _check_same_organisatie
@@ -30,9 +33,10 @@ WIDTH = A4[0] - 2 * LEFT
 
 # Names in the Netherlands are not all Latin-1 (Şahin, Łukasz, Nguyễn): the PDF base fonts cannot
 # show them, so such a letter embeds DejaVu (Debian's fonts-dejavu-core, installed by scripts/setup.sh
-# and the Dockerfile). A letter whose text the base fonts can show (WinAnsi, i.e. cp1252) uses them:
-# embedding four font subsets made every letter cost ~10 ms instead of ~2 ms, which doubled
-# import_beheerders at 5,000 rows (design.md §7 P7). Without DejaVu installed, base fonts throughout.
+# and the Dockerfile). The letter is a PDF/UA document (issue 17), which needs every font embedded,
+# so DejaVu is used whenever it is installed, although embedding four font subsets makes a letter
+# cost ~10 ms instead of ~2 ms (import_beheerders, design.md §7 P7). Without DejaVu, base fonts
+# throughout (not PDF/UA then).
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 _FONTS = {
     "sans": ("DejaVuSans", "DejaVuSans.ttf", "Helvetica"),
@@ -80,12 +84,9 @@ def letter_pdf(*, account: Account) -> bytes:
 
 
 def _render(account: Account) -> bytes:
-    buffer = BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=True, pageCompression=1)
-    canvas.setTitle(_("Your username for Mijn DUO Zakelijk"))
-    canvas.setAuthor("Mijn DUO Zakelijk")
     organisatie = account.organisatie
-    embedded = _needs_embedded_font(
+    # PDF/UA needs every font embedded: DejaVu whenever it is installed (the base fonts otherwise).
+    embedded = _DEJAVU.exists() or _needs_embedded_font(
         [account.name, account.username]
         + (
             [
@@ -103,38 +104,50 @@ def _render(account: Account) -> bytes:
     def face(kind: str) -> str:
         return _font(kind, embedded=embedded)
 
+    buffer = BytesIO()
+    # The initial font too, or an unused, unembedded Helvetica stays in the page's resources.
+    canvas = Canvas(buffer, pagesize=A4, invariant=True, pageCompression=1, initialFontName=face("sans"))
+    title = _("Your username for Mijn DUO Zakelijk")
+    canvas.setTitle(title)
+    canvas.setAuthor("Mijn DUO Zakelijk")
+    tags = _Tags(canvas)
     y = A4[1] - 25 * mm
 
-    canvas.setFont(face("bold"), 16)
-    canvas.drawString(LEFT, y, "Mijn DUO Zakelijk")
-    canvas.setFont(face("sans"), 9)
-    canvas.drawRightString(A4[0] - LEFT, y, date_format(timezone.localdate(), "j F Y"))
+    with tags.content("P"):
+        canvas.setFont(face("bold"), 16)
+        canvas.drawString(LEFT, y, "Mijn DUO Zakelijk")
+    with tags.content("P"):
+        canvas.setFont(face("sans"), 9)
+        canvas.drawRightString(A4[0] - LEFT, y, date_format(timezone.localdate(), "j F Y"))
     y -= 20 * mm
 
     # Address block, for a window envelope or internal post.
-    canvas.setFont(face(BODY_FONT[0]), BODY_FONT[1])
     address = [organisatie.naam if organisatie else ""]
     address.append(_("For the attention of %(name)s") % {"name": account.name})
     if organisatie is not None:
         street = f"{organisatie.straat} {organisatie.huisnummer}".strip()
         town = f"{organisatie.postcode}  {organisatie.woonplaats}".strip()
         address += [line for line in (street, town) if line]
-    for line in address:
-        canvas.drawString(LEFT, y, line)
-        y -= LINE
+    with tags.content("P"):
+        canvas.setFont(face(BODY_FONT[0]), BODY_FONT[1])
+        for line in address:
+            canvas.drawString(LEFT, y, line)
+            y -= LINE
     y -= 12 * mm
 
-    canvas.setFont(face("bold"), 13)
-    canvas.drawString(LEFT, y, _("Your username for Mijn DUO Zakelijk"))
+    with tags.content("H1"):
+        canvas.setFont(face("bold"), 13)
+        canvas.drawString(LEFT, y, title)
     y -= 2 * LINE
 
-    def paragraph(text: str, font=BODY_FONT, indent: float = 0) -> None:
+    def paragraph(text: str, font=BODY_FONT, indent: float = 0, role: str | None = "P") -> None:
         nonlocal y
         name = face(font[0])
-        canvas.setFont(name, font[1])
-        for line in simpleSplit(text, name, font[1], WIDTH - indent):
-            canvas.drawString(LEFT + indent, y, line)
-            y -= LINE
+        with tags.content(role) if role else nullcontext():
+            canvas.setFont(name, font[1])
+            for line in simpleSplit(text, name, font[1], WIDTH - indent):
+                canvas.drawString(LEFT + indent, y, line)
+                y -= LINE
         y -= LINE / 2
 
     paragraph(_("Dear %(name)s,") % {"name": account.name})
@@ -146,22 +159,25 @@ def _render(account: Account) -> bytes:
         % {"organisatie": organisatie.naam if organisatie else ""}
     )
     paragraph(_("Your username:"))
-    canvas.setFont(face("mono"), 22)
-    canvas.drawString(LEFT + 10 * mm, y - 4, account.username)
+    with tags.content("P"):
+        canvas.setFont(face("mono"), 22)
+        canvas.drawString(LEFT + 10 * mm, y - 4, account.username)
     y -= 12 * mm
     paragraph(
         _("The username contains only capital letters and digits; there is no letter O and no digit 0 or 1."),
         font=("oblique", 9.5),
     )
 
-    canvas.setFont(face("bold"), 11.5)
-    canvas.drawString(LEFT, y, _("What to do next"))
+    with tags.content("H2"):
+        canvas.setFont(face("bold"), 11.5)
+        canvas.drawString(LEFT, y, _("What to do next"))
     y -= 1.5 * LINE
     steps = [
         _(
             "Make sure you have a personal eHerkenning means of level 3 (EH3) or higher "
-            "for the service 'Mijn DUO'."
-        ),
+            "for the service '%(service)s'."
+        )
+        % {"service": EHERKENNING_SERVICE_NAME},
         _(
             "Ask your beheerder for your activation code. You receive it by e-mail. "
             "The activation code is valid for 24 hours."
@@ -173,10 +189,14 @@ def _render(account: Account) -> bytes:
         % {"site": settings.SITE_URL},
         _("After linking you log in to Mijn DUO Zakelijk with eHerkenning only."),
     ]
-    for number, step in enumerate(steps, start=1):
-        canvas.setFont(face(BODY_FONT[0]), BODY_FONT[1])
-        canvas.drawString(LEFT, y, f"{number}.")
-        paragraph(step, indent=7 * mm)
+    with tags.element("L"):
+        for number, step in enumerate(steps, start=1):
+            with tags.element("LI"):
+                with tags.content("Lbl"):
+                    canvas.setFont(face(BODY_FONT[0]), BODY_FONT[1])
+                    canvas.drawString(LEFT, y, f"{number}.")
+                with tags.content("LBody"):
+                    paragraph(step, indent=7 * mm, role=None)
 
     y -= LINE
     paragraph(
@@ -186,15 +206,114 @@ def _render(account: Account) -> bytes:
         )
     )
 
-    canvas.setFont(face("sans"), 7.5)
-    canvas.drawString(
-        LEFT,
-        15 * mm,
-        _("Mijn DUO Zakelijk is a fictional open-source demonstration. It is not a service of DUO."),
-    )
+    with tags.content("P"):
+        canvas.setFont(face("sans"), 7.5)
+        canvas.drawString(
+            LEFT,
+            15 * mm,
+            _("Mijn DUO Zakelijk is a fictional open-source demonstration. It is not a service of DUO."),
+        )
     canvas.showPage()
+    _tag(canvas, tags=tags, title=title, language=translation.get_language())
     canvas.save()
     return buffer.getvalue()
+
+
+class _Tags:
+    """The letter's logical structure while it is drawn (PDF/UA, WCAG for PDF): each piece of text
+    is marked content (BDC/EMC with an MCID) inside a structure element, in reading order, so that a
+    screen reader reads the letter as headings, paragraphs and a numbered list rather than guessing
+    from positions. ``_tag`` writes the structure tree from it."""
+
+    def __init__(self, canvas: Canvas):
+        self.canvas = canvas
+        self.root: dict = {"S": "Document", "K": []}
+        self._open = [self.root]
+        self.count = 0
+
+    @contextmanager
+    def element(self, role: str):
+        """A structure element (e.g. a list) around the elements drawn inside the block."""
+        element = {"S": role, "K": []}
+        self._open[-1]["K"].append(element)
+        self._open.append(element)
+        try:
+            yield element
+        finally:
+            self._open.pop()
+
+    @contextmanager
+    def content(self, role: str):
+        """A structure element whose content is what the block draws (one marked-content sequence)."""
+        with self.element(role) as element:
+            element["K"].append(self.count)
+            self.canvas.addLiteral(f"/{role} <</MCID {self.count}>> BDC")
+            self.count += 1
+            try:
+                yield
+            finally:
+                self.canvas.addLiteral("EMC")
+
+
+_XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"
+ xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/">
+<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{title}</rdf:li></rdf:Alt></dc:title>
+<dc:language><rdf:Bag><rdf:li>{language}</rdf:li></rdf:Bag></dc:language>
+<pdfuaid:part>1</pdfuaid:part>
+</rdf:Description></rdf:RDF></x:xmpmeta>
+<?xpacket end="w"?>"""
+
+
+def _tag(canvas: Canvas, *, tags: _Tags, title: str, language: str) -> None:
+    """Make the letter a tagged PDF (PDF/UA-1) as ReportLab writes it: the structure tree with a parent
+    tree for the page's marked content, /MarkInfo, the document language, the title shown instead of
+    the file name, XMP metadata naming PDF/UA part 1, and tab order by structure. Call after
+    ``showPage()`` and before ``save()``. Written in the same pass (not by re-reading the PDF), so a
+    letter costs no more than before: import_beheerders writes thousands (design.md §7 P7)."""
+    doc = canvas._doc
+    page = doc.Pages.pages[-1]
+    page_reference = doc.Reference(page)
+    # The page dictionary names its entry in the parent tree and asks for tab order by structure;
+    # ReportLab writes the page keys listed in __NoDefault__ (not name-mangled: dunder names).
+    page.__NoDefault__ = [*type(page).__NoDefault__, "StructParents", "Tabs"]
+    page.StructParents = 0
+    page.Tabs = PDFName("S")
+    by_mcid: dict[int, object] = {}
+    counter = iter(range(1, 10_000))
+
+    def add(node: dict, parent) -> object:
+        element = PDFDictionary(
+            {"Type": PDFName("StructElem"), "S": PDFName(node["S"]), "P": parent, "Pg": page_reference}
+        )
+        reference = doc.Reference(element, f"StructElem{next(counter)}")
+        kids = []
+        for kid in node["K"]:
+            if isinstance(kid, int):
+                by_mcid[kid] = reference
+                kids.append(kid)
+            else:
+                kids.append(add(kid, reference))
+        element["K"] = PDFArray(kids)
+        return reference
+
+    tree = PDFDictionary({"Type": PDFName("StructTreeRoot")})
+    tree_reference = doc.Reference(tree, "StructTreeRoot")
+    tree["K"] = add(tags.root, tree_reference)
+    tree["ParentTree"] = PDFDictionary(
+        {"Nums": PDFArray([0, PDFArray([by_mcid[n] for n in range(tags.count)])])}
+    )
+    tree["ParentTreeNextKey"] = 1
+    catalog = doc.Catalog
+    catalog.StructTreeRoot = tree_reference
+    catalog.MarkInfo = PDFDictionary({"Marked": PDFtrue})
+    catalog.Lang = PDFString(language)
+    canvas.setViewerPreference("DisplayDocTitle", "true")
+    xmp = _XMP.format(title=escape(title), language=escape(language)).encode("utf-8")
+    catalog.Metadata = PDFStream(
+        PDFDictionary({"Type": PDFName("Metadata"), "Subtype": PDFName("XML")}), xmp, filters=[]
+    )
 
 
 def letter_download(*, beheerder: Account, account: Account, request: HttpRequest | None = None) -> bytes:

@@ -18,3 +18,21 @@ def blocked_usernames(*, usernames: Iterable[str]) -> set[str]:
     if not keys:
         return set()
     return {username for key in lockout.blocked_keys(list(keys)) for username in keys[key]}
+
+
+def link_undone_for_identity(*, identity):
+    """The last undone link of this eHerkenning identity, when it has no active one.
+
+    A person whose link was undone (18 months without login, or by the beheerder or the helpdesk)
+    lands in the koppel wizard again on the next login; the wizard tells why and what to do, so it
+    reads how the link ended (seed 002 §1.5). Only the identity's own links: nobody learns anything
+    about another person's account.
+    """
+    from .models import Koppeling
+
+    links = Koppeling.objects.filter(
+        acting_subject_id=identity.acting_subject_id, legal_subject_id__in=identity.legal_subject_ids
+    )
+    if links.filter(ended_at__isnull=True).exists():
+        return None
+    return links.filter(ended_at__isnull=False).order_by("-ended_at").only("ended_at", "ended_reason").first()

@@ -26,6 +26,7 @@ from .backends import EHERKENNING_BACKEND
 from .identity import KOPPEL_NEXT_SESSION_KEY, identity_from_session, identity_store
 from .models import Koppeling
 from .saml.services import login_record
+from .selectors import link_undone_for_identity
 from .services import koppel_attempt
 
 SESSION_KEY = "koppel_wizard"
@@ -117,8 +118,10 @@ def start(request, identity, state):
                 return redirect("koppeling:disclaimer")
             _save(request, {"identity": identity.key, "step": START, "no_code": True})
             return redirect("koppeling:geen_code")
-        return _render(request, "koppeling/start.html", {"form": form, "step": START}, status=400)
-    return _render(request, "koppeling/start.html", {"form": form, "step": START})
+        context = {"form": form, "step": START, "undone": link_undone_for_identity(identity=identity)}
+        return _render(request, "koppeling/start.html", context, status=400)
+    context = {"form": form, "step": START, "undone": link_undone_for_identity(identity=identity)}
+    return _render(request, "koppeling/start.html", context)
 
 
 @_wizard_view(START, methods=("GET",))
@@ -167,7 +170,7 @@ def koppel(request, identity, state):
     """Stap 4 "Koppelen met gebruikersnaam en activatiecode".
 
     Every failure — unknown username, wrong, expired or used code, a block — gets one and the same
-    response: the same status and the same text, with the fields emptied, so that the page never
+    response: the same status and the same text, with the code field emptied, so that the page never
     tells whether a username exists or is blocked.
     """
     if request.method != "POST":
@@ -184,20 +187,19 @@ def koppel(request, identity, state):
         terms_version=state.get("terms_version", ""),
         terms_accepted_at=accepted_at,
     )
+    # After a failure the username the user typed stays (it is their own input, and every failure
+    # answers alike, so it tells nothing); only the code field is emptied.
+    retry = forms.KoppelForm(initial={"username": form.cleaned_data["username"]})
     if result.refused is not None:
         return _render(
             request,
             "koppeling/koppel.html",
-            {"form": forms.KoppelForm(), "refusal": result.refused.message, "step": KOPPEL},
+            {"form": retry, "refusal": result.refused.message, "step": KOPPEL},
             status=403,
         )
     if result.koppeling is None:
-        return _render(
-            request,
-            "koppeling/koppel.html",
-            {"form": forms.KoppelForm(), "failed": True, "step": KOPPEL},
-            status=400,
-        )
+        context = {"form": retry, "failed": True, "step": KOPPEL}
+        return _render(request, "koppeling/koppel.html", context, status=400)
     account = result.koppeling.account
     destination = request.session.get(KOPPEL_NEXT_SESSION_KEY)
     # login() cycles the session key; it flushes the session when another account was logged in,

@@ -219,7 +219,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 LOGIN_URL = "/saml2/login/"
 LOGIN_REDIRECT_URL = "/overzicht/"
-LOGOUT_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/uitgelogd/"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -275,6 +275,8 @@ HELPDESK_REQUIRE_PASSKEY = env.bool("HELPDESK_REQUIRE_PASSKEY", default=False)
 LANGUAGE_CODE = "nl"
 LANGUAGES = [("nl", _("Dutch")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates in words in either language: "28 november 2026" / "28 November 2026" (mijnduo/formats/).
+FORMAT_MODULE_PATH = ["mijnduo.formats"]
 TIME_ZONE = "Europe/Amsterdam"
 USE_I18N = True
 USE_TZ = True

@@ -54,3 +54,27 @@ def _chrome_forget(*, setting, **kwargs):
     """Tests that change the URL conf or the languages get a new chrome."""
     if setting in {"ROOT_URLCONF", "LANGUAGES", "LANGUAGE_CODE", "FORCE_SCRIPT_NAME"}:
         chrome_for.cache_clear()
+
+
+@register.simple_tag
+def eherkenning_service_name() -> str:
+    """``{% eherkenning_service_name as service %}``: the one eHerkenning service name (pages, e-mails)."""
+    from accounts.constants import EHERKENNING_SERVICE_NAME
+
+    return EHERKENNING_SERVICE_NAME
+
+
+@register.filter
+def described_widget(field):
+    """``{{ field|described_widget }}``: the field's widget with ``aria-describedby`` naming the help
+    text (``<id>_helptext``) and the error message (``<id>_error``) that the field templates render,
+    and ``aria-invalid`` when it has errors — so a screen reader reads both (WCAG 1.3.1, 3.3.1)."""
+    ids = []
+    if field.help_text:
+        ids.append(f"{field.auto_id}_helptext")
+    if field.errors:
+        ids.append(f"{field.auto_id}_error")
+    attrs = {"aria-describedby": " ".join(ids)} if ids else {}
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    return field.as_widget(attrs=attrs)

@@ -26,6 +26,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from lxml import etree
 
+from accounts.constants import EHERKENNING_SERVICE_NAME
+
 from .config import SERVICE_ID_PATTERN, sp_metadata_keypair, sp_signing_keypair
 from .metadata import NS_MD, NS_XML, key_descriptor
 from .xmldsig import NS_DS, sign_enveloped
@@ -41,7 +43,7 @@ ENTITY_CONCERNED_TYPES = (
 RESTRICTION_VESTIGING = "urn:etoegang:1.9:ServiceRestriction:Vestigingsnr"
 
 ORGANISATION_NAME = {"nl": "Dienst Uitvoering Onderwijs (DUO)", "en": "Dienst Uitvoering Onderwijs (DUO)"}
-SERVICE_NAME = {"nl": "Mijn DUO voor zakelijke klanten", "en": "Mijn DUO voor zakelijke klanten"}
+SERVICE_NAME = {"nl": EHERKENNING_SERVICE_NAME, "en": EHERKENNING_SERVICE_NAME}
 SERVICE_DESCRIPTION = {
     "nl": (
         "Inloggen op Mijn DUO Zakelijk, het portaal van DUO voor onderwijsinstellingen, besturen en andere "

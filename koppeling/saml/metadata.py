@@ -33,13 +33,15 @@ from lxml import etree
 from saml2 import samlp
 from saml2.xml.schema import XMLSchemaError
 
+from accounts.constants import EHERKENNING_SERVICE_NAME
+
 from . import schema
 from .config import acs_endpoints, service_index, sp_config_load, sp_metadata_keypair, sp_signing_keypair
 from .xmldsig import NS_DS, certificate_base64, certificate_key_name, certificate_load, sign_enveloped
 
 NS_MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 NS_XML = "http://www.w3.org/XML/1998/namespace"
-SERVICE_NAME = "Mijn DUO voor zakelijke klanten"
+SERVICE_NAME = EHERKENNING_SERVICE_NAME
 
 _cache: dict[str, tuple] = {}
 _lock = threading.Lock()

@@ -283,7 +283,7 @@ def wizard_walk(journey: Journey, page: Page, person: Person, code: str, *, keyb
     submit("/koppelen/disclaimer/")
 
     expect(page).to_have_url(re.compile(r"/koppelen/gebruikersvoorwaarden/$"))
-    expect(page.locator("h1")).to_have_text("Gebruikersvoorwaarden")
+    expect(page.locator("h1")).to_have_text("Gebruiksvoorwaarden")
     journey.check(
         page,
         f"wizard 3 gebruikersvoorwaarden ({person.name})",

@@ -269,7 +269,7 @@ def test_logout_clears_session_and_does_single_logout_at_broker(client, linked):
     assert back.path == "/saml2/ls/"
     final = client.get(f"{back.path}?{back.query}")
     assert final.status_code == 302
-    assert final["Location"] == "/"
+    assert final["Location"] == "/uitgelogd/"
 
 
 def test_logout_of_unknown_identity_clears_identity(client):
@@ -282,7 +282,7 @@ def test_logout_of_unknown_identity_clears_identity(client):
 def test_logout_without_session_just_redirects(client):
     response = client.post("/uitloggen/")
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == "/uitgelogd/"
 
 
 def test_logout_needs_post(client):

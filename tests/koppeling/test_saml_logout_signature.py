@@ -80,7 +80,7 @@ def test_the_brokers_signed_answer_is_accepted(client, linked):
     assert "Signature=" in query and "SigAlg=" in query
     checks.redirect_signature_verify(query_string=query, certificates=certificates())
     final = client.get(f"/saml2/ls/?{query}")
-    assert final.status_code == 302 and final["Location"] == "/"
+    assert final.status_code == 302 and final["Location"] == "/uitgelogd/"
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def post_to_ls(client, xml: str):
 
 def test_a_signed_post_answer_is_accepted(client, linked):
     response = post_to_ls(client, broker_post_answer(client, sign=True))
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == "/uitgelogd/"
 
 
 @pytest.mark.parametrize("variant", ["unsigned", "tampered", "signature_moved"])

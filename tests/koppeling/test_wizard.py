@@ -121,25 +121,31 @@ def test_screens_in_order_with_the_seed_texts_and_a_successful_link(client, acco
         "Disclaimer",
         "Fraude",
         "identiteitsfraude en is conform het Nederlands recht strafbaar",
+        # the seed's slips corrected (issue 17)
+        "de identiteit van een andere persoon wordt gezien",
+        "of de gebruikersnaam en activatiecode bij u horen",
         "Privacy",
         "herleidbaar kunnen zijn naar uw persoonlijke gegevens",
         "Ik heb bovenstaande informatie gelezen en ga hiermee akkoord",
         "terug naar vorige scherm",
     ):
         assert phrase in body, phrase
+    assert "een ander persoon" not in body and "het gebruikersnaam" not in body
     assert f'href="{START}"' in body
     assert client.post(DISCLAIMER, {"accept": "on"})["Location"] == TERMS
 
     body = text(client.get(TERMS))
     for phrase in (
-        "Gebruikersvoorwaarden",
+        "Gebruiksvoorwaarden",
         "Met de komst van eHerkenning zijn er nieuwe gebruiksvoorwaarden opgesteld.",
-        "Ga naar gebruikersvoorwaarden",
+        "Ga naar de gebruiksvoorwaarden",
         "Ik heb bovenstaande informatie gelezen en ga hiermee akkoord",
         "terug naar vorige scherm",
     ):
         assert phrase in body, phrase
     assert 'href="/gebruiksvoorwaarden/"' in body and f'href="{DISCLAIMER}"' in body
+    # One word for the terms in what the user reads (issue 17); the step's URL keeps its name.
+    assert "ebruikersvoorwaarden" not in body.replace("/koppelen/gebruikersvoorwaarden/", "")
     assert client.get("/gebruiksvoorwaarden/").status_code == 200
     assert client.post(TERMS, {"accept": "on"})["Location"] == KOPPEL
 
@@ -332,12 +338,19 @@ def test_unknown_username_wrong_expired_used_code_and_block_give_the_same_respon
         responses[name] = koppel_post(browser, username, code)
     statuses = {name: response.status_code for name, response in responses.items()}
     assert set(statuses.values()) == {400}, statuses
-    bodies = {normalised_body(response) for response in responses.values()}
+    # Each page gives back the username its visitor typed (issue 17: only the code is emptied);
+    # apart from that own input, the pages are the same.
+    for name, response in responses.items():
+        assert f'name="username" id="id_username" value="{cases[name][0]}"' in text(response)
+    bodies = {
+        normalised_body(response).replace(f'value="{cases[name][0]}"', 'value="TYPED"')
+        for name, response in responses.items()
+    }
     assert len(bodies) == 1
     body = bodies.pop()
     assert "na 5" in body or "5 keer" in body
     assert "15 minuten geblokkeerd" in body
-    assert 'value=""' in body  # the fields are emptied: the page does not echo the username
+    assert 'name="activation_code" id="id_activation_code" value=""' in body  # the code is emptied
 
 
 def test_unknown_usernames_lock_the_same_way_through_the_screens(client):
