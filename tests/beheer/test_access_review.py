@@ -271,6 +271,20 @@ def test_reminder_a_month_before_the_due_date_once_per_cycle(reviewed_organisati
     )
 
 
+def test_a_run_that_listed_the_review_before_another_run_claimed_it_sends_nothing(
+    reviewed_organisatie, monkeypatch
+):
+    """Two beats at once: each lists the review as unsent, only the first claim queues mail."""
+    due = START + timedelta(days=365)
+    with time_machine.travel(due - timedelta(days=30), tick=False):
+        review.access_reviews_start()
+        listed_by_the_second_run = list(review.reviews_with_progress(AccessReview.objects.all()))
+        review.access_review_reminders_send()
+        monkeypatch.setattr(review, "reviews_with_progress", lambda queryset: listed_by_the_second_run)
+        assert review.access_review_reminders_send().due == 0
+    assert _reminders(DUE_TEMPLATE) == ["ben@school.example", "bo@school.example"]
+
+
 def test_the_daily_beat_task_is_registered_and_sends_the_reminders(reviewed_organisatie):
     from django.conf import settings
 
