@@ -32,6 +32,8 @@ from .models import GebruikersUpload, GebruikersUploadStatus
 from .uploads import COLUMN_NAMES, ParsedFile
 
 UPLOAD_VALIDITY = timedelta(hours=24)
+# Rows registered per transaction by the task (design.md §7 P8): a commit per row costs more than the row.
+RUN_CHUNK = 25
 LANGUAGES = {
     "": "nl",
     "nl": "nl",
@@ -183,6 +185,20 @@ def gebruiker_register_with_rollen(
     each role again; the caller has checked (and audited) the roles beforehand, so a refusal here
     means the beheerder lost a beheerautorisatie meanwhile, and the whole registration rolls back.
     """
+    return _register_with_rollen(
+        beheerder=beheerder, rollen=rollen, send_code=send_code, request=request, **fields
+    )
+
+
+def _register_with_rollen(
+    *,
+    beheerder: Account,
+    rollen: list[tuple[Rol, Kenmerk]],
+    send_code: bool = False,
+    request: HttpRequest | None = None,
+    **fields: str,
+) -> Account:
+    """``gebruiker_register_with_rollen`` inside the caller's transaction (which must be atomic)."""
     account = services.gebruiker_register(beheerder=beheerder, request=request, **fields)
     for rol, kenmerk in dict.fromkeys(rollen):
         services.rol_assign(beheerder=beheerder, account=account, rol=rol, kenmerk=kenmerk, request=request)
@@ -345,8 +361,9 @@ def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
 
     Runs once: the status moves from queued to running in one conditional update. The rows are
     checked again first (an address may have been registered, or a beheerautorisatie withdrawn,
-    since the preview). Each row is registered in its own transaction together with its result,
-    so the page can follow the progress and a task that dies half-way never registers a row twice.
+    since the preview). Rows are registered in chunks of ``RUN_CHUNK``, one transaction each with
+    the chunk's results and a savepoint per row, so the page can follow the progress and a task
+    that dies half-way never leaves a registered row without its result.
     The mails go through the outbox, published in chunks when the file is done.
     """
     claimed = GebruikersUpload.objects.filter(pk=upload_id, status=GebruikersUploadStatus.QUEUED).update(
@@ -375,33 +392,38 @@ def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
     }
     registered = 0
     with email_publish_deferred():
-        for row in rows:
-            result: dict
-            if row["errors"]:
-                result = {"errors": row["errors"]}
-            else:
-                try:
-                    with transaction.atomic():
-                        account = gebruiker_register_with_rollen(
-                            beheerder=beheerder,
-                            rollen=[
-                                (rollen[rol_pk], kenmerken[kenmerk_pk])
-                                for rol_pk, kenmerk_pk in row["role_ids"]
-                            ],
-                            send_code=upload.send_codes,
-                            name=row["name"],
-                            job_title=row["job_title"],
-                            email=row["email"],
-                            phone=row["phone"],
-                            language=row["language"],
-                        )
-                        result = {"account_id": account.pk, "username": account.username}
-                        _result_save(upload, row["line"], result)
-                        registered += 1
-                        continue
-                except (ValidationError, PermissionDenied) as error:
-                    result = {"errors": _messages(error)}
-            _result_save(upload, row["line"], result)
+        for start in range(0, len(rows), RUN_CHUNK):
+            # One transaction per chunk, a savepoint per row: a refused row never undoes the others,
+            # the results are saved with the rows they describe, and the page sees the progress.
+            with transaction.atomic():
+                for row in rows[start : start + RUN_CHUNK]:
+                    result: dict
+                    if row["errors"]:
+                        result = {"errors": row["errors"]}
+                    else:
+                        try:
+                            with transaction.atomic():
+                                account = _register_with_rollen(
+                                    beheerder=beheerder,
+                                    rollen=[
+                                        (rollen[rol_pk], kenmerken[kenmerk_pk])
+                                        for rol_pk, kenmerk_pk in row["role_ids"]
+                                    ],
+                                    send_code=upload.send_codes,
+                                    name=row["name"],
+                                    job_title=row["job_title"],
+                                    email=row["email"],
+                                    phone=row["phone"],
+                                    language=row["language"],
+                                )
+                        except (ValidationError, PermissionDenied) as error:
+                            result = {"errors": _messages(error)}
+                        else:
+                            result = {"account_id": account.pk, "username": account.username}
+                            registered += 1
+                    upload.results[str(row["line"])] = result
+                upload.processed = len(upload.results)
+                upload.save(update_fields=["results", "processed"])
     upload.status = GebruikersUploadStatus.DONE
     upload.finished_at = timezone.now()
     upload.save(update_fields=["status", "finished_at"])
@@ -412,12 +434,6 @@ def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
         detail={"registered": registered, "refused": len(rows) - registered, "step": "done"},
     )
     return upload
-
-
-def _result_save(upload: GebruikersUpload, line: int, result: dict) -> None:
-    upload.results[str(line)] = result
-    upload.processed = len(upload.results)
-    upload.save(update_fields=["results", "processed"])
 
 
 def _messages(error: ValidationError | PermissionDenied) -> list[str]:
