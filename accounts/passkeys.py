@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
 from django.core import signing
 from django.http import Http404
@@ -226,7 +227,9 @@ def passkey_enrol(request, token: str):
         return TemplateResponse(request, "admin/passkey_enrol.html", {**context, "step": "register"})
     form = PasskeyEnrolPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if account.check_password(form.cleaned_data["password"]):
+        # Through authenticate(): django-axes counts a wrong password here as at the login (5 per username).
+        user = authenticate(request, username=account.username, password=form.cleaned_data["password"])
+        if user is not None and user.pk == account.pk:
             request.session.cycle_key()
             request.session[ENROLMENT_SESSION_KEY] = [account.pk, token]
             return TemplateResponse(request, "admin/passkey_enrol.html", {**context, "step": "register"})

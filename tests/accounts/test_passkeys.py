@@ -210,3 +210,14 @@ def test_a_link_of_another_account_does_not_open_this_ceremony(client, staff):
     client.post(reverse("passkey_enrol", args=[token]), {"password": PASSWORD})
     other_token = passkey_enrolment_token(account=other)
     assert client.post(reverse("passkey_enrol_begin", args=[other_token])).status_code == 400
+
+
+def test_wrong_passwords_at_enrolment_count_towards_the_login_lockout(client, staff):
+    """The enrolment page is no way around django-axes: after five wrong passwords the right one fails too."""
+    token = passkey_enrolment_token(account=staff)
+    url = reverse("passkey_enrol", args=[token])
+    for _attempt in range(5):
+        client.post(url, {"password": "wrong"})
+    response = client.post(url, {"password": PASSWORD})
+    assert 'id="passkey-register-button"' not in response.content.decode()
+    assert client.post(reverse("passkey_enrol_begin", args=[token])).status_code == 400
