@@ -220,3 +220,18 @@ def test_the_trail_list_query_count_does_not_grow_with_rows(admin_client, django
             ).status_code
             == 200
         )
+
+
+def test_every_action_and_result_has_a_dutch_label():
+    from django.utils import translation
+
+    from accounts.constants import AuditAction, AuditResult
+
+    untranslated = []
+    for code, label in [*AuditAction.choices, *AuditResult.choices]:
+        with translation.override("en"):
+            english = str(label)
+        with translation.override("nl"):
+            if str(label) == english:
+                untranslated.append(code)
+    assert untranslated == []
