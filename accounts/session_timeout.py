@@ -21,13 +21,14 @@ it with a simple action; the BIO asks that an unattended session does not stay o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in
+from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -42,6 +43,8 @@ from .constants import AuditAction, AuditResult
 STARTED_KEY = "_session_started"
 ACTIVE_KEY = "_session_active"
 KIND_KEY = "_session_kind"  # "admin" (helpdesk) or "portal"
+# Set by the sweep on a session that expired while its user was away (audited and reported then).
+ENDED_KEY = "_session_ended"
 # Activity is recorded at most once a minute: the deadline may lag the last click by that much.
 ACTIVITY_RESOLUTION = 60
 # The dialog opens this many seconds before the idle deadline.
@@ -130,16 +133,17 @@ def session_expire(*, request, data: dict, session_key: str, reason: str) -> Non
     from .hooks import session_ended_send
     from .models import Account
 
-    account = Account.objects.filter(pk=data.get(SESSION_KEY)).first()
-    audit_log(
-        action=AuditAction.SESSION_EXPIRED,
-        result=AuditResult.SUCCESS,
-        actor=account,
-        obj=account,
-        request=request,
-        detail={"reason": reason, "kind": data.get(KIND_KEY, "portal"), "path": request.path[:200]},
-    )
-    session_ended_send(session_key=session_key, reason="expired")
+    if not data.get(ENDED_KEY):  # else the sweep did both when the session expired
+        account = Account.objects.filter(pk=data.get(SESSION_KEY)).first()
+        audit_log(
+            action=AuditAction.SESSION_EXPIRED,
+            result=AuditResult.SUCCESS,
+            actor=account,
+            obj=account,
+            request=request,
+            detail={"reason": reason, "kind": data.get(KIND_KEY, "portal"), "path": request.path[:200]},
+        )
+        session_ended_send(session_key=session_key, reason="expired")
     session = request.session
     session.delete(session_key)
     session.flush()
@@ -223,6 +227,62 @@ class SessionTimeoutMiddleware:
         reason = deadline.reason if deadline is not None else "idle"
         session_expire(request=request, data=data, session_key=key, reason=reason)
         return session_expired_response(request, kind=data.get(KIND_KEY, "portal"), reason=reason)
+
+
+# --- sessions that expire while their user is away ------------------------------------------------
+
+# The sweep looks back this far (it runs every minute: a missed run or two loses nothing).
+SWEEP_WINDOW = timedelta(minutes=10)
+
+
+def sessions_expired_sweep(*, now: datetime | None = None) -> dict:
+    """End the logged-in sessions that passed their deadline without a further request.
+
+    Most sessions end that way: the user walks away. The DUO services must still hear of it when it
+    happens (back-channel logout, design.md §9), not when the user returns. Each such session is
+    audited and reported once (``ENDED_KEY`` is written into its row), and the row stays, so that a
+    user who does come back is still told that the session expired; rows expired longer than
+    ``SESSION_MAX_AGE`` ago are deleted (Django's ``clearsessions``, which nothing else schedules).
+    """
+    from django.contrib.sessions.models import Session
+
+    from .audit import audit_log
+    from .hooks import session_ended_send
+    from .models import Account
+    from .sessions import SessionStore
+
+    now = now or timezone.now()
+    store = SessionStore()
+    expired = []
+    for key, raw in Session.objects.filter(
+        expire_date__lte=now, expire_date__gt=now - SWEEP_WINDOW
+    ).values_list("session_key", "session_data"):
+        data = store.decode(raw)
+        if SESSION_KEY in data and not data.get(ENDED_KEY):
+            expired.append((key, data))
+    accounts = Account.objects.in_bulk([data[SESSION_KEY] for _key, data in expired])
+    for key, data in expired:
+        account = accounts.get(int(data[SESSION_KEY]))
+        deadline = session_deadline(data)
+        with transaction.atomic():
+            audit_log(
+                action=AuditAction.SESSION_EXPIRED,
+                actor=account,
+                obj=account,
+                detail={
+                    "reason": deadline.reason if deadline else "idle",
+                    "kind": data.get(KIND_KEY, "portal"),
+                    "unattended": True,
+                },
+            )
+            session_ended_send(session_key=key, reason="expired")
+            Session.objects.filter(session_key=key).update(
+                session_data=store.encode({**data, ENDED_KEY: True})
+            )
+    removed, _ = Session.objects.filter(
+        expire_date__lte=now - timedelta(seconds=settings.SESSION_MAX_AGE)
+    ).delete()
+    return {"ended": len(expired), "removed": removed}
 
 
 # --- the dialog's endpoints ----------------------------------------------------------------------

@@ -60,3 +60,12 @@ def unlink_inactive_links() -> dict:
 
     run = inactive_links_process()
     return {"unlinked": run.unlinked, "warned": run.warned}
+
+
+@shared_task(acks_late=True)
+def end_expired_sessions() -> dict:
+    """Every minute: sessions that expired while their user was away are audited and reported to the
+    DUO services (accounts/session_timeout.py)."""
+    from .session_timeout import sessions_expired_sweep
+
+    return sessions_expired_sweep()

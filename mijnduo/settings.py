@@ -344,6 +344,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.unlink_inactive_links",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Sessions that expired while their user was away: audited, reported to the DUO services.
+    "end-expired-sessions": {"task": "accounts.tasks.end_expired_sessions", "schedule": 60.0},
 }
 
 # --- eHerkenning (design.md §4) ---------------------------------------------------------------

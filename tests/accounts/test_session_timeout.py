@@ -243,3 +243,43 @@ def test_an_anonymous_expired_session_is_simply_gone(client, clock):
     response = client.get("/")
     assert response.status_code == 200 and "Uw sessie is verlopen" not in response.content.decode()
     assert not AuditEvent.objects.filter(action=AuditAction.SESSION_EXPIRED).exists()
+
+
+def test_a_session_that_expires_while_its_user_is_away_is_reported_when_it_expires(
+    portal_client, clock, ended
+):
+    """The sweep (beat, every minute) audits it and tells the DUO services once, not at the user's return."""
+    from accounts.session_timeout import ENDED_KEY
+    from accounts.tasks import end_expired_sessions
+
+    assert settings.CELERY_BEAT_SCHEDULE["end-expired-sessions"]["task"] == end_expired_sessions.name
+    key = portal_client.cookies[settings.SESSION_COOKIE_NAME].value
+    clock.shift(timedelta(minutes=14))
+    assert end_expired_sessions() == {"ended": 0, "removed": 0}
+    clock.shift(timedelta(minutes=2))
+    assert end_expired_sessions()["ended"] == 1
+    assert end_expired_sessions()["ended"] == 0  # once
+    assert ended == [(key, "expired")]
+    event = AuditEvent.objects.get(action=AuditAction.SESSION_EXPIRED)
+    assert event.detail == {"reason": "idle", "kind": "portal", "unattended": True} and event.actor_id
+    assert SessionStore(key).load() == {}  # not live
+    store = SessionStore(key)
+    store.load()
+    assert store.expired_row[1][ENDED_KEY] is True
+
+    # The user comes back: told the session expired, without a second report.
+    clock.shift(timedelta(minutes=30))
+    assert "Uw sessie is verlopen" in portal_client.get("/overzicht/").content.decode()
+    assert ended == [(key, "expired")]
+    assert AuditEvent.objects.filter(action=AuditAction.SESSION_EXPIRED).count() == 1
+
+
+def test_the_sweep_deletes_rows_expired_longer_than_the_maximum_ago(portal_client, clock):
+    from accounts.tasks import end_expired_sessions
+
+    key = portal_client.cookies[settings.SESSION_COOKIE_NAME].value
+    clock.shift(timedelta(minutes=16))
+    end_expired_sessions()
+    clock.shift(timedelta(hours=8))
+    assert end_expired_sessions()["removed"] == 1
+    assert not Session.objects.filter(session_key=key).exists()
