@@ -452,3 +452,31 @@ def test_a_forged_role_in_the_single_form_is_refused_and_audited(beheer_client, 
     assert AuditEvent.objects.filter(
         action="rol.grant", result="refused", actor_id=beheerder.pk, detail__error_code="rol_not_covered"
     ).exists()
+
+
+def test_a_row_refused_while_registering_is_rolled_back_whole_and_the_others_stay(
+    beheer_client, kenmerk, monkeypatch, confirm
+):
+    from django.core.exceptions import ValidationError
+
+    from beheer import services
+
+    real_rol_assign = services.rol_assign
+
+    def rol_assign(*, account, **kwargs):
+        if account.name == "Nieuwe Collega 2":
+            raise ValidationError("Deze rol kan nu niet.")
+        return real_rol_assign(account=account, **kwargs)
+
+    monkeypatch.setattr(services, "rol_assign", rol_assign)
+    upload_id = _upload_id(_upload(beheer_client, _csv(*(_row(n, kenmerk.waarde) for n in (1, 2, 3)))))
+    confirm(upload_id)
+    assert set(Account.objects.filter(email__startswith="collega").values_list("email", flat=True)) == {
+        "collega1@school.example",
+        "collega3@school.example",
+    }
+    assert not EmailOutbox.objects.filter(to="collega2@school.example").exists()
+    upload = GebruikersUpload.objects.get(pk=upload_id)
+    assert upload.status == "done" and upload.processed == 3
+    html = beheer_client.get(f"{UPLOAD_URL}{upload_id}/").content.decode()
+    assert "Deze rol kan nu niet." in html and "2 gebruikers zijn aangemeld" in html
