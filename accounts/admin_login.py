@@ -72,6 +72,19 @@ class HelpdeskLoginForm(AdminAuthenticationForm):
         ),
     }
 
+    def confirm_login_allowed(self, user):
+        """A right password of an account that may not use the admin (not staff) is a refused login too:
+        audited (and counted by django-axes) like a wrong one, with the same answer."""
+        try:
+            super().confirm_login_allowed(user)
+        except ValidationError:
+            user_login_failed.send(
+                sender=__name__,
+                credentials={"username": self.cleaned_data.get("username", "")},
+                request=self.request,
+            )
+            raise
+
     def clean(self):
         if settings.HELPDESK_REQUIRE_PASSKEY:
             # Nothing is checked, so the answer tells nothing about the password.

@@ -9,7 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.constants import AuditAction
 from accounts.helpdesk import helpdesk_group_sync
 from accounts.models import AuditEvent
-from tests.factories import StaffFactory, totp_code
+from tests.factories import AccountFactory, StaffFactory, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +156,17 @@ def test_login_page_in_english_on_request(client):
     for text in ["Username", "Password", "Verification code", "Log in"]:
         assert text in content, text
     assert "OTP Token" not in content
+
+
+def test_a_right_password_of_an_account_that_is_not_staff_is_refused_and_audited(client):
+    """A token user has a password and a TOTP device; the admin refuses him, in the trail like a wrong password."""
+    user = AccountFactory()
+    user.set_password(PASSWORD)
+    user.save()
+    device = TOTPDevice.objects.create(user=user, name="token", confirmed=True)
+    response = login_post(client, user, code=totp_code(device))
+    assert response.status_code == 200
+    assert "Voer de juiste gebruikersnaam" in response.content.decode()
+    assert not logged_in(client)
+    event = AuditEvent.objects.get(action=AuditAction.ADMIN_LOGIN_FAILED)
+    assert event.detail == {"username": user.username}
