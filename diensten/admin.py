@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from joserfc.jwk import KeySet
 from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken
 
 from accounts.admin import AuditedAdminMixin
@@ -44,6 +45,9 @@ class DienstAdminForm(forms.ModelForm):
             "rollen",
             "enabled",
             "backchannel_logout_uri",
+            "token_endpoint_auth_method",
+            "jwks",
+            "jwks_uri",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -60,6 +64,18 @@ class DienstAdminForm(forms.ModelForm):
         application.client_type = Application.CLIENT_CONFIDENTIAL
         application.authorization_grant_type = Application.GRANT_AUTHORIZATION_CODE
         application.algorithm = Application.RS256_ALGORITHM
+        if cleaned.get("token_endpoint_auth_method") == "private_key_jwt":
+            jwks, jwks_uri = cleaned.get("jwks"), cleaned.get("jwks_uri")
+            if not jwks and not jwks_uri:
+                self.add_error("jwks", _("private_key_jwt needs the service's public keys or a JWKS URI."))
+            elif jwks:
+                try:
+                    KeySet.import_key_set(jwks)
+                except Exception:  # noqa: BLE001  (any malformed JWK Set)
+                    self.add_error("jwks", _("This is not a JWK Set with public keys."))
+                else:
+                    if any("d" in key for key in (jwks.get("keys") or [])):
+                        self.add_error("jwks", _("Only public keys: this JWK Set holds a private key."))
         try:
             application.clean()
         except ValidationError as error:
@@ -85,7 +101,17 @@ class DienstAdmin(AuditedAdminMixin, admin.ModelAdmin):
         (_("Who may use it"), {"fields": ["rollen"]}),
         (
             _("OpenID Connect client"),
-            {"fields": ["client_id", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri"]},
+            {
+                "fields": [
+                    "client_id",
+                    "redirect_uris",
+                    "post_logout_redirect_uris",
+                    "backchannel_logout_uri",
+                    "token_endpoint_auth_method",
+                    "jwks",
+                    "jwks_uri",
+                ]
+            },
         ),
     ]
 

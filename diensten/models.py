@@ -51,6 +51,30 @@ class Dienst(models.Model):
         blank=True,
         help_text=_("OpenID Connect Back-Channel Logout 1.0: where the portal reports a logout."),
     )
+    token_endpoint_auth_method = models.CharField(
+        _("client authentication"),
+        max_length=32,
+        choices=[
+            ("client_secret_basic", _("Client secret (HTTP Basic or in the body)")),
+            ("private_key_jwt", _("Signed JWT with the service's own key (private_key_jwt, RFC 7523)")),
+        ],
+        default="client_secret_basic",
+        help_text=_("With private_key_jwt the client secret is not accepted."),
+    )
+    jwks = models.JSONField(
+        _("public keys (JWKS)"),
+        default=dict,
+        blank=True,
+        help_text=_('For private_key_jwt: the service\'s public keys as a JWK Set ({"keys": [...]}).'),
+    )
+    jwks_uri = models.URLField(
+        _("JWKS URI"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "For private_key_jwt: where the portal fetches the service's public keys (instead of JWKS)."
+        ),
+    )
     # The key of this Dienst's pairwise subject identifiers: random per Dienst, never shown, never
     # changed (a new value would give every user a new identity at the Dienst).
     sub_secret = models.CharField(max_length=64, default=_sub_secret, editable=False)
@@ -127,3 +151,18 @@ class BackchannelLogout(models.Model):
 
     def __str__(self):
         return f"{self.dienst_id} {self.reason} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class UsedClientAssertion(models.Model):
+    """A private_key_jwt client assertion's ``jti``, kept until the assertion expires: a second use
+    is refused (RFC 7523 §3, point 7), across workers (the unique constraint decides)."""
+
+    dienst = models.ForeignKey(Dienst, on_delete=models.CASCADE, related_name="+")
+    jti = models.CharField(max_length=200)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dienst", "jti"], name="uniq_client_assertion_jti")]
+
+    def __str__(self):
+        return f"{self.dienst_id} {self.jti}"

@@ -2,6 +2,7 @@ import logging
 
 from celery import shared_task
 
+from . import client_auth
 from .logout import DeliveryError, backchannel_logout_deliver, pending_backchannel_logout_ids
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,9 @@ def deliver_backchannel_logout(self, delivery_id: int) -> bool:
 
 @shared_task(acks_late=True)
 def flush_backchannel_logouts() -> int:
-    """Deliver logout tokens whose publication was lost or whose retries ran out (beat, every minute)."""
+    """Deliver logout tokens whose publication was lost or whose retries ran out (beat, every minute);
+    forget the jti of expired private_key_jwt assertions."""
+    client_auth.used_client_assertions_purge()  # the same minute's sweep forgets expired jtis
     delivered = 0
     for delivery_id in pending_backchannel_logout_ids():
         try:

@@ -6,12 +6,14 @@ oauthlib's; this adds the portal's rules: pairwise ``sub``, the eHerkenning logi
 tokens of a removed or unlinked account stop working.
 """
 
+from django.urls import reverse
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 
 from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 
-from . import selectors, services
+from . import client_auth, selectors, services
 
 
 class DienstValidator(OAuth2Validator):
@@ -35,6 +37,45 @@ class DienstValidator(OAuth2Validator):
             code=code["code"],
             context=request.duo_login,
         )
+
+    # --- client authentication -------------------------------------------------------------------
+
+    def authenticate_client(self, request, *args, **kwargs):
+        """A client secret (django-oauth-toolkit's check), or a private_key_jwt assertion; a Dienst
+        registered for private_key_jwt is never let in with a secret."""
+        body = dict(request.decoded_body or [])
+        if "client_assertion" in body or "client_assertion_type" in body:
+            return self._authenticate_private_key_jwt(request, body)
+        if not super().authenticate_client(request, *args, **kwargs):
+            return False
+        dienst = selectors.dienst_for_client(client=request.client)
+        return dienst is None or dienst.token_endpoint_auth_method != client_auth.PRIVATE_KEY_JWT
+
+    def client_authentication_required(self, request, *args, **kwargs):
+        body = dict(request.decoded_body or [])
+        if "client_assertion" in body:
+            return True
+        return super().client_authentication_required(request, *args, **kwargs)
+
+    def _authenticate_private_key_jwt(self, request, body) -> bool:
+        issuer = oauth2_settings.OIDC_ISS_ENDPOINT.rstrip("/")
+        try:
+            dienst = client_auth.client_assertion_verify(
+                assertion_type=body.get("client_assertion_type", ""),
+                assertion=body.get("client_assertion", ""),
+                client_id=body.get("client_id", ""),
+                audiences=[f"{issuer}{reverse('oauth2_provider:token')}", issuer, f"{issuer}/"],
+            )
+        except client_auth.AssertionRefusedError as refused:
+            audit_log(
+                action=AuditAction.DIENST_TOKEN,
+                result=AuditResult.REFUSED,
+                detail={"reason_code": "client_auth", "error_code": refused.reason, "via": "private_key_jwt"},
+            )
+            return False
+        request.client = dienst.application
+        request.client_id = dienst.application.client_id
+        return True
 
     # --- token --------------------------------------------------------------------------------
 

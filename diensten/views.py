@@ -135,6 +135,8 @@ def token_refusal_audit(*, request, response) -> None:
     code = request.POST.get("code", "")
     handoff = services.handoff_for_code(code=code) if code and len(code) <= 512 else None
     if error == "invalid_client":
+        if "client_assertion" in request.POST:
+            return  # audited with the assertion's reason (validators.py)
         reason = "client_auth"
     elif handoff is None:
         reason = "bad_code" if code else "bad_request"
