@@ -13,8 +13,8 @@ it with a simple action; the BIO asks that an unattended session does not stay o
 - The server is the judge: the middleware ends a session past its deadline whatever the browser
   shows. The dialog two minutes before (static/js/session-timeout.js) is a courtesy on top.
 - A request that finds its session expired gets a page that says so ("Uw sessie is verlopen") with a
-  login link back to the page (a GET); a POST is not replayed, and the page says the form was not
-  saved. The expiry is audited and the DUO services hear of it (``accounts.hooks.session_ended``)
+  login link back to the page (a GET); a POST is not replayed: the page says the form was not
+  saved, and so does the form's page when it opens after the new login (a signed cookie names it). The expiry is audited and the DUO services hear of it (``accounts.hooks.session_ended``)
   — the same back-channel logout as a logout.
 """
 
@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in
@@ -35,6 +36,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -49,6 +52,14 @@ ENDED_KEY = "_session_ended"
 ACTIVITY_RESOLUTION = 60
 # The dialog opens this many seconds before the idle deadline.
 WARNING_SECONDS = 120
+
+# A form sent after expiry: its page, signed, so that after the new login that page says what happened.
+FORM_LOST_COOKIE = "mijnduo_form_lost"
+_FORM_LOST_SALT = "accounts.session_timeout.form_lost"
+_FORM_LOST_AGE = 60 * 60
+FORM_LOST_TEXT = gettext_noop(
+    "Your session had expired, so the form you sent was not saved. Please fill it in again and send it."
+)
 
 STATUS_PATH = "/sessie/"
 EXTEND_PATH = "/sessie/verlengen/"
@@ -181,7 +192,30 @@ def session_expired_response(request, *, kind: str, reason: str):
                 "max_hours": settings.SESSION_MAX_AGE // 3600,
             },
         )
+    if request.method not in {"GET", "HEAD", "OPTIONS"} and not _wants_json(request):
+        response.set_signed_cookie(
+            FORM_LOST_COOKIE,
+            request.path,
+            salt=_FORM_LOST_SALT,
+            max_age=_FORM_LOST_AGE,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
     add_never_cache_headers(response)
+    return response
+
+
+def _form_lost_notice(request, response_for):
+    """The form page, opened again after logging in, says that what was sent was not saved."""
+    path = request.get_signed_cookie(
+        FORM_LOST_COOKIE, default=None, salt=_FORM_LOST_SALT, max_age=_FORM_LOST_AGE
+    )
+    if path != request.path:
+        return response_for(request)
+    messages.warning(request, _(FORM_LOST_TEXT))
+    response = response_for(request)
+    response.delete_cookie(FORM_LOST_COOKIE, samesite="Lax")
     return response
 
 
@@ -221,6 +255,8 @@ class SessionTimeoutMiddleware:
             )
         else:
             session_renew(session, now=now)
+        if FORM_LOST_COOKIE in request.COOKIES and request.method == "GET":
+            return _form_lost_notice(request, self.get_response)
         return self.get_response(request)
 
     def _expire(self, request, *, data, key, deadline):

@@ -132,7 +132,6 @@ def test_the_absolute_limit_ends_an_active_session_after_eight_hours(portal_clie
 
 
 def test_an_expired_post_is_not_replayed_and_the_page_says_the_form_was_not_saved(portal_client, clock):
-    account_name = session_data(portal_client)  # noqa: F841  (the session exists)
     clock.shift(timedelta(minutes=20))
     response = portal_client.post(
         "/mijn-gegevens/", {"name": "Nieuwe Naam", "email": "nieuw@example.nl", "phone": "", "job_title": ""}
@@ -144,6 +143,26 @@ def test_an_expired_post_is_not_replayed_and_the_page_says_the_form_was_not_save
     from accounts.models import Account
 
     assert not Account.objects.filter(name="Nieuwe Naam").exists()
+
+    # Logged in again, the form page itself says what happened and what to do, once.
+    portal_client.force_login(Account.objects.get(pk=event_actor()))
+    page = portal_client.get("/mijn-gegevens/").content.decode()
+    assert "het formulier dat u verstuurde niet opgeslagen" in page and "Vul het opnieuw in" in page
+    assert "niet opgeslagen" not in portal_client.get("/mijn-gegevens/").content.decode()
+
+
+def event_actor() -> int:
+    return AuditEvent.objects.get(action=AuditAction.SESSION_EXPIRED).actor_id
+
+
+def test_the_form_notice_is_only_for_the_page_of_the_lost_form(portal_client, clock):
+    clock.shift(timedelta(minutes=20))
+    portal_client.post("/mijn-gegevens/", {"name": "X"})
+    from accounts.models import Account
+
+    portal_client.force_login(Account.objects.get(pk=event_actor()))
+    assert "niet opgeslagen" not in portal_client.get("/overzicht/").content.decode()
+    assert "niet opgeslagen" in portal_client.get("/mijn-gegevens/").content.decode()
 
 
 def test_the_admin_has_its_own_idle_setting(client, clock, settings):
