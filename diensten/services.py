@@ -203,3 +203,17 @@ def dienst_secret_renew(*, dienst: Dienst) -> str:
     application.client_secret = secret
     application.save(update_fields=["client_secret", "updated"])
     return secret
+
+
+def max_age_parse(value) -> int | None:
+    """The ``max_age`` of an authorization request in seconds, or None when absent or unreadable."""
+    if value is None or not str(value).isdigit() or len(str(value)) > 10:
+        return None
+    return int(value)
+
+
+def login_older_than(*, account: Account, seconds: int) -> bool:
+    """Whether the account's portal login (``auth_time``) is more than ``seconds`` ago."""
+    if account.last_login is None:
+        return True
+    return (timezone.now() - account.last_login).total_seconds() > seconds

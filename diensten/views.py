@@ -4,7 +4,9 @@ import calendar
 import hashlib
 import json
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseForbidden, JsonResponse
+from django.shortcuts import resolve_url
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -32,6 +34,20 @@ class DienstAuthorizationView(AuthorizationView):
 
     http_method_names = ["get"]
     template_name = "diensten/authorize_error.html"
+
+    def get(self, request, *args, **kwargs):
+        # prompt=login is django-oauth-toolkit's: to the login (a fresh eHerkenning login, ForceAuthn)
+        # and back without the prompt. max_age (OIDC Core §3.1.2.1) likewise when the portal login is
+        # older than the Dienst allows; an unreadable max_age is ignored.
+        if request.user.is_authenticated and "login" not in request.GET.get("prompt", "").split():
+            max_age = services.max_age_parse(request.GET.get("max_age"))
+            if max_age is not None and services.login_older_than(account=request.user, seconds=max_age):
+                query = request.GET.copy()
+                query.pop("max_age")
+                return redirect_to_login(
+                    f"{request.path}?{query.urlencode()}", resolve_url(self.get_login_url())
+                )
+        return super().get(request, *args, **kwargs)
 
     def create_authorization_response(self, request, scopes, credentials, allow):
         dienst = selectors.dienst_for_client(client=self.oauth2_data.get("application"))

@@ -416,3 +416,41 @@ def test_a_bad_bearer_token_at_userinfo_is_audited(issuer):
     assert answer.status_code == 401
     event = AuditEvent.objects.get(action="dienst.userinfo")
     assert (event.result, event.detail["reason_code"]) == ("refused", "invalid_token")
+
+
+def test_prompt_login_sends_a_logged_in_user_to_a_fresh_eherkenning_login_and_back_without_it(
+    issuer, rollen, dienst_register, portal_user, browser_for
+):
+    registered = dienst_register("osr", rollen[:1])
+    account, _koppeling, identity = portal_user(rollen[:1])
+    flow = CodeFlow(issuer, registered)
+    url, flow.state = flow.authorization_url(prompt="login")
+    response = flow.authorize(browser_for(account, identity), url)
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/saml2/login/"
+    back = _query(response.headers["Location"])["next"]
+    assert back.startswith("/o/authorize/?") and "prompt" not in _query(back)
+    assert _query(back)["code_challenge_method"] == "S256"
+
+
+@pytest.mark.parametrize("hours_ago, fresh_login", [(2, True), (0, False)])
+def test_max_age_asks_for_a_fresh_login_only_when_the_portal_login_is_older(
+    issuer, rollen, dienst_register, portal_user, browser_for, hours_ago, fresh_login
+):
+    registered = dienst_register("osr", rollen[:1])
+    account, _koppeling, identity = portal_user(rollen[:1])
+    browser = browser_for(account, identity)
+    account.__class__.objects.filter(pk=account.pk).update(
+        last_login=timezone.now() - timedelta(hours=hours_ago)
+    )
+    flow = CodeFlow(issuer, registered)
+    url, flow.state = flow.authorization_url(max_age=3600)
+    response = flow.authorize(browser, url)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    if fresh_login:
+        assert urlsplit(location).path == "/saml2/login/"
+        assert "max_age" not in _query(_query(location)["next"])
+    else:
+        assert location.startswith(registered.redirect_uri) and "code" in _query(location)
