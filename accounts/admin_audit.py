@@ -322,9 +322,9 @@ class AuditSearchFilter(admin.ListFilter):
                 _about_accounts(Account.objects.filter(username=username), usernames=[username])
             )
         if data.get("account_id"):
-            accounts = Account.objects.filter(pk=data["account_id"])
-            usernames = list(accounts.values_list("username", flat=True))
-            queryset = queryset.filter(_about_accounts(accounts, usernames=usernames))
+            # By object and actor only (indexed): every koppel attempt on a real username names its
+            # account (koppeling.services.koppel_attempt); the typed-username search is "gebruikersnaam".
+            queryset = queryset.filter(_about_accounts(Account.objects.filter(pk=data["account_id"])))
         return queryset
 
 

@@ -111,8 +111,8 @@ def account_blocks(*, account: Account) -> list[Block]:
 
 
 def audit_events_about(*, account: Account, koppeling_ids: list[int]) -> Q:
-    """The audit events about ``account``: it as object, or one of its links."""
-    about = Q(object_type=Account._meta.label, object_id=str(account.pk))
+    """The audit events about ``account``: it as object or actor, or one of its links as object."""
+    about = Q(object_type=Account._meta.label, object_id=str(account.pk)) | Q(actor_id=account.pk)
     if koppeling_ids:
         about |= Q(object_type=Koppeling._meta.label, object_id__in=[str(pk) for pk in koppeling_ids])
     return about
