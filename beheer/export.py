@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Account, RolToekenning
 
 from . import selectors
+from .constants import GebruikerStatus
 
 CHUNK_SIZE = 1000
 
@@ -56,34 +57,48 @@ def _header() -> list[str]:
     ]
 
 
-def _code_status(account: Account, now: datetime) -> str:
+def _texts() -> dict:
+    """The translated words of the rows, looked up once per export rather than once per row."""
+    return {
+        "being sent": _("being sent"),
+        "none sent": _("none sent"),
+        "used": _("used"),
+        "no longer valid": _("no longer valid"),
+        "expired": _("expired"),
+        "valid until": _("valid until %(until)s"),
+        "token": _("token"),
+        **{status: str(status.label) for status in GebruikerStatus},
+    }
+
+
+def _code_status(account: Account, now: datetime, texts: dict) -> str:
     if (
         account.last_code_mail_at is not None
         and account.code_mail_sent_at is None
         and (account.last_code_at is None or account.last_code_mail_at >= account.last_code_at)
     ):
-        return _("being sent")
+        return texts["being sent"]
     if account.last_code_at is None:
-        return _("none sent")
+        return texts["none sent"]
     if account.code_used_at is not None:
-        return _("used")
+        return texts["used"]
     if account.code_invalidated_at is not None:
-        return _("no longer valid")
+        return texts["no longer valid"]
     if account.code_expires_at <= now:
-        return _("expired")
-    return _("valid until %(until)s") % {"until": cell_text(account.code_expires_at)}
+        return texts["expired"]
+    return texts["valid until"] % {"until": cell_text(account.code_expires_at)}
 
 
-def _login_means(account: Account) -> str:
+def _login_means(account: Account, texts: dict) -> str:
     means = []
     if account.is_linked:
         means.append("eHerkenning")
     if account.has_token:
-        means.append(_("token"))
+        means.append(texts["token"])
     return " + ".join(means)
 
 
-def _row(account, now: datetime) -> list[str]:
+def _row(account, now: datetime, texts: dict) -> list[str]:
     kenmerken = dict.fromkeys(f"{type_naam} {waarde}" for _rol, waarde, type_naam in account.roles)
     return [
         account.name,
@@ -91,13 +106,13 @@ def _row(account, now: datetime) -> list[str]:
         account.email,
         account.job_title,
         account.phone,
-        str(account.status.label),
+        texts[account.status],
         "; ".join(f"{rol} ({waarde})" for rol, waarde, _type in account.roles),
         "; ".join(kenmerken),
-        _login_means(account),
+        _login_means(account, texts),
         account.linked_at,
         account.last_seen_at,
-        _code_status(account, now),
+        _code_status(account, now, texts),
     ]
 
 
@@ -140,6 +155,7 @@ def gebruikersbestand_rows(*, beheerder: Account, now: datetime | None = None) -
     outside a transaction (WITH HOLD) would compute the whole organisation before the first row.
     """
     now = now or timezone.now()
+    texts = _texts()
     yield [cell_text(value) for value in _header()]
     accounts = selectors.accounts_for_export(beheerder=beheerder).prefetch_related(None)
     ids = list(accounts.values_list("pk", flat=True))
@@ -156,7 +172,7 @@ def gebruikersbestand_rows(*, beheerder: Account, now: datetime | None = None) -
         for account_id, *role in roles:
             rows[account_id].roles.append(role)
         for account in selectors.accounts_with_status(accounts=[rows[pk] for pk in chunk if pk in rows]):
-            yield [cell_text(value) for value in _row(account, now)]
+            yield [cell_text(value) for value in _row(account, now, texts)]
 
 
 class _Echo:

@@ -660,7 +660,11 @@ def selectie(request):
         or action == bulk.SelectionAction.LETTERS
         or (rol_form is not None and not chosen)
     ):
-        status = 400 if (rol_form is not None and rol_form.is_bound and not chosen) else 200
+        status = (
+            400
+            if (rol_form is not None and not chosen and (rol_form.is_bound or request.method == "POST"))
+            else 200
+        )
         if request.method == "POST" and action == bulk.SelectionAction.LETTERS:
             status = 405
         return render(request, "beheer/selectie.html", context, status=status)

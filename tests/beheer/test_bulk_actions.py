@@ -189,3 +189,9 @@ def test_a_bad_selection_is_a_dutch_400(beheer_client, data):
     response = beheer_client.get(URL, data)
     assert response.status_code == 400
     assert "Selecteer" in response.content.decode()
+
+
+def test_a_role_action_posted_without_a_role_does_nothing_and_is_a_400(beheer_client, people, kenmerk):
+    response = beheer_client.post(URL, {"actie": "rol_toekennen", "id": _ids(people)})
+    assert response.status_code == 400
+    assert not RolToekenning.objects.exists()
