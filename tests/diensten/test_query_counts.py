@@ -1,0 +1,92 @@
+"""P9's query counts (design.md §7): the authorize redirect, the token exchange and userinfo cost the
+same number of SQL queries whatever the number of rollen the user holds (1 or 12, of this Dienst
+and of others). In-process Django client: the counts are the server's, not the transport's."""
+
+import base64
+import hashlib
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Rol
+from diensten.models import Dienst
+from diensten.services import dienst_client_save
+from tests.factories import AccountFactory, KenmerkFactory, grant_rol
+
+pytestmark = pytest.mark.django_db
+
+REDIRECT_URI = "https://osr.dienst.example/oidc/callback"
+
+
+def _dienst(rollen):
+    dienst, secret = dienst_client_save(
+        dienst=Dienst(
+            code="osr", naam_nl="OSR", naam_en="OSR", launch_url="https://osr.dienst.example/", enabled=True
+        ),
+        redirect_uris=REDIRECT_URI,
+        post_logout_redirect_uris="",
+    )
+    dienst.rollen.set(rollen)
+    return dienst, secret
+
+
+def _counts(role_count: int) -> tuple[int, int, int]:
+    rollen = list(Rol.objects.order_by("code"))
+    assert len(rollen) >= 12
+    dienst, secret = _dienst(rollen[:6])  # half of the user's rollen belong to the Dienst
+    account = AccountFactory()
+    kenmerken = [
+        KenmerkFactory(organisatie=account.organisatie, waarde=waarde) for waarde in ("11AB", "22CD")
+    ]
+    for index, rol in enumerate(rollen[:role_count]):
+        grant_rol(account, rol.code, kenmerken[index % 2])
+    browser = Client()
+    browser.force_login(account)
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {
+        "response_type": "code",
+        "client_id": dienst.application.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid profile email duo",
+        "state": "s",
+        "nonce": "n",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    browser.get("/overzicht/")  # the session's first request settles its own writes
+    with CaptureQueriesContext(connection) as authorize:
+        response = browser.get("/o/authorize/", query)
+    assert response.status_code == 302, response.content
+    code = parse_qs(urlsplit(response["Location"]).query)["code"][0]
+    server = Client()
+    auth = base64.b64encode(f"{dienst.application.client_id}:{secret}".encode()).decode()
+    with CaptureQueriesContext(connection) as token:
+        response = server.post(
+            "/o/token/",
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
+            HTTP_AUTHORIZATION=f"Basic {auth}",
+        )
+    assert response.status_code == 200, response.content
+    access_token = response.json()["access_token"]
+    with CaptureQueriesContext(connection) as userinfo:
+        response = server.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
+    assert response.status_code == 200
+    assert len(response.json()["rollen"]) == min(role_count, 6)
+    return len(authorize), len(token), len(userinfo)
+
+
+def test_authorize_token_and_userinfo_queries_do_not_grow_with_the_number_of_rollen():
+    one = _counts(1)
+    Dienst.objects.all().delete()
+    twelve = _counts(12)
+    assert one == twelve, {"1 rol": one, "12 rollen": twelve}
