@@ -217,6 +217,7 @@ class AuditSearchForm(forms.Form):
     )
     gebruikersnaam = forms.CharField(label=gettext_lazy("Account (username)"), required=False, max_length=64)
     account_id = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    organisatie_id = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def clean(self):
         cleaned = super().clean()
@@ -315,6 +316,12 @@ class AuditSearchFilter(admin.ListFilter):
             queryset = queryset.filter(
                 _about_accounts(Account.objects.filter(organisatie__in=organisaties))
                 | Q(object_type=Organisatie._meta.label, object_id__in=_pk_texts(organisaties))
+            )
+        if data.get("organisatie_id"):
+            organisaties = Organisatie.objects.filter(pk=data["organisatie_id"])
+            queryset = queryset.filter(
+                _about_accounts(Account.objects.filter(organisatie__in=organisaties))
+                | Q(object_type=Organisatie._meta.label, object_id=str(data["organisatie_id"]))
             )
         if data.get("gebruikersnaam"):
             username = username_normalise(data["gebruikersnaam"])

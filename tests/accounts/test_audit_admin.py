@@ -235,3 +235,17 @@ def test_every_action_and_result_has_a_dutch_label():
             if str(label) == english:
                 untranslated.append(code)
     assert untranslated == []
+
+
+def test_organisation_and_account_pages_link_to_their_trail_and_screen(admin_client, helpdesk):  # noqa: F811
+    school = OrganisatieFactory(naam="Het Zonnewiel")
+    account = AccountFactory(organisatie=school)
+    audit_log(action="account.update", actor=helpdesk, obj=account)
+    audit_log(action="account.update", actor=helpdesk, obj=AccountFactory())
+    page = admin_client.get(reverse("admin:accounts_organisatie_change", args=[school.pk])).content.decode()
+    link = reverse(TRAIL) + f"?organisatie_id={school.pk}"
+    assert link in page
+    found = admin_client.get(link).context["cl"].result_list
+    assert [event.object_id for event in found] == [str(account.pk)]
+    page = admin_client.get(reverse("admin:accounts_account_change", args=[account.pk])).content.decode()
+    assert reverse("admin:accounts_account_helpdesk", args=[account.pk]) in page
