@@ -29,6 +29,7 @@ MODULES = {
     "P5": ("bench.p5_koppel", []),
     "P6": ("bench.p6_mail", []),
     "P7": ("bench.p7_import", []),
+    "P8": ("bench.p8_bulk", []),
 }
 
 
