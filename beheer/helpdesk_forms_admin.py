@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -38,6 +38,14 @@ DATE_FORMATS = ["%d-%m-%Y", "%Y-%m-%d"]
 
 def _yes_no(value: str) -> bool | None:
     return {"ja": True, "nee": False}.get(value)
+
+
+def _yes_no_text(value: bool | None) -> str:
+    return "—" if value is None else (_("Yes") if value else _("No"))
+
+
+def _local_date(moment) -> str:
+    return timezone.localtime(moment).strftime("%d-%m-%Y %H:%M")
 
 
 class SignatureFields(forms.Form):
@@ -138,36 +146,6 @@ def registration_form_class(base):
     return RegistrationForm
 
 
-class BeheerderFormulierInline(admin.TabularInline):
-    model = BeheerderFormulier
-    fk_name = "account"
-    extra = 0
-    can_delete = False
-    fields = [
-        "processed_at",
-        "kind",
-        "has_account",
-        "keep_as_user",
-        "signatory_name",
-        "signatory_job_title",
-        "signed_on",
-        "source",
-        "processed_by",
-        "reason",
-    ]
-    readonly_fields = fields
-    verbose_name_plural = gettext_lazy("Processed registration forms (seed 003)")
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("accounts.view_account")  # part of the account, as its roles
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 class WithdrawForm(SignatureFields):
     keep_as_user = forms.ChoiceField(
         label=gettext_lazy("4.1 Does he want to keep using his account as a user?"),
@@ -242,16 +220,19 @@ class HelpdeskFormsAdminMixin:
             )
         ]
         if obj is not None:
-            fieldsets.append((_("Beheer account and token"), {"fields": ["helpdesk_form_actions"]}))
+            fieldsets.append(
+                (
+                    _("Beheer account and token"),
+                    {"fields": ["helpdesk_form_actions", "registration_forms_processed"]},
+                )
+            )
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        return [*fields, "helpdesk_form_actions"] if obj is not None else fields
-
-    def get_inlines(self, request, obj):
-        inlines = list(super().get_inlines(request, obj))
-        return [*inlines, BeheerderFormulierInline] if obj is not None else inlines
+        return (
+            [*fields, "helpdesk_form_actions", "registration_forms_processed"] if obj is not None else fields
+        )
 
     @admin.display(description=gettext_lazy("Actions"))
     def helpdesk_form_actions(self, obj):
@@ -260,6 +241,54 @@ class HelpdeskFormsAdminMixin:
             (reverse("admin:accounts_account_token_user", args=[obj.pk]), _("Register as token user")),
         ]
         return format_html_join(" · ", '<a href="{}">{}</a>', links)
+
+    @admin.display(description=gettext_lazy("Processed registration forms (seed 003)"))
+    def registration_forms_processed(self, obj):
+        """Read only, as text: an inline would demand its own management form in every account POST."""
+        rows = [
+            (
+                _local_date(formulier.processed_at),
+                formulier.get_kind_display(),
+                _yes_no_text(formulier.has_account),
+                _yes_no_text(formulier.keep_as_user),
+                ", ".join(
+                    part
+                    for part in (
+                        formulier.signatory_name,
+                        formulier.signatory_job_title,
+                        formulier.signed_place,
+                        formulier.signed_on.strftime("%d-%m-%Y") if formulier.signed_on else "",
+                    )
+                    if part
+                )
+                or "—",
+                formulier.processed_by.name if formulier.processed_by else formulier.get_source_display(),
+                formulier.reason or "—",
+            )
+            for formulier in obj.beheerder_formulieren.select_related("processed_by")
+        ]
+        if not rows:
+            return _("none")
+        head = format_html_join(
+            "",
+            '<th scope="col">{}</th>',
+            (
+                (text,)
+                for text in (
+                    _("processed at"),
+                    _("kind of form"),
+                    _("2.2 account"),
+                    _("4.1 keep as user"),
+                    _("signed by"),
+                    _("processed by"),
+                    _("reason"),
+                )
+            ),
+        )
+        body = format_html_join(
+            "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows)
+        )
+        return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
