@@ -191,3 +191,17 @@ def test_inconsistent_form_answers_are_refused_in_dutch(staff_client, extra, mes
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not Account.objects.filter(email="bea@school.example").exists()
+
+
+def test_the_account_screen_offers_withdrawal_to_a_beheerder_and_token_registration_to_an_unlinked_user(
+    staff_client, beheerder
+):
+    from tests.factories import AccountFactory
+
+    page = staff_client.get(reverse("admin:accounts_account_helpdesk", args=[beheerder.pk])).content.decode()
+    assert withdraw_url(beheerder) in page and "Beheeraccount intrekken (formulier deel 4)" in page
+    assert reverse("admin:accounts_account_token_user", args=[beheerder.pk]) not in page  # linked
+    user = AccountFactory()
+    page = staff_client.get(reverse("admin:accounts_account_helpdesk", args=[user.pk])).content.decode()
+    assert reverse("admin:accounts_account_token_user", args=[user.pk]) in page
+    assert withdraw_url(user) not in page
