@@ -13,18 +13,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.audit import audit_log
+from accounts.audit import AuditObject, audit_log, audit_log_bulk
 from accounts.constants import AuditAction, AuditResult
 from accounts.email import email_publish_deferred
-from accounts.models import Account, Kenmerk, Rol, RolToekenning
+from accounts.models import Account, Kenmerk, Rol, RolToekenning, generate_username
 
 from . import selectors, services
 from .forms import GebruikerForm
@@ -32,8 +33,8 @@ from .models import GebruikersUpload, GebruikersUploadStatus
 from .uploads import COLUMN_NAMES, ParsedFile
 
 UPLOAD_VALIDITY = timedelta(hours=24)
-# Rows registered per transaction by the task (design.md §7 P8): a commit per row costs more than the row.
-RUN_CHUNK = 25
+# Rows registered per transaction by the task (design.md §7 P8): written in bulk, a few statements a chunk.
+RUN_CHUNK = 100
 LANGUAGES = {
     "": "nl",
     "nl": "nl",
@@ -361,9 +362,9 @@ def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
 
     Runs once: the status moves from queued to running in one conditional update. The rows are
     checked again first (an address may have been registered, or a beheerautorisatie withdrawn,
-    since the preview). Rows are registered in chunks of ``RUN_CHUNK``, one transaction each with
-    the chunk's results and a savepoint per row, so the page can follow the progress and a task
-    that dies half-way never leaves a registered row without its result.
+    since the preview). Rows are registered in chunks of ``RUN_CHUNK`` (``_register_chunk``), one
+    transaction each with the chunk's results, so the page can follow the progress and a task that
+    dies half-way never leaves a registered row without its result.
     The mails go through the outbox, published in chunks when the file is done.
     """
     claimed = GebruikersUpload.objects.filter(pk=upload_id, status=GebruikersUploadStatus.QUEUED).update(
@@ -393,34 +394,36 @@ def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
     registered = 0
     with email_publish_deferred():
         for start in range(0, len(rows), RUN_CHUNK):
-            # One transaction per chunk, a savepoint per row: a refused row never undoes the others,
-            # the results are saved with the rows they describe, and the page sees the progress.
+            chunk = rows[start : start + RUN_CHUNK]
+            # One transaction per chunk with the chunk's results, so the page sees the progress and a
+            # task that dies half-way never leaves a registered row without its result.
             with transaction.atomic():
-                for row in rows[start : start + RUN_CHUNK]:
-                    result: dict
-                    if row["errors"]:
-                        result = {"errors": row["errors"]}
-                    else:
-                        try:
-                            with transaction.atomic():
-                                account = _register_with_rollen(
-                                    beheerder=beheerder,
-                                    rollen=[
-                                        (rollen[rol_pk], kenmerken[kenmerk_pk])
-                                        for rol_pk, kenmerk_pk in row["role_ids"]
-                                    ],
-                                    send_code=upload.send_codes,
-                                    name=row["name"],
-                                    job_title=row["job_title"],
-                                    email=row["email"],
-                                    phone=row["phone"],
-                                    language=row["language"],
-                                )
-                        except (ValidationError, PermissionDenied) as error:
-                            result = {"errors": _messages(error)}
-                        else:
-                            result = {"account_id": account.pk, "username": account.username}
-                            registered += 1
+                valid = [row for row in chunk if not row["errors"]]
+                try:
+                    with transaction.atomic():
+                        results = _register_chunk(
+                            beheerder=beheerder,
+                            rows=valid,
+                            rollen=rollen,
+                            kenmerken=kenmerken,
+                            send_codes=upload.send_codes,
+                        )
+                except (IntegrityError, ValidationError, PermissionDenied):
+                    # Something changed since the check (a username or e-mail address taken meanwhile):
+                    # this chunk goes one row at a time through the services, each in its savepoint.
+                    results = {
+                        str(row["line"]): _register_one(
+                            beheerder=beheerder,
+                            row=row,
+                            rollen=rollen,
+                            kenmerken=kenmerken,
+                            send_code=upload.send_codes,
+                        )
+                        for row in valid
+                    }
+                for row in chunk:
+                    result = results.get(str(row["line"])) or {"errors": row["errors"]}
+                    registered += "account_id" in result
                     upload.results[str(row["line"])] = result
                 upload.processed = len(upload.results)
                 upload.save(update_fields=["results", "processed"])
@@ -434,6 +437,109 @@ def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
         detail={"registered": registered, "refused": len(rows) - registered, "step": "done"},
     )
     return upload
+
+
+def _register_one(*, beheerder: Account, row: dict, rollen: dict, kenmerken: dict, send_code: bool) -> dict:
+    """One row through the services (``gebruiker_register_with_rollen``), in its own savepoint."""
+    try:
+        with transaction.atomic():
+            account = _register_with_rollen(
+                beheerder=beheerder,
+                rollen=[(rollen[rol_pk], kenmerken[kenmerk_pk]) for rol_pk, kenmerk_pk in row["role_ids"]],
+                send_code=send_code,
+                name=row["name"],
+                job_title=row["job_title"],
+                email=row["email"],
+                phone=row["phone"],
+                language=row["language"],
+            )
+    except (ValidationError, PermissionDenied) as error:
+        return {"errors": _messages(error)}
+    return {"account_id": account.pk, "username": account.username}
+
+
+def _unused_usernames(count: int) -> list[str]:
+    """``count`` generated usernames no account has (one query per draw, not one per username)."""
+    usernames: set[str] = set()
+    while len(usernames) < count:
+        draw = {generate_username() for _ in range(count - len(usernames))} - usernames
+        taken = set(Account.objects.filter(username__in=draw).values_list("username", flat=True))
+        usernames |= draw - taken
+    return list(usernames)
+
+
+def _register_chunk(
+    *, beheerder: Account, rows: list[dict], rollen: dict, kenmerken: dict, send_codes: bool
+) -> dict[str, dict]:
+    """Register checked rows with a few statements per chunk instead of some twenty per row.
+
+    The writes of ``gebruiker_register`` and ``rol_assign`` in bulk: the accounts (generated
+    usernames, no usable password, created by her), their roles, one audit event per account and per
+    role with the details those services record, and each confirmation mail through the outbox
+    (``registered_email_queue``; the activation codes through ``activation_code_request``). The rows
+    were checked moments before with the services' rules (``upload_rows_validate``); an e-mail
+    address taken since then is caught here and the caller redoes the chunk row by row.
+    """
+    if not rows:
+        return {}
+    emails = [row["email"].lower() for row in rows]
+    taken = (
+        Account.objects.filter(organisatie_id=beheerder.organisatie_id, removed_at__isnull=True)
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=emails)
+    )
+    if len(set(emails)) != len(emails) or taken.exists():
+        raise ValidationError(_("Your organisation already has a user with this e-mail address."))
+    organisatie = beheerder.organisatie
+    accounts = Account.objects.bulk_create(
+        [
+            Account(
+                username=username,
+                organisatie=organisatie,
+                name=row["name"].strip(),
+                email=row["email"],
+                job_title=row["job_title"].strip(),
+                phone=row["phone"].strip(),
+                language=row["language"],
+                created_by=beheerder,
+                password=make_password(None),
+            )
+            for username, row in zip(_unused_usernames(len(rows)), rows, strict=True)
+        ]
+    )
+    label = Account._meta.label
+    audit_log_bulk(
+        action=AuditAction.ACCOUNT_CREATE,
+        actor=beheerder,
+        objects=[AuditObject(type=label, id=str(account.pk), repr=str(account)) for account in accounts],
+    )
+    granted: dict[tuple[int, int], list[Account]] = defaultdict(list)
+    for account, row in zip(accounts, rows, strict=True):
+        for rol_pk, kenmerk_pk in dict.fromkeys(tuple(pair) for pair in row["role_ids"]):
+            granted[(rol_pk, kenmerk_pk)].append(account)
+    RolToekenning.objects.bulk_create(
+        [
+            RolToekenning(account=account, rol_id=rol_pk, kenmerk_id=kenmerk_pk, granted_by=beheerder)
+            for (rol_pk, kenmerk_pk), members in granted.items()
+            for account in members
+        ]
+    )
+    for (rol_pk, kenmerk_pk), members in granted.items():
+        rol, kenmerk = rollen[rol_pk], kenmerken[kenmerk_pk]
+        audit_log_bulk(
+            action=AuditAction.ROL_GRANT,
+            actor=beheerder,
+            objects=[AuditObject(type=label, id=str(account.pk), repr=str(account)) for account in members],
+            detail={"rol_code": rol.code, "kenmerk_code": kenmerk.type.code, "kenmerk": kenmerk.waarde},
+        )
+    for account in accounts:
+        services.registered_email_queue(account=account, registered_by=beheerder)
+        if send_codes:
+            services.activation_code_request(beheerder=beheerder, account=account)
+    return {
+        str(row["line"]): {"account_id": account.pk, "username": account.username}
+        for account, row in zip(accounts, rows, strict=True)
+    }
 
 
 def _messages(error: ValidationError | PermissionDenied) -> list[str]:

@@ -91,6 +91,13 @@ def test_a_file_is_previewed_then_confirmed_registering_the_valid_rows_with_role
         }
         templates = set(EmailOutbox.objects.filter(account=account).values_list("template", flat=True))
         assert templates == {"beheer/email/registered", "koppeling/email/activation_code"}
+        assert AuditEvent.objects.filter(
+            action="account.create", actor_id=beheerder.pk, object_id=str(account.pk)
+        ).exists()
+        grants = AuditEvent.objects.filter(action="rol.grant", result="success", object_id=str(account.pk))
+        assert sorted(event.detail["rol_code"] for event in grants) == ["osr", "verzuimmelder"]
+        assert all(event.detail["kenmerk"] == kenmerk.waarde for event in grants)
+        assert not account.has_usable_password()
     assert not Account.objects.filter(email="leeg@school.example").exists()
     result = beheer_client.get(f"{UPLOAD_URL}{upload_id}/").content.decode()
     assert "2 gebruikers zijn aangemeld" in result
@@ -454,12 +461,13 @@ def test_a_forged_role_in_the_single_form_is_refused_and_audited(beheer_client, 
     ).exists()
 
 
-def test_a_row_refused_while_registering_is_rolled_back_whole_and_the_others_stay(
+def test_a_row_refused_while_registering_row_by_row_is_rolled_back_whole_and_the_others_stay(
     beheer_client, kenmerk, monkeypatch, confirm
 ):
     from django.core.exceptions import ValidationError
+    from django.db import IntegrityError
 
-    from beheer import services
+    from beheer import bulk, services
 
     real_rol_assign = services.rol_assign
 
@@ -469,6 +477,12 @@ def test_a_row_refused_while_registering_is_rolled_back_whole_and_the_others_sta
         return real_rol_assign(account=account, **kwargs)
 
     monkeypatch.setattr(services, "rol_assign", rol_assign)
+
+    def chunk_refused(**kwargs):
+        raise IntegrityError("someone took a username meanwhile")
+
+    # The bulk write of a chunk fails: the chunk goes row by row through the services.
+    monkeypatch.setattr(bulk, "_register_chunk", chunk_refused)
     upload_id = _upload_id(_upload(beheer_client, _csv(*(_row(n, kenmerk.waarde) for n in (1, 2, 3)))))
     confirm(upload_id)
     assert set(Account.objects.filter(email__startswith="collega").values_list("email", flat=True)) == {
