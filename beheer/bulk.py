@@ -1,11 +1,14 @@
 """Bulk work in Autorisatiebeheer (issue 16 items 1 and 2): registering a file of users, and acting
 on a selection of users in the list.
 
-Each row and each selected account goes through the same services as the one-at-a-time screens
-(``beheer.services``), so a file or a selection can do nothing a beheerder could not do by hand,
-and every success and refusal lands in the audit trail per account. A refused row that tries to
-reach beyond her authorisation (a role her beheerautorisaties do not cover, a kenmerk of another
-organisation) is audited too, even though no account exists yet to hang it on.
+Each selected account goes through the one-at-a-time services (``beheer.services``), and each row
+of a file is checked with their rules (and the form's) before and again right before it is
+written, so a file or a selection can do nothing a beheerder could not do by hand; every success
+and refusal lands in the audit trail per account. A file's checked rows are written in bulk with
+the records the services would leave (audit events, outbox mails), falling back to the services
+row by row when something changed in between. A refused row that tries to reach beyond her
+authorisation (a role her beheerautorisaties do not cover, a kenmerk of another organisation) is
+audited too, even though no account exists yet to hang it on.
 """
 
 from collections import defaultdict
