@@ -188,13 +188,18 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(url: str, *, seconds: int, connections: int, threads: int = 1, cookie: str = "") -> dict:
-    """Run wrk against ``url`` for ``seconds``; return requests/s, latency percentiles and errors."""
+def wrk(
+    url: str, *, seconds: int, connections: int, threads: int = 1, cookie: str = "", header: str = ""
+) -> dict:
+    """Run wrk against ``url`` for ``seconds``; return requests/s, latency percentiles and errors.
+    ``header`` is one more request header line (e.g. ``Authorization: Bearer …``)."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (scripts/setup.sh test installs it)")
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
+    if header:
+        command += ["-H", header]
     output = subprocess.run(
         [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 30
     ).stdout
