@@ -1,5 +1,5 @@
 import email
-from datetime import timedelta
+from datetime import date, timedelta
 from email import policy
 from functools import wraps
 
@@ -45,9 +45,20 @@ def home(request):
     return render(request, "accounts/home.html")
 
 
+# The accessibility statement follows the Dutch government's model (digitoegankelijk.nl): status,
+# dates, how it was evaluated, known problems with planned fixes, a contact address.
+ACCESSIBILITY_STATEMENT_DATE = date(2026, 11, 29)
+ACCESSIBILITY_REVIEWED_DATE = date(2026, 11, 29)
+
+
 @require_GET
 def toegankelijkheid(request):
-    return render(request, "accounts/toegankelijkheid.html")
+    context = {
+        "statement_date": ACCESSIBILITY_STATEMENT_DATE,
+        "reviewed_date": ACCESSIBILITY_REVIEWED_DATE,
+        "contact_email": settings.ACCESSIBILITY_CONTACT_EMAIL,
+    }
+    return render(request, "accounts/toegankelijkheid.html", context)
 
 
 @require_GET

@@ -277,6 +277,10 @@ LANGUAGES = [("nl", _("Dutch")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Dates in words in either language: "28 november 2026" / "28 November 2026" (mijnduo/formats/).
 FORMAT_MODULE_PATH = ["mijnduo.formats"]
+# Where the accessibility statement (/toegankelijkheid/) sends questions and complaints.
+ACCESSIBILITY_CONTACT_EMAIL = env.str(
+    "ACCESSIBILITY_CONTACT_EMAIL", default="toegankelijkheid@mijnduo.example"
+)
 TIME_ZONE = "Europe/Amsterdam"
 USE_I18N = True
 USE_TZ = True

@@ -251,3 +251,31 @@ def test_beheer_dates_are_written_out_in_dutch_and_in_english(client):
     page = body(client.get(reverse("beheer:gebruiker", args=[gebruiker.pk])))
     assert "28 November 2026" in page
     assert "Authorisation management" in page and "Autorisatiebeheer" not in page
+
+
+def test_the_accessibility_statement_follows_the_government_model(client, settings):
+    settings.ACCESSIBILITY_CONTACT_EMAIL = "toegankelijkheid@school.example"
+    page = body(client.get("/toegankelijkheid/"))
+    for words in (
+        "Nalevingsstatus",
+        "B — voldoet gedeeltelijk",
+        '<time datetime="2026-11-29">29 november 2026</time>',
+        "Hoe wij het portaal hebben onderzocht",
+        "axe-core",
+        "bij 400% zoom",
+        "Bekende problemen en wat wij eraan doen",
+        "Gepland herstel: eerste kwartaal van 2027",
+        '<a class="utrecht-link" href="mailto:toegankelijkheid@school.example">',
+    ):
+        assert words in page, words
+
+
+def test_stacked_table_cells_carry_their_column_names(client):
+    beheerder = beheerder_create("vo", name="Bea Beheer")
+    gebruiker = AccountFactory(organisatie=beheerder.organisatie, email="gijs@school.example")
+    grant_rol(gebruiker, "osr", KenmerkFactory(organisatie=beheerder.organisatie))
+    client.force_login(beheerder)
+    page = body(client.get(reverse("beheer:gebruikers")))
+    assert '<td data-label="E-mailadres">gijs@school.example</td>' in page
+    page = body(client.get(reverse("beheer:gebruiker", args=[gebruiker.pk])))
+    assert '<td data-label="Kenmerk">' in page
