@@ -198,7 +198,7 @@ def gebruikersbestand_xlsx(*, beheerder: Account):
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_("Users")[:31])
     for row in gebruikersbestand_rows(beheerder=beheerder):
-        sheet.append(row)
+        sheet.append([value or None for value in row])  # an empty cell is no cell: less to write
     output = tempfile.TemporaryFile()
     workbook.save(output)
     output.seek(0)
