@@ -106,5 +106,11 @@
     extend();
   });
 
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      check(); // back from the browser's page cache: the timers are stale, ask the server
+    }
+  });
+
   schedule(parseInt(dialog.dataset.remaining, 10));
 })();
