@@ -419,17 +419,19 @@ minutes before the recorded run). Ratios are measured within one run.
   username letter PDF. The letter embedded four DejaVu font subsets since names outside Latin-1 were
   supported (~10 ms a letter), which doubled the import to ~117 s; it now embeds DejaVu only when the
   base fonts cannot show the letter's text (1.7 ms for such letters).
-- **P8** (missed in the run of 2026-11-29 02:50, measured at load 9–12 on two cores while several test
-  suites ran, the Python calibration 2.2× slower than the P1 run): the bulk registration costs what the
-  same users cost one at a time through the services (0.85× [0.56–1.28]): per row it is the same
-  ``gebruiker_register`` + ``rol_assign`` work (20–25 queries, savepoints included), done 25 rows to a
-  transaction, plus checking the file twice (preview, and again in the task) and the preview page, which
-  together take under a tenth of the time (profiled). The export was first measured at a CSV first row after 1.8 s and
-  16.5 s complete: a server-side cursor outside a transaction is declared WITH HOLD, so PostgreSQL computed
-  the whole organisation before the first row, and 50,000 model instances (accounts and their roles) cost
-  several times the SQL. It now reads the ids first and each chunk of 1,000 as plain values (first row
-  0.29 s, complete 5.2 s in the same conditions; 2.3–2.7 s in-process). The XLSX is not streamed (a
-  workbook is a zip) and costs about 3× the CSV, nearly all in openpyxl's per-cell writer.
+- **P8** (2026-11-29, load 7–12 on two cores while several test suites ran). Bulk registration: the
+  first version sent every row through ``gebruiker_register`` + ``rol_assign`` (about 20 statements a
+  user, savepoints included) and cost what the same users cost one at a time (17.6 s for 300 at load 10,
+  0.85×). The task now writes each chunk of 100 checked rows in bulk (accounts, roles, one audit event
+  per account and per role, each confirmation mail through the outbox): about 2 statements a user, 0.1×
+  the one-at-a-time path; checking the file (twice: preview, and again in the task) and the preview
+  page are most of what remains. Gebruikersbestand: first measured with the CSV's first row after
+  1.8 s and complete after 16.5 s: a server-side cursor outside a transaction is declared WITH HOLD, so
+  PostgreSQL computed the whole organisation before the first row, and 50,000 model instances (accounts
+  and their roles) cost several times the SQL. It now reads the ids first and each chunk of 1,000 as
+  plain values. The XLSX is not streamed (a workbook is a zip) and misses 3 s under this load: the rows
+  cost what the CSV costs, openpyxl's per-cell writer about twice that again (XlsxWriter, tried on the
+  same rows, was only 1.4–1.7× faster than openpyxl, not worth a second library).
 
 ## Reproduce
 
