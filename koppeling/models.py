@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 class UnlinkReason(models.TextChoices):
     LOST = "lost", _("Means lost")
     STOLEN = "stolen", _("Means stolen")
-    DEFECT = "defect", _("Means defect")
+    DEFECT = "defect", _("Means broken")
     OTHER = "other", _("Other")
     INACTIVE = "inactive", _("18 months without login")
     HELPDESK = "helpdesk", _("Undone by the helpdesk")

@@ -279,3 +279,10 @@ def test_stacked_table_cells_carry_their_column_names(client):
     assert '<td data-label="E-mailadres">gijs@school.example</td>' in page
     page = body(client.get(reverse("beheer:gebruiker", args=[gebruiker.pk])))
     assert '<td data-label="Kenmerk">' in page
+
+
+def test_the_unlink_reason_reads_well_in_english_and_in_dutch():
+    with translation.override("en"):
+        assert str(UnlinkReason.DEFECT.label) == "Means broken"
+    with translation.override("nl"):
+        assert str(UnlinkReason.DEFECT.label) == "Middel defect"
