@@ -14,8 +14,10 @@ it with a simple action; the BIO asks that an unattended session does not stay o
   shows. The dialog two minutes before (static/js/session-timeout.js) is a courtesy on top.
 - A request that finds its session expired gets a page that says so ("Uw sessie is verlopen") with a
   login link back to the page (a GET); a POST is not replayed: the page says the form was not
-  saved, and so does the form's page when it opens after the new login (a signed cookie names it). The expiry is audited and the DUO services hear of it (``accounts.hooks.session_ended``)
-  — the same back-channel logout as a logout.
+  saved, and so does the form's page when it opens after the new login (a signed cookie names it).
+- The expiry is audited and the DUO services hear of it (``accounts.hooks.session_ended``: the same
+  back-channel logout as a logout): from the request that finds it, or from the beat sweep
+  (``sessions_expired_sweep``) when the user is away — once either way.
 """
 
 from __future__ import annotations
