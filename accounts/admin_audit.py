@@ -59,6 +59,10 @@ DETAIL_LABELS = {
     "source": gettext_lazy("source"),
     "fields": gettext_lazy("fields"),
     "via": gettext_lazy("via"),
+    # registration form and token users (beheer/helpdesk_forms_admin.py, accounts/token_users.py)
+    "keep_as_user": gettext_lazy("4.1 keeps the account as user"),
+    "formulier_id": gettext_lazy("registration form number"),
+    "organisatie_id": gettext_lazy("organisation number"),
 }
 
 VALUE_LABELS = {
@@ -91,6 +95,13 @@ VALUE_LABELS = {
     "action:revoke_beheerautorisaties": gettext_lazy("all beheerautorisaties revoked"),
     "action:revoke_beheerautorisatie": gettext_lazy("beheerautorisatie revoked"),
     "action:remove": gettext_lazy("account removed"),
+    "registration_form": gettext_lazy("registration form recorded"),
+    # refusals of the imports and of token registration
+    "revoked": gettext_lazy("withdrawn by the helpdesk since"),
+    "refused": gettext_lazy("refused"),
+    "otp": gettext_lazy("wrong code from the token"),
+    "token_import": gettext_lazy("import of token users"),
+    "withdrawn": gettext_lazy("beheer account withdrawn"),
     # e-mails
     "koppeling/email/activation_code": gettext_lazy("activation code"),
     "koppeling/email/link_created": gettext_lazy("notice: link made"),

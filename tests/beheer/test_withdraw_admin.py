@@ -124,6 +124,15 @@ def test_withdraw_with_keep_as_user_removes_only_the_beheerder_role(staff_client
     event = AuditEvent.objects.get(action=AuditAction.BEHEERACCOUNT_WITHDRAW)
     assert event.object_id == str(beheerder.pk) and event.actor_id == helpdesk.pk
     assert event.detail["reason"] == "Intrekkingsformulier 12-11" and event.detail["keep_as_user"] is True
+    from django.utils import translation
+
+    from accounts.admin_audit import action_label, detail_items
+
+    with translation.override("nl"):
+        assert action_label(event.action) == "beheeraccount ingetrokken"
+        items = dict(detail_items(event.detail))
+    assert items["4.1 houdt het account als gebruiker"] == "ja"
+    assert items["reden"] == "Intrekkingsformulier 12-11"
 
 
 def test_withdraw_without_keep_as_user_removes_the_whole_account(staff_client, beheerder):
