@@ -10,12 +10,14 @@ from koppeling.services import activation_code_issue
 from tests.factories import AccountFactory
 
 LOA3 = "urn:etoegang:core:assurance-class:loa3"
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The OAuth2 client secrets' hasher stays in both: demo_data registers the demo Dienst's client.
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "diensten.hashers.ClientSecretHasher"]
 REAL_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
     "koppeling.hashers.ActivationCodeHasher",
+    "diensten.hashers.ClientSecretHasher",
 ]
 
 
