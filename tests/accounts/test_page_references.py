@@ -68,6 +68,8 @@ def test_every_id_reference_on_the_portal_pages_exists(client):
     for path in ("/", "/toegankelijkheid/", "/gebruiksvoorwaarden/", "/uitgelogd/", "/token/"):
         check(client.get(path), path, problems)
     check(client.post("/token/", {}), "token login with errors", problems)
+    check(client.get("/bestaat-niet/"), "not found", problems)
+    check(client.get("/saml2/acs/"), "ACS without a message", problems)
 
     # The koppel wizard, each step with its errors.
     wizard = client.__class__()
