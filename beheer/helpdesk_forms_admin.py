@@ -223,16 +223,27 @@ class HelpdeskFormsAdminMixin:
             fieldsets.append(
                 (
                     _("Beheer account and token"),
-                    {"fields": ["helpdesk_form_actions", "registration_forms_processed"]},
+                    {
+                        "fields": [
+                            "helpdesk_form_actions",
+                            "registration_forms_processed",
+                            "beheerautorisaties_revoked",
+                        ]
+                    },
                 )
             )
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        return (
-            [*fields, "helpdesk_form_actions", "registration_forms_processed"] if obj is not None else fields
-        )
+        if obj is None:
+            return fields
+        return [
+            *fields,
+            "helpdesk_form_actions",
+            "registration_forms_processed",
+            "beheerautorisaties_revoked",
+        ]
 
     @admin.display(description=gettext_lazy("Actions"))
     def helpdesk_form_actions(self, obj):
@@ -289,6 +300,21 @@ class HelpdeskFormsAdminMixin:
             "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows)
         )
         return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+    @admin.display(description=gettext_lazy("Revoked beheerautorisaties (an import cannot grant them back)"))
+    def beheerautorisaties_revoked(self, obj):
+        intrekkingen = obj.beheerautorisatie_intrekkingen.select_related("beheerautorisatie", "revoked_by")
+        items = [
+            (
+                intrekking.beheerautorisatie.naam,
+                _local_date(intrekking.revoked_at),
+                intrekking.revoked_by.name if intrekking.revoked_by else "—",
+            )
+            for intrekking in intrekkingen
+        ]
+        if not items:
+            return _("none")
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{} — {} ({})</li>", items))
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -133,6 +133,9 @@ def test_withdraw_with_keep_as_user_removes_only_the_beheerder_role(staff_client
         items = dict(detail_items(event.detail))
     assert items["4.1 houdt het account als gebruiker"] == "ja"
     assert items["reden"] == "Intrekkingsformulier 12-11"
+    page = staff_client.get(reverse("admin:accounts_account_change", args=[beheerder.pk])).content.decode()
+    assert "Ingetrokken beheerautorisaties" in page and "Beheerder RIO Algemeen —" in page
+    assert "Intrekkingsformulier 12-11" in page  # the processed form, with its reason
 
 
 def test_withdraw_without_keep_as_user_removes_the_whole_account(staff_client, beheerder):
