@@ -517,7 +517,11 @@ OAUTH2_PROVIDER = {
     "OIDC_RSA_PRIVATE_KEYS_INACTIVE": OIDC_RSA_PUBLISHED_KEYS,
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OIDC_SUBJECT_TYPES_SUPPORTED": ["pairwise"],
-    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ],
     # RP-initiated logout at /o/logout/ (diensten/views.py): no question when the Dienst's ID token
     # names the logged-in user, exact post-logout redirect URIs, expired ID tokens accepted as hint.
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
