@@ -166,6 +166,11 @@ def helpdesk_sends_the_beheerder_his_code(journey: Journey, page: Page) -> None:
     page.locator("select[name=action]").select_option("send_activation_code")
     journey.check(page, "admin account list")
     page.locator("button[name=index]").click()
+    # Every bulk action first confirms what changes and asks the reason for the audit trail.
+    expect(page.locator(".helpdesk-changes")).to_contain_text(journey.beheerder.name)
+    page.locator("textarea[name=reason]").fill("Aanmeldformulier ontvangen, nieuwe organisatie")
+    journey.check(page, "admin action confirmation")
+    page.locator("#content-main input[type=submit]").click()
     expect(page.locator(".messagelist")).to_be_visible()
 
 
@@ -347,7 +352,8 @@ def beheerder_registers(journey: Journey, page: Page, person: Person, *, screens
     page.locator("input[name=email]").fill(person.email)
     page.locator("input[name=phone]").fill("050 111 2233")
     journey.check(page, "beheer register form", screenshot=screenshot, reflow=True)
-    page.locator("main form button[type=submit]").click()
+    # Not "Aanmelden en nog een" (an empty form again): the new user's page, with the username.
+    page.locator("main form").get_by_role("button", name="Gebruiker aanmelden", exact=True).click()
     expect(page.locator("h1")).to_have_text(person.name)
     person.username = page.locator("dl.beheer-details dd code").first.inner_text().strip()
     assert re.fullmatch(r"[A-Z0-9]{6,12}", person.username), person.username
