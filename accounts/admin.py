@@ -8,7 +8,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from beheer.admin_actions import ACCOUNT_HELPDESK_ACTIONS
-from beheer.helpdesk_admin import AccountHelpdeskAdminMixin
+from beheer.helpdesk_admin import AccountHelpdeskAdminMixin, OrganisatieHelpdeskAdminMixin
 from beheer.helpdesk_forms_admin import HelpdeskFormsAdminMixin
 
 from . import admin_audit  # noqa: F401 (registers the audit trail's admin)
@@ -64,7 +64,7 @@ class KenmerkInline(admin.StackedInline):  # stacked: every field gets its own <
 
 
 @admin.register(Organisatie)
-class OrganisatieAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class OrganisatieAdmin(OrganisatieHelpdeskAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["naam", "type", "instellingscode", "bestuursnummer", "gemeentecode", "kvk_nummer"]
     list_filter = ["type"]
     search_fields = [

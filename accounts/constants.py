@@ -78,6 +78,7 @@ class AuditAction(models.TextChoices):
     TOKEN_USER_IMPORT = "token.import", _("token user imported")
     BEHEERACCOUNT_WITHDRAW = "beheeraccount.withdraw", _("beheer account withdrawn")
     # autorisatiebeheer (beheer app)
+    GEBRUIKERSBESTAND_EXPORT = "gebruikersbestand.export", _("user file exported")
     LETTER_DOWNLOAD = "letter.download", _("username letter downloaded")
     LETTER_WRITE = "letter.write", _("username letter written")
     IMPORT_ROW = "import.row", _("registration form imported")

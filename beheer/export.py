@@ -147,7 +147,7 @@ _FIELDS = (
 )
 
 
-def gebruikersbestand_rows(*, beheerder: Account, now: datetime | None = None) -> Iterator[list[str]]:
+def gebruikersbestand_rows(*, organisatie_id: int, now: datetime | None = None) -> Iterator[list[str]]:
     """The header, then one row per user, as neutralised text cells.
 
     The ids come first (one indexed query, in list order), then each chunk of ids gets its status
@@ -157,7 +157,7 @@ def gebruikersbestand_rows(*, beheerder: Account, now: datetime | None = None) -
     now = now or timezone.now()
     texts = _texts()
     yield [cell_text(value) for value in _header()]
-    accounts = selectors.accounts_for_export(beheerder=beheerder).prefetch_related(None)
+    accounts = selectors.accounts_for_export(organisatie_id=organisatie_id).prefetch_related(None)
     ids = list(accounts.values_list("pk", flat=True))
     for chunk in _chunks(ids, CHUNK_SIZE):
         rows = {
@@ -175,29 +175,66 @@ def gebruikersbestand_rows(*, beheerder: Account, now: datetime | None = None) -
             yield [cell_text(value) for value in _row(account, now, texts)]
 
 
+def gebruikersbestand_response(*, organisatie_id: int, export_format: str, request, actor=None):
+    """The gebruikersbestand as a download (CSV streamed, XLSX from its temporary file), audited.
+
+    One path for the beheerder (her organisation) and the helpdesk (any organisation): the same
+    rows, and every export of personal data in the audit trail (who took which organisation's file).
+    """
+    from django.http import FileResponse, StreamingHttpResponse
+
+    from accounts.audit import audit_log
+    from accounts.constants import AuditAction
+
+    audit_log(
+        action=AuditAction.GEBRUIKERSBESTAND_EXPORT,
+        request=request,
+        actor=actor,
+        detail={"organisatie_id": organisatie_id, "format": export_format},
+    )
+    filename = f"gebruikersbestand-{timezone.localdate():%Y-%m-%d}.{export_format}"
+    if export_format == "csv":
+        response = StreamingHttpResponse(
+            gebruikersbestand_csv(organisatie_id=organisatie_id), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    else:
+        response = FileResponse(
+            gebruikersbestand_xlsx(organisatie_id=organisatie_id),
+            as_attachment=True,
+            filename=filename,
+            content_type=XLSX_CONTENT_TYPE,
+        )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
 
 
-def gebruikersbestand_csv(*, beheerder: Account) -> Iterator[str]:
+def gebruikersbestand_csv(*, organisatie_id: int) -> Iterator[str]:
     """The CSV as it is produced: a byte-order mark (Excel reads UTF-8 then), then row by row.
 
     Semicolon-separated, as Excel with Dutch regional settings expects.
     """
     writer = csv.writer(_Echo(), delimiter=";")
     yield "\ufeff"
-    for row in gebruikersbestand_rows(beheerder=beheerder):
+    for row in gebruikersbestand_rows(organisatie_id=organisatie_id):
         yield writer.writerow(row)
 
 
-def gebruikersbestand_xlsx(*, beheerder: Account):
+def gebruikersbestand_xlsx(*, organisatie_id: int):
     """The XLSX in a temporary file (write-only workbook: rows go to disk as they come), rewound."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_("Users")[:31])
-    for row in gebruikersbestand_rows(beheerder=beheerder):
+    for row in gebruikersbestand_rows(organisatie_id=organisatie_id):
         sheet.append([value or None for value in row])  # an empty cell is no cell: less to write
     output = tempfile.TemporaryFile()
     workbook.save(output)

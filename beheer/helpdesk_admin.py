@@ -247,3 +247,32 @@ class AccountHelpdeskAdminMixin:
 
 def _local(moment) -> str:
     return timezone.localtime(moment).strftime("%d-%m-%Y %H:%M")
+
+
+class OrganisatieHelpdeskAdminMixin:
+    """The gebruikersbestand of one organisation for the helpdesk (issue 16 item 4): the same file,
+    from the same code, as the organisation's beheerders download, and audited the same way."""
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.gebruikersbestand_view)
+        return [
+            path("<int:pk>/gebruikersbestand/", view, name="accounts_organisatie_gebruikersbestand"),
+            *super().get_urls(),
+        ]
+
+    def gebruikersbestand_view(self, request, pk: int):
+        from django.http import HttpResponse
+
+        from .export import gebruikersbestand_response
+
+        if not (self.has_view_permission(request) and request.user.has_perm("accounts.view_account")):
+            raise PermissionDenied
+        organisatie = get_object_or_404(self.model, pk=pk)
+        export_format = request.GET.get("format", "csv")
+        if export_format not in ("csv", "xlsx"):
+            return HttpResponse(
+                _("Choose the format csv or xlsx."), status=400, content_type="text/plain; charset=utf-8"
+            )
+        return gebruikersbestand_response(
+            organisatie_id=organisatie.pk, export_format=export_format, request=request
+        )

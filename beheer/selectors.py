@@ -382,8 +382,8 @@ def activation_code_last(*, account: Account, now: datetime | None = None) -> Ac
     )
 
 
-def accounts_for_export(*, beheerder: Account) -> QuerySet[Account]:
-    """The gebruikersbestand's rows: her organisation's users that are not removed, by name.
+def accounts_for_export(*, organisatie_id: int) -> QuerySet[Account]:
+    """The gebruikersbestand's rows: the organisation's users that are not removed, by name.
 
     Everything a row needs comes in the one SELECT (status inputs, link date, code state, token) and
     one prefetch of the roles per chunk, so the export's cost grows with the rows only.
@@ -395,8 +395,9 @@ def accounts_for_export(*, beheerder: Account) -> QuerySet[Account]:
     code_mails = EmailOutbox.objects.filter(
         account=OuterRef("pk"), template=ACTIVATION_CODE_EMAIL_TEMPLATE
     ).order_by("-created_at", "-pk")
+    accounts = Account.objects.filter(organisatie_id=organisatie_id).order_by("name", "pk")
     return (
-        accounts_for_beheerder(beheerder=beheerder)
+        _with_status_inputs(accounts)
         .filter(removed_at__isnull=True)
         .annotate(
             linked_at=Subquery(active_link.values("created_at")[:1]),

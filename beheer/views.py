@@ -9,7 +9,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Account, RolToekenning
 
 from . import bulk, selectors, services, uploads
-from .export import gebruikersbestand_csv, gebruikersbestand_xlsx
+from .export import XLSX_CONTENT_TYPE, gebruikersbestand_response
 from .forms import (
     GebruikerForm,
     GebruikerRollenForm,
@@ -402,9 +402,6 @@ def _status(form) -> int:
     return 400 if form.is_bound and form.errors else 200
 
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
 @beheerder_required
 @require_GET
 def gebruikersbestand(request):
@@ -414,21 +411,9 @@ def gebruikersbestand(request):
         return HttpResponse(
             _("Choose the format csv or xlsx."), status=400, content_type="text/plain; charset=utf-8"
         )
-    filename = f"gebruikersbestand-{timezone.localdate():%Y-%m-%d}.{export_format}"
-    if export_format == "csv":
-        response = StreamingHttpResponse(
-            gebruikersbestand_csv(beheerder=request.user), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    else:
-        response = FileResponse(
-            gebruikersbestand_xlsx(beheerder=request.user),
-            as_attachment=True,
-            filename=filename,
-            content_type=XLSX_CONTENT_TYPE,
-        )
-    response["Cache-Control"] = "no-store"
-    return response
+    return gebruikersbestand_response(
+        organisatie_id=request.user.organisatie_id, export_format=export_format, request=request
+    )
 
 
 # One page of the list at most (100 rows); DATA_UPLOAD_MAX_NUMBER_FIELDS refuses far longer queries anyway.
