@@ -102,6 +102,7 @@ VALUE_LABELS = {
     "otp": gettext_lazy("wrong code from the token"),
     "token_import": gettext_lazy("import of token users"),
     "withdrawn": gettext_lazy("beheer account withdrawn"),
+    "beheerautorisatie_revoked": gettext_lazy("beheerautorisatie revoked"),
     # e-mails
     "koppeling/email/activation_code": gettext_lazy("activation code"),
     "koppeling/email/link_created": gettext_lazy("notice: link made"),

@@ -4,9 +4,11 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .audit import audit_log
 from .constants import AuditAction
@@ -104,31 +106,102 @@ def beheerautorisaties_set(
                 detail={"beheerautorisatie_code": item.code},
             )
     if lost:
-        uncovered_rollen_withdraw(organisatie=account.organisatie, beheerautorisatie_ids=lost)
+        uncovered_rollen_withdraw(
+            organisatie=account.organisatie, beheerautorisatie_ids=lost, actor=granted_by, request=request
+        )
 
 
-def uncovered_rollen_withdraw(*, organisatie: Organisatie | None, beheerautorisatie_ids) -> None:
-    """The organisation lost the beheerautorisaties ``beheerautorisatie_ids`` (of one of its accounts):
-    the rollen they covered that no beheerautorisatie of the organisation covers any more are
-    withdrawn from its users at the DUO services (accounts/hooks.py), whoever assigned them."""
-    if organisatie is None:
-        return
-    still_held = BeheerautorisatieToekenning.objects.filter(account__organisatie=organisatie).values(
-        "beheerautorisatie_id"
+def uncovered_rol_ids(*, organisatie: Organisatie, beheerautorisatie_ids, losing_ids=()) -> set[int]:
+    """The rollen the beheerautorisaties ``beheerautorisatie_ids`` cover that no beheerautorisatie
+    the organisation's accounts hold covers — leaving out the BeheerautorisatieToekenningen
+    ``losing_ids`` (about to go: a confirmation page asks before anything changes)."""
+    still_held = (
+        BeheerautorisatieToekenning.objects.filter(account__organisatie=organisatie)
+        .exclude(pk__in=list(losing_ids))
+        .values("beheerautorisatie_id")
     )
-    rol_ids = set(
+    return set(
         Rol.objects.filter(beheerautorisaties__in=list(beheerautorisatie_ids))
         .exclude(beheerautorisaties__in=still_held)
         .values_list("pk", flat=True)
     )
+
+
+def uncovered_rollen_preview(*, losing: Iterable[BeheerautorisatieToekenning]) -> list[str]:
+    """For the helpdesk's confirmation page: which rollen of how many users go when the
+    BeheerautorisatieToekenningen ``losing`` are revoked (per organisation, rollen by name)."""
+    by_organisatie: dict[int, list[BeheerautorisatieToekenning]] = {}
+    for toekenning in losing:
+        organisatie_id = toekenning.account.organisatie_id
+        if organisatie_id is not None:
+            by_organisatie.setdefault(organisatie_id, []).append(toekenning)
+    lines = []
+    for items in by_organisatie.values():
+        organisatie = items[0].account.organisatie
+        rol_ids = uncovered_rol_ids(
+            organisatie=organisatie,
+            beheerautorisatie_ids={item.beheerautorisatie_id for item in items},
+            losing_ids=[item.pk for item in items],
+        )
+        if not rol_ids:
+            continue
+        rows = (
+            RolToekenning.objects.filter(account__organisatie=organisatie, rol_id__in=rol_ids)
+            .values("rol__naam")
+            .annotate(users=Count("account", distinct=True))
+            .order_by("rol__naam")
+        )
+        for row in rows:
+            count = row["users"]
+            lines.append(
+                ngettext(
+                    "The role %(rol)s is revoked from %(count)s user of %(organisatie)s: "
+                    "no beheerautorisatie of the organisation covers it any more.",
+                    "The role %(rol)s is revoked from %(count)s users of %(organisatie)s: "
+                    "no beheerautorisatie of the organisation covers it any more.",
+                    count,
+                )
+                % {"rol": row["rol__naam"], "count": count, "organisatie": organisatie.naam}
+            )
+    return lines
+
+
+def uncovered_rollen_withdraw(
+    *, organisatie: Organisatie | None, beheerautorisatie_ids, actor: Account | None = None, request=None
+) -> None:
+    """The organisation lost the beheerautorisaties ``beheerautorisatie_ids`` (of one of its accounts):
+    the rollen they covered that no beheerautorisatie of the organisation covers any more are
+    revoked from its users, whoever assigned them — each assignment audited like any revoke — and
+    withdrawn at the DUO services (accounts/hooks.py). Runs in the caller's transaction, so the
+    beheerautorisatie and the rollen it carried go together or not at all."""
+    if organisatie is None:
+        return
+    rol_ids = uncovered_rol_ids(organisatie=organisatie, beheerautorisatie_ids=beheerautorisatie_ids)
     if not rol_ids:
         return
-    account_ids = (
+    toekenningen = list(
         RolToekenning.objects.filter(account__organisatie=organisatie, rol_id__in=rol_ids)
-        .values_list("account_id", flat=True)
-        .distinct()
+        .select_related("account", "rol", "kenmerk")
+        .order_by("account_id", "pk")
     )
-    access_withdrawn_send(account_ids=account_ids, rol_ids=rol_ids, reason="beheerautorisatie_revoked")
+    if not toekenningen:
+        return
+    # First the logout with this reason; the per-assignment logouts below find it still pending.
+    access_withdrawn_send(
+        account_ids=[item.account_id for item in toekenningen],
+        rol_ids=rol_ids,
+        reason="beheerautorisatie_revoked",
+    )
+    for toekenning in toekenningen:
+        detail = {
+            "rol_code": toekenning.rol.code,
+            "kenmerk": toekenning.kenmerk.waarde,
+            "reason": "beheerautorisatie_revoked",
+        }
+        toekenning.delete()
+        audit_log(
+            action=AuditAction.ROL_REVOKE, actor=actor, obj=toekenning.account, request=request, detail=detail
+        )
 
 
 def beheerautorisatie_revoked_message(*, intrekking) -> str:

@@ -16,7 +16,8 @@ from django.utils.translation import ngettext
 from accounts.admin_confirm import bulk_confirmation
 from accounts.audit import audit_log
 from accounts.constants import AuditAction
-from accounts.services import beheerautorisaties_set
+from accounts.models import BeheerautorisatieToekenning
+from accounts.services import beheerautorisaties_set, uncovered_rollen_preview
 from koppeling import services as koppel_services
 from koppeling.models import Koppeling, UnlinkReason
 
@@ -28,10 +29,13 @@ def _audit(request, account, name: str, reason: str = "") -> None:
     audit_log(action=AuditAction.ADMIN_CHANGE, request=request, obj=account, detail=detail)
 
 
-def _confirm(modeladmin, request, queryset, *, title: str, what: str):
-    """The confirmation page listing every selected account and what happens to it."""
+def _confirm(modeladmin, request, queryset, *, title: str, what: str, extra=None):
+    """The confirmation page listing every selected account and what happens to it, then the
+    consequences ``extra()`` lists."""
     accounts = [str(account) for account in queryset.order_by("name", "pk")]
     changes = [f"{account}: {what}" for account in accounts]
+    if extra is not None:
+        changes += extra()
     return bulk_confirmation(modeladmin, request, queryset, title=title, changes=changes)
 
 
@@ -145,6 +149,11 @@ def revoke_beheerautorisaties(modeladmin, request, queryset):
         queryset,
         title=_("Revoke all beheerautorisaties?"),
         what=_("every beheerautorisatie is revoked; the account stays a user"),
+        extra=lambda: uncovered_rollen_preview(
+            losing=BeheerautorisatieToekenning.objects.filter(account__in=queryset).select_related(
+                "account__organisatie"
+            )
+        ),
     )
     if page is not None:
         return page

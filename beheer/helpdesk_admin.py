@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.admin_confirm import confirmation_page, confirmed_reason
 from accounts.models import Account, BeheerautorisatieToekenning
+from accounts.services import uncovered_rollen_preview
 
 from . import helpdesk
 
@@ -204,7 +205,7 @@ class AccountHelpdeskAdminMixin:
         self._helpdesk_check(request, change=True)
         account = self._account(pk)
         toekenning = get_object_or_404(
-            BeheerautorisatieToekenning.objects.select_related("beheerautorisatie"),
+            BeheerautorisatieToekenning.objects.select_related("beheerautorisatie", "account__organisatie"),
             pk=toekenning_pk,
             account=account,
         )
@@ -215,7 +216,11 @@ class AccountHelpdeskAdminMixin:
             changes=[
                 _("%(account)s loses beheerautorisatie %(name)s.")
                 % {"account": account, "name": toekenning.beheerautorisatie.naam},
-                _("The account stays a user; the roles it was given stay."),
+                *uncovered_rollen_preview(losing=[toekenning]),
+                _(
+                    "The account stays a user; the roles a beheerautorisatie of the organisation "
+                    "still covers stay."
+                ),
             ],
             perform=lambda reason: helpdesk.helpdesk_beheerautorisatie_revoke(
                 account=account, toekenning=toekenning, request=request, reason=reason
@@ -236,6 +241,9 @@ class AccountHelpdeskAdminMixin:
                 _("The account is removed: it can no longer log in or link."),
                 _("An active eHerkenning link is undone."),
                 _("All its roles and beheerautorisaties are revoked."),
+                *uncovered_rollen_preview(
+                    losing=account.beheerautorisatie_toekenningen.select_related("account__organisatie")
+                ),
                 _("The account's history stays in the audit trail."),
             ],
             perform=lambda reason: helpdesk.helpdesk_account_remove(

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from accounts.audit import audit_log
 from accounts.constants import AuditAction
 from accounts.models import Account, BeheerautorisatieToekenning, BeheerderFormulier
+from accounts.services import uncovered_rollen_preview
 from accounts.token_users import token_device_start, token_user_refusal, token_user_register
 
 from .withdraw import beheeraccount_withdraw
@@ -381,7 +382,15 @@ class HelpdeskFormsAdminMixin:
             _("%(account)s loses every beheerautorisatie: %(names)s.")
             % {"account": account, "names": ", ".join(codes)},
             _("An old registration form or import file cannot grant them back; only a new grant here can."),
-            _("4.1 Yes: the account stays a user with its roles."),
+            _(
+                "4.1 Yes: the account stays a user with the roles a beheerautorisatie of the "
+                "organisation still covers."
+            ),
+            *uncovered_rollen_preview(
+                losing=BeheerautorisatieToekenning.objects.filter(account=account).select_related(
+                    "account__organisatie"
+                )
+            ),
             _("4.1 No: the account is removed — its eHerkenning link undone, its roles and token revoked."),
         ]
         status = 200

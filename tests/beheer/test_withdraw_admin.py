@@ -103,6 +103,9 @@ def test_a_post_without_the_confirmation_changes_nothing(staff_client, beheerder
 
 
 def test_withdraw_with_keep_as_user_removes_only_the_beheerder_role(staff_client, beheerder, helpdesk):
+    # Another Beheerder VO of the school still covers her rol, so she keeps it as a user
+    # (a rol no beheerautorisatie of the organisation covers any more goes: tests/diensten/test_rol_coverage.py).
+    beheerder_create("vo", organisatie=beheerder.organisatie)
     response = staff_client.post(
         withdraw_url(beheerder),
         {"confirmed": "yes", "keep_as_user": "ja", "reason": "Intrekkingsformulier 12-11", **SIGNATURE},
