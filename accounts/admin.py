@@ -129,7 +129,7 @@ class AccountAdminForm(forms.ModelForm):
         if own and {item.pk for item in chosen} != set(
             self.instance.beheerautorisaties.values_list("pk", flat=True)
         ):
-            self.add_error("beheerautorisaties_keuze", _("Nobody can change his own beheerautorisaties."))
+            self.add_error("beheerautorisaties_keuze", _("You cannot change your own beheerautorisaties."))
             return cleaned
         try:
             beheerautorisaties_validate(organisatie=organisatie, beheerautorisaties=chosen)

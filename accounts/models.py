@@ -591,7 +591,7 @@ class Mededeling(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("for users with these rollen"),
-        help_text=_("Empty: everyone, whatever his rollen."),
+        help_text=_("Empty: everyone, whatever their rollen."),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 

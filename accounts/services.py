@@ -70,7 +70,7 @@ def beheerautorisaties_set(
     if set(wanted) == set(current):
         return  # nothing changes (e.g. a helpdesk member saving his own contact details)
     if granted_by is not None and granted_by.pk == account.pk:
-        raise ValidationError(_("Nobody can change his own beheerautorisaties."))
+        raise ValidationError(_("You cannot change your own beheerautorisaties."))
     beheerautorisaties_validate(organisatie=account.organisatie, beheerautorisaties=wanted.values())
     if granted_by is None:
         beheerautorisaties_revoked_refuse(

@@ -214,5 +214,5 @@ class GebruikersUploadConfirmForm(forms.Form):
     send_codes = forms.BooleanField(
         label=_("Also send the activation codes now"),
         required=False,
-        help_text=_("Each user receives his activation code by e-mail; it is valid for 24 hours."),
+        help_text=_("Each user receives their own activation code by e-mail; it is valid for 24 hours."),
     )

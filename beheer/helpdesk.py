@@ -211,7 +211,7 @@ def helpdesk_beheerautorisatie_revoke(
 ) -> None:
     """Revoke one beheerautorisatie; the prerequisites of the rest are checked (ValidationError)."""
     if account.pk == request.user.pk:
-        raise ValidationError(_("Nobody can change his own beheerautorisaties."))
+        raise ValidationError(_("You cannot change your own beheerautorisaties."))
     remaining = [
         item.beheerautorisatie
         for item in BeheerautorisatieToekenning.objects.filter(account=account)

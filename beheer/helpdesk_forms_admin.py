@@ -149,7 +149,7 @@ def registration_form_class(base):
 
 class WithdrawForm(SignatureFields):
     keep_as_user = forms.ChoiceField(
-        label=gettext_lazy("4.1 Does he want to keep using his account as a user?"),
+        label=gettext_lazy("4.1 Does the beheerder want to keep using the account as a user?"),
         choices=YES_NO,
         widget=forms.RadioSelect,
         help_text=gettext_lazy(
@@ -181,7 +181,7 @@ class WithdrawForm(SignatureFields):
 class TokenEnrolForm(forms.Form):
     device = forms.IntegerField(widget=forms.HiddenInput)
     otp_token = forms.RegexField(
-        label=gettext_lazy("Code from his token"),
+        label=gettext_lazy("Code from the user's token"),
         regex=r"^[0-9]{6}$",
         help_text=gettext_lazy("The 6 digits the token shows now, read out by the user."),
         error_messages={"invalid": gettext_lazy("The code consists of 6 digits.")},

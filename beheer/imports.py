@@ -377,7 +377,7 @@ class BeheerdersImport:
                     [
                         _(
                             "The account %(username)s of this beheerder was removed on %(date)s; "
-                            "register him again in the admin."
+                            "register the beheerder again in the admin."
                         )
                         % {
                             "username": removed.username,

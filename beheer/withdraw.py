@@ -40,7 +40,7 @@ def beheeraccount_withdraw(
     if not reason:
         raise ValidationError({"reason": _("Give the reason.")})
     if account.pk == actor.pk:
-        raise ValidationError(_("Nobody can change his own beheerautorisaties."))
+        raise ValidationError(_("You cannot change your own beheerautorisaties."))
     if account.removed_at is not None:
         raise ValidationError(_("This account has already been removed."))
     codes = list(

@@ -214,7 +214,7 @@ def test_helpdesk_member_can_save_his_own_details_but_not_grant_himself_beheerau
         url, {**data, "beheerautorisaties_keuze": [Beheerautorisatie.objects.get(code="po").pk]}
     )
     assert response.status_code == 200
-    assert "Niemand kan zijn eigen beheerautorisaties wijzigen" in response.content.decode()
+    assert "U kunt uw eigen beheerautorisaties niet wijzigen" in response.content.decode()
     assert not helpdesk.beheerautorisaties.exists()
 
 

@@ -160,7 +160,7 @@ def test_the_password_change_is_refused_when_the_account_was_linked_meanwhile(cl
 def test_helpdesk_registers_a_token_user_in_his_presence(verified_client, client):
     account = AccountFactory(name="Jan Kok")
     url = reverse("admin:accounts_account_token_user", args=[account.pk])
-    assert "in zijn aanwezigheid" in verified_client.get(url).content.decode()
+    assert "als de gebruiker erbij is" in verified_client.get(url).content.decode()
     page = verified_client.post(url, {"step": "start"})
     assert page.status_code == 200
     device = TOTPDevice.objects.get(user=account, confirmed=False)

@@ -77,7 +77,7 @@ def test_the_withdraw_page_lists_the_changes_and_labels_every_field(staff_client
     text = response.content.decode()
     assert "Beheeraccount van" in text and "intrekken?" in text
     assert "Beheerder VO (Voortgezet Onderwijs)" in text
-    assert "4.1 Wil hij zijn account blijven gebruiken als gebruiker?" in text
+    assert "4.1 Wil de beheerder het account blijven gebruiken als gebruiker?" in text
     for name in [
         "reason",
         "formulier_signatory_name",

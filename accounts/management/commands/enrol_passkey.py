@@ -1,8 +1,8 @@
 """Start the in-person enrolment of a passkey for a helpdesk staff member (accounts/passkeys.py).
 
-Prints a one-time link, valid for 15 minutes. The staff member opens it in his own browser, in the
-presence of whoever ran this command, confirms with his password and creates the passkey. The link
-stops working once a passkey was made with it, when his password changes, or after 15 minutes.
+Prints a one-time link, valid for 15 minutes. The staff member opens it in their own browser, in the
+presence of whoever ran this command, confirms with their password and creates the passkey. The link
+stops working once a passkey was made with it, when their password changes, or after 15 minutes.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -26,6 +26,6 @@ class Command(BaseCommand):
         url = passkey_enrolment_url(account=account)
         audit_log(action=AuditAction.PASSKEY_LINK, obj=account)
         self.stdout.write(
-            f"Let {account.name} open this link in his own browser within {ENROLMENT_MAX_AGE // 60} minutes, "
-            f"confirm with his password and create the passkey:\n{url}\n"
+            f"Let {account.name} open this link in their own browser within {ENROLMENT_MAX_AGE // 60} "
+            f"minutes, confirm with their password and create the passkey:\n{url}\n"
         )
