@@ -399,7 +399,9 @@ def test_beheerder_registers_a_user_and_downloads_his_letter(portal, walk, tmp_p
         anna.locator("input[name=job_title]").fill("Leerkracht")
         anna.locator("input[name=email]").fill(email)
         anna.locator("input[name=phone]").fill("050 111 2233")
-        anna.locator("main form button[type=submit]").click()
+        # Two submit buttons: "Gebruiker aanmelden" opens the new user's page, "Aanmelden en nog een" an
+        # empty form again.
+        anna.locator("main form").get_by_role("button", name="Gebruiker aanmelden", exact=True).click()
         anna.wait_for_load_state("load")
         assert not anna.context.server_errors, anna.context.server_errors
         expect(anna.locator("h1")).to_have_text(name)
