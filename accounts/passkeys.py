@@ -8,8 +8,9 @@ username + password + TOTP code, and ``HELPDESK_REQUIRE_PASSKEY`` turns the seco
 
 Enrolment is in person, like TOTP enrolment (``manage.py enrol_totp``): ``manage.py enrol_passkey
 USERNAME`` prints a one-time link, valid for a quarter of an hour; the member opens it in his own
-browser, confirms with his password, and creates the passkey. The link stops working once used (a
-new credential changes the state it was signed over), after a password change, or when it expires.
+browser, confirms with his password (and, when he has a TOTP device, its current code: link and
+password alone are not a second factor), and creates the passkey. The link stops working once used
+(a new credential changes the state it was signed over), after a password change, or when it expires.
 
 Every refusal — an unknown or disabled passkey, a non-staff account, a bad or replayed ceremony, a
 wrong password or link at enrolment — is written to the audit trail.
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
+from django.contrib.auth.signals import user_login_failed
 from django.core import signing
 from django.http import Http404
 from django.middleware import csrf
@@ -34,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn import exceptions as webauthn_exceptions
 from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
@@ -49,6 +52,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from .admin_login import otp_device_verify
 from .audit import audit_log
 from .constants import AuditAction, AuditResult
 from .models import Account
@@ -197,6 +201,25 @@ class PasskeyEnrolPasswordForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+    otp_token = forms.CharField(
+        label=_("Verification code"),
+        max_length=32,
+        strip=True,
+        help_text=_("The code your authenticator app shows now, or one of your backup codes."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
+
+    def __init__(self, *args, code_required: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not code_required:
+            del self.fields["otp_token"]
+
+
+def _code_required(account: Account) -> bool:
+    """An account with a confirmed TOTP device proves its second factor before it may add a passkey."""
+    return TOTPDevice.objects.filter(user=account, confirmed=True).exists()
 
 
 def _refuse_link(request, reason: str, account=None):
@@ -225,22 +248,37 @@ def passkey_enrol(request, token: str):
     }
     if request.session.get(ENROLMENT_SESSION_KEY) == [account.pk, token]:
         return TemplateResponse(request, "admin/passkey_enrol.html", {**context, "step": "register"})
-    form = PasskeyEnrolPasswordForm(request.POST or None)
+    code_required = _code_required(account)
+    form = PasskeyEnrolPasswordForm(request.POST or None, code_required=code_required)
     if request.method == "POST" and form.is_valid():
         # Through authenticate(): django-axes counts a wrong password here as at the login (5 per username).
         user = authenticate(request, username=account.username, password=form.cleaned_data["password"])
-        if user is not None and user.pk == account.pk:
+        password_right = user is not None and user.pk == account.pk
+        code_right = not code_required or (
+            password_right
+            and otp_device_verify(user=account, token=form.cleaned_data["otp_token"]) is not None
+        )
+        if password_right and code_right:
             request.session.cycle_key()
             request.session[ENROLMENT_SESSION_KEY] = [account.pk, token]
             return TemplateResponse(request, "admin/passkey_enrol.html", {**context, "step": "register"})
+        if password_right:
+            # A wrong code is a failed login: django-axes counts it, the audit trail has it.
+            user_login_failed.send(
+                sender=__name__, credentials={"username": account.username}, request=request
+            )
         audit_log(
             action=AuditAction.PASSKEY_ENROL,
             result=AuditResult.REFUSED,
             request=request,
             obj=account,
-            detail={"reason_code": "wrong_password"},
+            detail={"reason_code": "wrong_password" if not password_right else "wrong_code"},
         )
-        form.add_error("password", _("That password is not correct."))
+        if code_required:
+            # One answer for both: it does not tell whether the password alone was right.
+            form.add_error(None, _("That password or verification code is not correct."))
+        else:
+            form.add_error("password", _("That password is not correct."))
     status = 400 if request.method == "POST" else 200
     return render(
         request, "admin/passkey_enrol.html", {**context, "step": "password", "form": form}, status=status

@@ -180,6 +180,34 @@ def test_a_wrong_password_is_refused_audited_and_gives_no_ceremony(client, staff
     assert refusals(AuditAction.PASSKEY_ENROL).count() == 2
 
 
+def test_an_account_with_totp_enrols_only_with_its_current_code(client, staff):
+    device = TOTPDevice.objects.create(user=staff, name="app", confirmed=True)
+    token = passkey_enrolment_token(account=staff)
+    url = reverse("passkey_enrol", args=[token])
+    html = client.get(url, HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert 'name="otp_token"' in html
+    # Link + password alone is not enough.
+    response = client.post(url, {"password": PASSWORD}, HTTP_ACCEPT_LANGUAGE="nl")
+    assert response.status_code == 400
+    assert 'id="passkey-register-button"' not in response.content.decode()
+    # A wrong code: refused, audited, and a failed login for django-axes.
+    response = client.post(url, {"password": PASSWORD, "otp_token": "000000"}, HTTP_ACCEPT_LANGUAGE="nl")
+    assert response.status_code == 400
+    assert "Dit wachtwoord of deze verificatiecode klopt niet." in response.content.decode()
+    assert refusals(AuditAction.PASSKEY_ENROL).filter(detail__reason_code="wrong_code").count() == 1
+    assert AuditEvent.objects.filter(
+        action=AuditAction.ADMIN_LOGIN_FAILED, result=AuditResult.FAILURE, detail__username=staff.username
+    ).exists()
+    from axes.models import AccessAttempt
+
+    assert AccessAttempt.objects.filter(username=staff.username).get().failures_since_start == 1
+    assert client.post(reverse("passkey_enrol_begin", args=[token])).status_code == 400
+    # Password and current code: the ceremony opens.
+    response = client.post(url, {"password": PASSWORD, "otp_token": totp_code(device)})
+    assert response.status_code == 200
+    assert 'id="passkey-register-button"' in response.content.decode()
+
+
 def test_the_link_expires_after_15_minutes(client, staff):
     token = passkey_enrolment_token(account=staff)
     with time_machine.travel(timezone.now() + timezone.timedelta(minutes=16)):
