@@ -4,8 +4,12 @@ The letter carries the username and never the activation code: the code goes by 
 person needs both the paper and the mailbox to link an eHerkenning means to the account.
 """
 
+import threading
+import zlib
+from collections.abc import Iterable
 from contextlib import contextmanager, nullcontext
 from io import BytesIO
+from itertools import count
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -18,8 +22,16 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString, PDFtrue
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase.pdfdoc import (
+    PDFArray,
+    PDFDictionary,
+    PDFName,
+    PDFStream,
+    PDFString,
+    PDFtrue,
+    PDFTrueTypeFont,
+)
+from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, SUBSETN, TTFont, makeToUnicodeCMap
 from reportlab.pdfgen.canvas import Canvas
 
 from accounts.audit import audit_log
@@ -34,9 +46,9 @@ WIDTH = A4[0] - 2 * LEFT
 # Names in the Netherlands are not all Latin-1 (Şahin, Łukasz, Nguyễn): the PDF base fonts cannot
 # show them, so such a letter embeds DejaVu (Debian's fonts-dejavu-core, installed by scripts/setup.sh
 # and the Dockerfile). The letter is a PDF/UA document (issue 17), which needs every font embedded,
-# so DejaVu is used whenever it is installed, although embedding four font subsets makes a letter
-# cost ~10 ms instead of ~2 ms (import_beheerders, design.md §7 P7). Without DejaVu, base fonts
-# throughout (not PDF/UA then).
+# so DejaVu is used whenever it is installed; the embedded subsets are built once per process and
+# reused (_ReusedTTFont), so embedding costs a letter little (import_beheerders writes thousands,
+# design.md §7 P7). Without DejaVu, base fonts throughout (not PDF/UA then).
 _DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 _FONTS = {
     "sans": ("DejaVuSans", "DejaVuSans.ttf", "Helvetica"),
@@ -44,6 +56,86 @@ _FONTS = {
     "oblique": ("DejaVuSans-Oblique", "DejaVuSans-Oblique.ttf", "Helvetica-Oblique"),
     "mono": ("DejaVuSansMono-Bold", "DejaVuSansMono-Bold.ttf", "Courier-Bold"),
 }
+
+
+class _ReusedTTFont(TTFont):
+    """A TrueType font whose embedded subsets are made once per process and reused by every PDF.
+
+    ReportLab re-reads the font tables, cuts the subset, compresses it and writes its widths and
+    ToUnicode map anew for every document: four fonts, most of a letter's cost. The subsets of
+    letters are nearly always the same, because ReportLab keeps ASCII at fixed codes (asciiReadable):
+    only a name with other characters (ë, Ş) adds codes, and that subset is then made once too.
+    The PDF objects are the ones ``TTFont.addObjects`` writes, with the stream contents prepared.
+    """
+
+    _KEEP = 64  # distinct subsets kept per font (each some 20-40 kB); more are made each time
+
+    def __init__(self, name: str, filename: str):
+        super().__init__(name, filename)
+        self._prepared: dict[tuple, tuple[bytes, int, bytes, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def _prepare(self, number: int, subset: list[int], base_font: str) -> tuple[bytes, int, bytes, bytes]:
+        key = (number, tuple(subset))
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            with self._lock:  # the face's file reader is not safe for two threads at once
+                font_file = self.face.makeSubset(subset)
+            widths = " ".join(str(self.face.getCharWidth(code)) for code in subset)
+            prepared = (
+                zlib.compress(font_file),
+                len(font_file),
+                f"[{widths}]".encode("ascii"),
+                zlib.compress(makeToUnicodeCMap(base_font, subset).encode("ascii")),
+            )
+            if len(self._prepared) < self._KEEP:
+                self._prepared[key] = prepared
+        return prepared
+
+    def addObjects(self, doc) -> None:  # noqa: N802 (ReportLab's name)
+        state = self._assignState(doc)
+        state.frozen = 1
+        face = self.face
+        flags = (face.flags & ~FF_NONSYMBOLIC) | FF_SYMBOLIC  # as TTFont writes it
+        for number, subset in enumerate(state.subsets):
+            internal_name = self.getSubsetInternalName(number, doc)[1:]
+            base_font = (SUBSETN(number) + b"+" + face.name + face.subfontNameX).decode("pdfdoc")
+            font_file, length, widths, to_unicode = self._prepare(number, subset, base_font)
+            stream = PDFStream(
+                PDFDictionary({"Length1": length, "Filter": PDFName("FlateDecode")}), font_file, filters=[]
+            )
+            descriptor = PDFDictionary(
+                {
+                    "Type": "/FontDescriptor",
+                    "Ascent": face.ascent,
+                    "CapHeight": face.capHeight,
+                    "Descent": face.descent,
+                    "Flags": flags,
+                    "FontBBox": PDFArray(face.bbox),
+                    "FontName": PDFName(base_font),
+                    "ItalicAngle": face.italicAngle,
+                    "StemV": face.stemV,
+                    "FontFile2": doc.Reference(stream, f"fontFile:{face.filename}({base_font})"),
+                    "MissingWidth": face.defaultWidth,
+                }
+            )
+            font = PDFTrueTypeFont()
+            font.Name = internal_name
+            font.BaseFont = base_font
+            font.FirstChar = 0
+            font.LastChar = len(subset) - 1
+            font.Widths = widths  # bytes are written as they are
+            font.ToUnicode = doc.Reference(
+                PDFStream(PDFDictionary({"Filter": PDFName("FlateDecode")}), to_unicode, filters=[]),
+                f"toUnicodeCMap:{base_font}",
+            )
+            font.FontDescriptor = doc.Reference(descriptor, f"fontDescriptor:{base_font}")
+            doc.Reference(font, internal_name)
+            doc.idToObject["BasicFonts"].dict[internal_name] = font
+        del self.state[doc]
+
+
+_font_lock = threading.Lock()
 
 
 def _font(kind: str, *, embedded: bool) -> str:
@@ -55,7 +147,9 @@ def _font(kind: str, *, embedded: bool) -> str:
     path = _DEJAVU / filename
     if not path.exists():
         return fallback
-    pdfmetrics.registerFont(TTFont(name, str(path)))
+    with _font_lock:  # parse each font file once per process
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(_ReusedTTFont(name, str(path)))
     return name
 
 
@@ -78,28 +172,40 @@ def letter_filename(*, account: Account) -> str:
 
 
 def letter_pdf(*, account: Account) -> bytes:
-    """Render the letter for ``account`` in the account's language (Dutch unless he chose English)."""
+    """Render the letter for ``account`` in the account's language (Dutch unless they chose English)."""
     with translation.override(account.language or settings.LANGUAGE_CODE):
-        return _render(account)
+        return _render([account], title=_("Your username for Mijn DUO Zakelijk"), sections=False)
 
 
-def _render(account: Account) -> bytes:
+def letters_pdf(*, accounts: list[Account]) -> bytes:
+    """The letters of ``accounts`` as one tagged PDF (PDF/UA), a page per letter in the given order.
+
+    One document, not letters joined afterwards: one structure tree with each letter a section
+    (Sect) in page order, each in its person's language; the document's language and title are the
+    current one's (the beheerder's). The fonts are embedded once for all letters.
+    """
+    return _render(accounts, title=_("Usernames for Mijn DUO Zakelijk"), sections=True)
+
+
+def _texts(account: Account) -> list[str]:
     organisatie = account.organisatie
+    texts = [account.name, account.username]
+    if organisatie is not None:
+        texts += [
+            organisatie.naam,
+            organisatie.straat,
+            organisatie.huisnummer,
+            organisatie.postcode,
+            organisatie.woonplaats,
+        ]
+    return texts
+
+
+def _render(accounts: Iterable[Account], *, title: str, sections: bool) -> bytes:
+    accounts = list(accounts)
+    language = translation.get_language()
     # PDF/UA needs every font embedded: DejaVu whenever it is installed (the base fonts otherwise).
-    embedded = _DEJAVU.exists() or _needs_embedded_font(
-        [account.name, account.username]
-        + (
-            [
-                organisatie.naam,
-                organisatie.straat,
-                organisatie.huisnummer,
-                organisatie.postcode,
-                organisatie.woonplaats,
-            ]
-            if organisatie
-            else []
-        )
-    )
+    embedded = _DEJAVU.exists() or _needs_embedded_font(text for a in accounts for text in _texts(a))
 
     def face(kind: str) -> str:
         return _font(kind, embedded=embedded)
@@ -107,10 +213,34 @@ def _render(account: Account) -> bytes:
     buffer = BytesIO()
     # The initial font too, or an unused, unembedded Helvetica stays in the page's resources.
     canvas = Canvas(buffer, pagesize=A4, invariant=True, pageCompression=1, initialFontName=face("sans"))
-    title = _("Your username for Mijn DUO Zakelijk")
     canvas.setTitle(title)
     canvas.setAuthor("Mijn DUO Zakelijk")
     tags = _Tags(canvas)
+    for number, account in enumerate(accounts):
+        account_language = account.language or settings.LANGUAGE_CODE
+        with translation.override(account_language):
+            if sections:
+                # A bookmark per person: the reader can go to a letter by name (WCAG PDF2).
+                canvas.bookmarkPage(f"letter{number}")
+                canvas.addOutlineEntry(account.name, f"letter{number}", level=0)
+                section = tags.element(
+                    "Sect", language=account_language if account_language != language else None
+                )
+            else:
+                section = nullcontext()
+            with section:
+                _draw(canvas, tags=tags, account=account, face=face)
+        canvas.showPage()
+        tags.page_end()
+    _tag(canvas, tags=tags, title=title, language=language)
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _draw(canvas: Canvas, *, tags: "_Tags", account: Account, face) -> None:
+    """Draw one letter on the canvas's current page, every piece of text tagged in reading order."""
+    organisatie = account.organisatie
+    title = _("Your username for Mijn DUO Zakelijk")
     y = A4[1] - 25 * mm
 
     with tags.content("P"):
@@ -213,28 +343,26 @@ def _render(account: Account) -> bytes:
             15 * mm,
             _("Mijn DUO Zakelijk is a fictional open-source demonstration. It is not a service of DUO."),
         )
-    canvas.showPage()
-    _tag(canvas, tags=tags, title=title, language=translation.get_language())
-    canvas.save()
-    return buffer.getvalue()
 
 
 class _Tags:
-    """The letter's logical structure while it is drawn (PDF/UA, WCAG for PDF): each piece of text
-    is marked content (BDC/EMC with an MCID) inside a structure element, in reading order, so that a
-    screen reader reads the letter as headings, paragraphs and a numbered list rather than guessing
-    from positions. ``_tag`` writes the structure tree from it."""
+    """The letters' logical structure while they are drawn (PDF/UA, WCAG for PDF): each piece of text
+    is marked content (BDC/EMC with an MCID, numbered per page) inside a structure element, in reading
+    order, so that a screen reader reads a letter as headings, paragraphs and a numbered list rather
+    than guessing from positions. ``_tag`` writes the structure tree from it."""
 
     def __init__(self, canvas: Canvas):
         self.canvas = canvas
-        self.root: dict = {"S": "Document", "K": []}
+        self.page = 0
+        self.root: dict = {"S": "Document", "K": [], "page": 0, "language": None}
         self._open = [self.root]
-        self.count = 0
+        self.count = 0  # the next MCID on this page
+        self.counts: list[int] = []  # the MCIDs of each finished page
 
     @contextmanager
-    def element(self, role: str):
+    def element(self, role: str, *, language: str | None = None):
         """A structure element (e.g. a list) around the elements drawn inside the block."""
-        element = {"S": role, "K": []}
+        element = {"S": role, "K": [], "page": self.page, "language": language}
         self._open[-1]["K"].append(element)
         self._open.append(element)
         try:
@@ -254,6 +382,12 @@ class _Tags:
             finally:
                 self.canvas.addLiteral("EMC")
 
+    def page_end(self) -> None:
+        """Call after ``showPage()``: the next page's marked content is numbered from 0 again."""
+        self.counts.append(self.count)
+        self.count = 0
+        self.page += 1
+
 
 _XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
@@ -267,31 +401,39 @@ _XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 
 
 def _tag(canvas: Canvas, *, tags: _Tags, title: str, language: str) -> None:
-    """Make the letter a tagged PDF (PDF/UA-1) as ReportLab writes it: the structure tree with a parent
-    tree for the page's marked content, /MarkInfo, the document language, the title shown instead of
-    the file name, XMP metadata naming PDF/UA part 1, and tab order by structure. Call after
-    ``showPage()`` and before ``save()``. Written in the same pass (not by re-reading the PDF), so a
-    letter costs no more than before: import_beheerders writes thousands (design.md §7 P7)."""
+    """Make the document a tagged PDF (PDF/UA-1) as ReportLab writes it: the structure tree with a
+    parent tree for each page's marked content, /MarkInfo, the document language, the title shown
+    instead of the file name, XMP metadata naming PDF/UA part 1, and tab order by structure. Call
+    after the last ``showPage()`` and before ``save()``. Written in the same pass (not by re-reading
+    the PDF), so it costs a letter next to nothing: import_beheerders writes thousands (design.md §7 P7)."""
     doc = canvas._doc
-    page = doc.Pages.pages[-1]
-    page_reference = doc.Reference(page)
-    # The page dictionary names its entry in the parent tree and asks for tab order by structure;
-    # ReportLab writes the page keys listed in __NoDefault__ (not name-mangled: dunder names).
-    page.__NoDefault__ = [*type(page).__NoDefault__, "StructParents", "Tabs"]
-    page.StructParents = 0
-    page.Tabs = PDFName("S")
-    by_mcid: dict[int, object] = {}
-    counter = iter(range(1, 10_000))
+    pages = doc.Pages.pages
+    page_references = [doc.Reference(page) for page in pages]
+    for number, page in enumerate(pages):
+        # The page dictionary names its entry in the parent tree and asks for tab order by structure;
+        # ReportLab writes the page keys listed in __NoDefault__ (not name-mangled: dunder names).
+        page.__NoDefault__ = [*type(page).__NoDefault__, "StructParents", "Tabs"]
+        page.StructParents = number
+        page.Tabs = PDFName("S")
+    by_mcid: dict[tuple[int, int], object] = {}
+    counter = count(1)
 
     def add(node: dict, parent) -> object:
         element = PDFDictionary(
-            {"Type": PDFName("StructElem"), "S": PDFName(node["S"]), "P": parent, "Pg": page_reference}
+            {
+                "Type": PDFName("StructElem"),
+                "S": PDFName(node["S"]),
+                "P": parent,
+                "Pg": page_references[node["page"]],
+            }
         )
+        if node["language"]:
+            element["Lang"] = PDFString(node["language"])
         reference = doc.Reference(element, f"StructElem{next(counter)}")
         kids = []
         for kid in node["K"]:
             if isinstance(kid, int):
-                by_mcid[kid] = reference
+                by_mcid[node["page"], kid] = reference
                 kids.append(kid)
             else:
                 kids.append(add(kid, reference))
@@ -301,10 +443,11 @@ def _tag(canvas: Canvas, *, tags: _Tags, title: str, language: str) -> None:
     tree = PDFDictionary({"Type": PDFName("StructTreeRoot")})
     tree_reference = doc.Reference(tree, "StructTreeRoot")
     tree["K"] = add(tags.root, tree_reference)
-    tree["ParentTree"] = PDFDictionary(
-        {"Nums": PDFArray([0, PDFArray([by_mcid[n] for n in range(tags.count)])])}
-    )
-    tree["ParentTreeNextKey"] = 1
+    nums = []
+    for number, mcids in enumerate(tags.counts):
+        nums += [number, PDFArray([by_mcid[number, mcid] for mcid in range(mcids)])]
+    tree["ParentTree"] = PDFDictionary({"Nums": PDFArray(nums)})
+    tree["ParentTreeNextKey"] = len(pages)
     catalog = doc.Catalog
     catalog.StructTreeRoot = tree_reference
     catalog.MarkInfo = PDFDictionary({"Marked": PDFtrue})
@@ -332,14 +475,9 @@ def letters_download(
     Forty new staff are forty letters to print, not forty files to match to people. Each letter
     is audited as its own download, as if it had been fetched one by one.
     """
-    from pypdf import PdfWriter
-
-    writer = PdfWriter()
     for account in accounts:
         _check_same_organisatie(beheerder=beheerder, account=account)
-        writer.append(BytesIO(letter_pdf(account=account)))
-    output = BytesIO()
-    writer.write(output)
+    pdf = letters_pdf(accounts=accounts)
     for account in accounts:
         audit_log(action=AuditAction.LETTER_DOWNLOAD, actor=beheerder, obj=account, request=request)
-    return output.getvalue()
+    return pdf

@@ -264,10 +264,12 @@ def test_the_accessibility_statement_follows_the_government_model(client, settin
         "axe-core",
         "bij 400% zoom",
         "Bekende problemen en wat wij eraan doen",
-        "Gepland herstel: eerste kwartaal van 2027",
+        "Gepland: sorteerknoppen boven de tabel, eerste kwartaal van 2027",
+        "of die van meerdere gebruikers in één bestand, zijn getagde pdf's (PDF/UA)",
         '<a class="utrecht-link" href="mailto:toegankelijkheid@school.example">',
     ):
         assert words in page, words
+    assert "nog niet getagd" not in page  # the PDF with several users' letters is tagged now
 
 
 def test_stacked_table_cells_carry_their_column_names(client):
