@@ -1,5 +1,7 @@
 """The helpdesk registers the DUO services and their OpenID Connect clients (issue 18)."""
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -64,6 +66,8 @@ class DienstAdminForm(forms.ModelForm):
         application.client_type = Application.CLIENT_CONFIDENTIAL
         application.authorization_grant_type = Application.GRANT_AUTHORIZATION_CODE
         application.algorithm = Application.RS256_ALGORITHM
+        if cleaned.get("jwks_uri") and urlsplit(cleaned["jwks_uri"]).scheme != "https":
+            self.add_error("jwks_uri", _("The JWKS URI must start with https://."))
         if cleaned.get("token_endpoint_auth_method") == "private_key_jwt":
             jwks, jwks_uri = cleaned.get("jwks"), cleaned.get("jwks_uri")
             if not jwks and not jwks_uri:

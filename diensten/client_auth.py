@@ -8,7 +8,9 @@ library is joserfc (it comes with Authlib); nothing of the signature checking is
 
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import requests
 from django.core.cache import cache
@@ -31,6 +33,11 @@ ALGORITHMS = ["RS256", "PS256", "ES256"]
 MAX_LIFETIME = timedelta(hours=1)
 LEEWAY = 60
 JWKS_CACHE_SECONDS = 300
+# The fetch is triggered by unauthenticated requests to the token endpoint: a failure is remembered
+# for a minute (no fetch per request), and a fetch reads at most 64 KB within an overall deadline.
+JWKS_FAILURE_CACHE_SECONDS = 60
+JWKS_MAX_BYTES = 64 * 1024
+JWKS_DEADLINE_SECONDS = 10
 MAX_ASSERTION_LENGTH = 8192
 
 
@@ -51,18 +58,37 @@ def dienst_keys(dienst: Dienst) -> KeySet:
     key = f"diensten:jwks:{dienst.pk}:{dienst.jwks_uri}"
     data = cache.get(key)
     if data is None:
+        if cache.get(f"{key}:failed"):
+            raise AssertionRefusedError("jwks_unavailable")
         try:
-            answer = requests.get(dienst.jwks_uri, timeout=5, allow_redirects=False)
-            answer.raise_for_status()
-            data = answer.json()
+            data = jwks_fetch(dienst.jwks_uri)
         except (requests.RequestException, ValueError) as exc:
             logger.warning("JWKS of Dienst %s not fetched: %s", dienst.code, type(exc).__name__)
+            cache.set(f"{key}:failed", True, JWKS_FAILURE_CACHE_SECONDS)
             raise AssertionRefusedError("jwks_unavailable") from exc
         cache.set(key, data, JWKS_CACHE_SECONDS)
     try:
         return KeySet.import_key_set(data)
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise AssertionRefusedError("jwks_invalid") from exc
+
+
+def jwks_fetch(uri: str):
+    """The JSON at an https ``uri``: at most JWKS_MAX_BYTES, read within JWKS_DEADLINE_SECONDS; else
+    ValueError (or a requests error)."""
+    if urlsplit(uri).scheme != "https":
+        raise ValueError("JWKS URI is not https")
+    deadline = time.monotonic() + JWKS_DEADLINE_SECONDS
+    with requests.get(uri, timeout=5, allow_redirects=False, stream=True) as answer:
+        answer.raise_for_status()
+        body = bytearray()
+        for chunk in answer.iter_content(chunk_size=8192):
+            body += chunk
+            if len(body) > JWKS_MAX_BYTES:
+                raise ValueError("JWKS larger than the limit")
+            if time.monotonic() > deadline:
+                raise ValueError("JWKS fetch over its deadline")
+    return json.loads(bytes(body))
 
 
 def client_assertion_verify(
@@ -107,7 +133,10 @@ def client_assertion_verify(
         raise
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise AssertionRefusedError("assertion_invalid") from exc
-    expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
+    try:
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
+    except (OverflowError, OSError, ValueError, TypeError) as exc:  # exp = 1e300, inf, NaN
+        raise AssertionRefusedError("assertion_invalid") from exc
     if expires_at > timezone.now() + MAX_LIFETIME + timedelta(seconds=LEEWAY):
         raise AssertionRefusedError("assertion_too_long")
     try:
