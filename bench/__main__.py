@@ -30,6 +30,7 @@ MODULES = {
     "P6": ("bench.p6_mail", []),
     "P7": ("bench.p7_import", []),
     "P8": ("bench.p8_bulk", []),
+    "P9": ("bench.p9_oidc", []),
 }
 
 

@@ -198,6 +198,13 @@ def run(*, requests: int, rounds: int, seconds: int) -> dict:
             "authorize_p50_ms": summary(per_round["authorize"]),
             "token_p50_ms": summary(per_round["token"]),
             "bare_p50_ms": summary(per_round["bare"]),
+            # The machine is shared: each round's p50 over the bare view's p50 of the same round.
+            "authorize_vs_bare": summary(
+                [a / b for a, b in zip(per_round["authorize"], per_round["bare"], strict=True)]
+            ),
+            "token_vs_bare": summary(
+                [t / b for t, b in zip(per_round["token"], per_round["bare"], strict=True)]
+            ),
             "authorize_p90_ms": round(percentile(authorize_ms, 0.9), 2),
             "token_p90_ms": round(percentile(token_ms, 0.9), 2),
             "userinfo_rps": summary(load["userinfo"]),

@@ -79,4 +79,6 @@ def organisatie_claim(*, account: Account) -> dict:
 def handoff_for_access_token(*, access_token) -> Handoff | None:
     if access_token is None or access_token.pk is None:
         return None
+    if "handoff" in access_token._state.fields_cache:  # read with the token (validators.py)
+        return access_token._state.fields_cache["handoff"]
     return Handoff.objects.filter(access_token=access_token).select_related("dienst").first()

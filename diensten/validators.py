@@ -6,7 +6,11 @@ oauthlib's; this adds the portal's rules: pairwise ``sub``, the eHerkenning logi
 tokens of a removed or unlinked account stop working.
 """
 
+import hashlib
+import json
+
 from django.urls import reverse
+from oauth2_provider.models import AccessToken, Application, get_grant_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 
@@ -31,8 +35,11 @@ class DienstValidator(OAuth2Validator):
 
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        dienst = getattr(request, "duo_dienst", None)  # the authorization view's (views.py)
+        if dienst is None or dienst.application_id != request.client.pk:
+            dienst = selectors.dienst_for_client(client=request.client)
         services.handoff_create(
-            dienst=selectors.dienst_for_client(client=request.client),
+            dienst=dienst,
             account=request.user,
             code=code["code"],
             context=request.duo_login,
@@ -50,6 +57,16 @@ class DienstValidator(OAuth2Validator):
             return False
         dienst = selectors.dienst_for_client(client=request.client)
         return dienst is None or dienst.token_endpoint_auth_method != client_auth.PRIVATE_KEY_JWT
+
+    def _load_application(self, client_id, request):
+        # The Dienst with the client, in one query (client authentication and the claims need it);
+        # django-oauth-toolkit then checks and keeps it as it keeps a client it loaded itself.
+        if request.client is None and client_id:
+            try:
+                request.client = Application.objects.select_related("dienst").get(client_id=client_id)
+            except (Application.DoesNotExist, ValueError):
+                pass
+        return super()._load_application(client_id, request)
 
     def client_authentication_required(self, request, *args, **kwargs):
         body = dict(request.decoded_body or [])
@@ -85,8 +102,82 @@ class DienstValidator(OAuth2Validator):
             return False
         return super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
 
+    # The token request asks django-oauth-toolkit for the grant of the code seven times (scopes,
+    # validation, PKCE challenge and method, redirect URI, nonce, resource), each a query: it is
+    # read once per request here, with its user and organisation, and the same checks are made
+    # on it (the application wherever django-oauth-toolkit filters on it).
+
+    def _grant(self, code, request):
+        cached = getattr(request, "duo_grant", None)
+        if cached is not None and cached.code == code:
+            return cached
+        grant = (
+            get_grant_model()
+            .objects.select_related("user__organisatie")
+            .filter(code=code)
+            .order_by("pk")
+            .first()
+        )
+        request.duo_grant = grant
+        return grant
+
+    def _client_grant(self, code, client, request):
+        grant = self._grant(code, request)
+        if grant is None or client is None or grant.application_id != client.pk:
+            return None
+        return grant
+
+    def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
+        grant = self._grant(code, request)
+        return grant.scope.split() if grant is not None and grant.scope else []
+
+    def get_authorization_code_nonce(self, client_id, code, redirect_uri, request):
+        grant = self._grant(code, request)
+        return (grant.nonce or None) if grant is not None else None
+
+    def get_code_challenge(self, code, request):
+        grant = self._client_grant(code, request.client, request)
+        return (grant.code_challenge or None) if grant is not None else None
+
+    def get_code_challenge_method(self, code, request):
+        grant = self._client_grant(code, request.client, request)
+        return (grant.code_challenge_method or None) if grant is not None else None
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs):
+        request = kwargs.get("request") or (args[0] if args else None)
+        grant = self._client_grant(code, client, request) if request is not None else None
+        if grant is None:
+            return super().confirm_redirect_uri(client_id, code, redirect_uri, client, *args, **kwargs)
+        return grant.redirect_uri_allowed(redirect_uri)
+
+    def _check_and_set_request_resource(self, request):
+        # No RFC 8707 resource asked for nor granted (the Diensten use none): nothing to narrow.
+        grant = self._client_grant(request.code, request.client, request) if request.code else None
+        if (
+            request.grant_type == "authorization_code"
+            and grant is not None
+            and not grant.resource
+            and not getattr(request, "resource", None)
+        ):
+            request.resource = []
+            return
+        super()._check_and_set_request_resource(request)
+
+    def _validate_grant(self, client, code, request) -> bool:
+        """django-oauth-toolkit's validate_code, on the grant read once."""
+        grant = self._client_grant(code, client, request)
+        if grant is None or grant.is_expired():
+            return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        return True
+
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
-        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+        if not self._validate_grant(client, code, request):
             services.code_reuse_refuse(code=code)
             return False
         handoff = services.handoff_for_code(code=code)
@@ -102,7 +193,22 @@ class DienstValidator(OAuth2Validator):
         return super().save_bearer_token(token, request, *args, **kwargs)
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
-        access_token = super()._create_access_token(expires, request, token, source_refresh_token)
+        # django-oauth-toolkit's, but the ID token of this request is the one finalize_id_token
+        # just saved: no decoding of the JWT and reading it back (two queries).
+        id_token = getattr(request, "id_token", None) if token.get("id_token") else None
+        if token.get("id_token") and id_token is None:
+            id_token = self._load_id_token(token["id_token"])
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            id_token=id_token,
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", []),
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
         handoff = getattr(request, "duo_handoff", None)
         if handoff is not None:
             services.handoff_token_link(handoff=handoff, access_token=access_token)
@@ -115,6 +221,14 @@ class DienstValidator(OAuth2Validator):
         return access_token
 
     # --- resource requests (userinfo) ----------------------------------------------------------
+
+    def _load_access_token(self, token):
+        # With what userinfo needs besides: the user's organisation, the hand-off and its Dienst.
+        return (
+            AccessToken.objects.select_related("application", "user__organisatie", "handoff__dienst")
+            .filter(token_checksum=hashlib.sha256(token.encode("utf-8")).hexdigest())
+            .first()
+        )
 
     def validate_bearer_token(self, token, scopes, request):
         if not super().validate_bearer_token(token, scopes, request):
@@ -141,8 +255,15 @@ class DienstValidator(OAuth2Validator):
 
     def get_additional_claims(self, request):
         account = request.user
-        dienst = selectors.dienst_for_client(client=request.client)
         handoff = getattr(request, "duo_handoff", None)
+        if (
+            handoff is not None
+            and request.client is not None
+            and handoff.dienst.application_id == request.client.pk
+        ):
+            dienst = handoff.dienst
+        else:
+            dienst = selectors.dienst_for_client(client=request.client)
         if dienst is None:
             return {}
         claims = {

@@ -5,15 +5,17 @@ import hashlib
 import json
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponseForbidden, JsonResponse
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import resolve_url
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.exceptions import InvalidOIDCRedirectURIError, OIDCError
 from oauth2_provider.models import get_access_token_model, get_grant_model
 from oauth2_provider.oauth2_backends import get_oauthlib_core
+from oauth2_provider.signals import app_authorized
 from oauth2_provider.views import AuthorizationView, RPInitiatedLogoutView, TokenView
 from oauthlib.common import Request as OauthlibRequest
 
@@ -70,6 +72,7 @@ class DienstAuthorizationView(AuthorizationView):
             allow = False
         else:
             credentials["duo_login"] = services.login_context(request=request)
+            credentials["duo_dienst"] = dienst  # the validator records the hand-off with it
             audit_log(action=AuditAction.DIENST_AUTHORIZE, obj=dienst, request=request)
         return super().create_authorization_response(request, scopes, credentials, allow)
 
@@ -140,6 +143,18 @@ class DienstTokenView(TokenView):
         response = super().post(request, *args, **kwargs)
         if response.status_code >= 400:
             token_refusal_audit(request=request, response=response)
+        return response
+
+    @method_decorator(sensitive_post_parameters("password", "client_secret"))
+    def authorization_flow_token_response(self, request, *args, **kwargs):
+        # django-oauth-toolkit reads the new access token back only to send ``app_authorized``;
+        # nothing listens to it here, so that query is made only when something does.
+        if app_authorized.has_listeners():
+            return super().authorization_flow_token_response(request, *args, **kwargs)
+        _url, headers, body, status = self.create_token_response(request)
+        response = HttpResponse(content=body, status=status)
+        for key, value in headers.items():
+            response[key] = value
         return response
 
 
