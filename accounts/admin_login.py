@@ -1,9 +1,9 @@
-"""The helpdesk's login to the admin: username, password and the current code of his app, in one step.
+"""The helpdesk's login to the admin: username, password and the current code of their app, in one step.
 
 django-otp's admin form asks for an explicit device: with a right username, password and code, the
 first answer is "Please select a device." and a device drop-down with a challenge button — things a
 TOTP app or a list of backup codes never needs. Here the code is tried against each of the member's
-confirmed devices and the first that verifies it logs him in. django-otp's throttling stays per
+confirmed devices and the first that verifies it logs the member in. django-otp's throttling stays per
 device; a device tried before the one that matched keeps the failure count it had (the member did
 nothing wrong with it — the concern behind django-otp's explicit choice).
 

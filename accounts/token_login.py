@@ -6,8 +6,8 @@ inlogmiddel". So the login is refused from the switch date of the account's orga
 (``OverstapPlanning``) and always once the account has any Koppeling (active or undone).
 
 A token user whom the helpdesk gave a temporary password (``Account.password_change_required``)
-is not logged in after the three factors: he must first choose his own password on the next
-screen, within a few minutes, in the same (cycled) session; only then is he logged in.
+is not logged in after the three factors, but must first choose a password of their own on the next
+screen, within a few minutes, in the same (cycled) session; only then is the user logged in.
 
 Failed attempts go through django-axes (``authenticate`` with the request), including wrong TOTP
 codes and staff accounts, which are signalled as failed logins so that 5 of them lock the
@@ -144,7 +144,7 @@ def token_login(
 def _token_session_start(*, request: HttpRequest, account: Account, device) -> None:
     from django_otp import login as otp_login
 
-    # The password backend checked him (authenticate); also after the forced change, which checks none.
+    # The password backend checked it (authenticate); also after the forced change, which checks none.
     login(request, account, backend=getattr(account, "backend", None) or PASSWORD_BACKEND)
     otp_login(request, device)
     request.session[SESSION_AUTH_METHOD] = "token"
@@ -189,7 +189,7 @@ def token_password_change_pending(*, request: HttpRequest, now: datetime | None 
 def token_password_change_complete(
     *, request: HttpRequest, account: Account, device, new_password: str
 ) -> TokenLoginResult:
-    """Store the password the token user chose for the temporary one, then log him in.
+    """Store the password the token user chose for the temporary one, then log the user in.
 
     The switch rules are checked again: the account may have been linked in the meantime.
     """

@@ -1,9 +1,9 @@
 """Legacy token users (username + password + TOTP) brought into the portal by the helpdesk.
 
 Seed 001: existing users keep their token until their sector switches, and never after their
-first eHerkenning login. The helpdesk either registers one in person — a temporary password he
-must change at his first login (accounts/token_login.py), and his token (TOTP device) enrolled in
-his presence, confirmed by a code from it, as for helpdesk staff — or imports many from a CSV
+first eHerkenning login. The helpdesk either registers one in person — a temporary password to
+change at the first login (accounts/token_login.py), and the user's token (TOTP device) enrolled
+while the user is present, confirmed by a code from it, as for helpdesk staff — or imports many from a CSV
 export of the old system (``manage.py import_tokengebruikers``). Both are audited, and both are
 refused for an account that was ever linked to eHerkenning.
 """
@@ -69,7 +69,7 @@ def _refuse(*, action: AuditAction, account: Account, actor, request, reason: st
 
 
 def token_device_start(*, account: Account):
-    """Create the unconfirmed TOTP device the user adds to his authenticator (any earlier attempt goes)."""
+    """Create the unconfirmed TOTP device the user adds to their authenticator (any earlier attempt goes)."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     TOTPDevice.objects.filter(user=account, name=PENDING_DEVICE_NAME, confirmed=False).delete()
@@ -80,11 +80,11 @@ def token_device_start(*, account: Account):
 def token_user_register(
     *, account: Account, device, otp_token: str, actor: Account, request: HttpRequest | None = None
 ) -> str:
-    """Register ``account`` as a token user in his presence; return the temporary password.
+    """Register ``account`` as a token user while the user is present; return the temporary password.
 
-    The device counts only when the code from his token generator matches it, so a mistyped
-    enrolment locks nobody out. His other TOTP devices go (one token per account). The temporary
-    password must be changed at his first token login.
+    The device counts only when the code from the user's token generator matches it, so a mistyped
+    enrolment locks nobody out. The account's other TOTP devices go (one token per account). The
+    temporary password must be changed at the first token login.
     """
     from django_otp.plugins.otp_totp.models import TOTPDevice
 

@@ -1,4 +1,4 @@
-"""The token user's forced password change at his first login with a temporary password."""
+"""The token user's forced password change at the first login with a temporary password."""
 
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm

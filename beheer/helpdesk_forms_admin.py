@@ -6,8 +6,8 @@
   a ``BeheerderFormulier`` when filled in, and the forms processed before (read only);
 - ``<id>/intrekken/``: "Intrekken beheeraccount" (part 4) as one audited action, through a
   confirmation page that asks question 4.1 and the reason;
-- ``<id>/tokengebruiker/``: registering a legacy token user in his presence — his token enrolled
-  and confirmed with a code from it, a temporary password he must change at his first login.
+- ``<id>/tokengebruiker/``: registering a legacy token user while the user is present — the user's token
+  enrolled and confirmed with a code from it, a temporary password to change at the first login.
 """
 
 import segno

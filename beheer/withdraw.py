@@ -1,8 +1,8 @@
 """Intrekken beheeraccount (seed 003, part 4): the helpdesk withdraws a beheer account as one action.
 
-The form asks (4.1) whether the person keeps using his account as a user: "Ja > DUO verwijdert uw
+The form asks (4.1) whether the person keeps using the account as a user: "Ja > DUO verwijdert uw
 beheerdersrol" (only the beheerautorisaties go), "Nee > DUO verwijdert uw account" (the account is
-removed and his tokengenerator is sent back, so its TOTP devices go too).
+removed and its tokengenerator is sent back, so its TOTP devices go too).
 """
 
 from django.core.exceptions import ValidationError

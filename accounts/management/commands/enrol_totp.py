@@ -1,7 +1,7 @@
 """Enrol a TOTP device for a helpdesk staff member (the admin requires password + TOTP).
 
 Prints the otpauth:// URI and a QR code in the terminal; the device is confirmed only after the
-staff member enters a valid code from his authenticator app, so a mistyped enrolment never locks
+staff member enters a valid code from their authenticator app, so a mistyped enrolment never locks
 anyone in or out. Run it on the server in the staff member's presence.
 """
 
