@@ -87,3 +87,20 @@ def test_the_bulk_action_and_the_withdraw_page_list_them_too(staff_client, schoo
         f"De rol {_naam('po_informatiediensten')} wordt ingetrokken bij 1 gebruiker van De Klimop" in withdraw
     )
     assert RolToekenning.objects.count() == 5
+
+
+def test_the_account_form_of_the_admin_goes_by_the_same_rule(staff_client, school, helpdesk):  # noqa: F811
+    from tests.accounts.test_admin import account_form
+
+    beheerder = school["beheerder"]
+    data = {**account_form(beheerder.organisatie), "name": beheerder.name, "email": beheerder.email}
+    response = staff_client.post(reverse("admin:accounts_account_change", args=[beheerder.pk]), data)
+    assert response.status_code == 302
+    assert not beheerder.beheerautorisaties.exists()
+    assert not RolToekenning.objects.filter(account__organisatie=beheerder.organisatie).exists()
+    assert (
+        AuditEvent.objects.filter(
+            action="rol.revoke", detail__reason="beheerautorisatie_revoked", actor_id=helpdesk.pk
+        ).count()
+        == 4
+    )
