@@ -474,7 +474,7 @@ class HelpdeskFormsAdminMixin:
         device_pk = request.POST.get("device", "")
         device = (
             TOTPDevice.objects.filter(pk=int(device_pk), user=account, confirmed=False).first()
-            if device_pk.isdigit()
+            if device_pk.isascii() and device_pk.isdigit() and len(device_pk) <= 18
             else None
         )
         if device is None:

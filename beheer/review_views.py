@@ -26,7 +26,9 @@ def _bad_request(message: str) -> HttpResponse:
 
 
 def _ids(values: list[str]) -> list[int] | None:
-    if len(values) > PER_PAGE or not all(value.isdigit() and len(value) <= 18 for value in values):
+    if len(values) > PER_PAGE or not all(
+        value.isascii() and value.isdigit() and len(value) <= 18 for value in values
+    ):
         return None
     return [int(value) for value in values]
 

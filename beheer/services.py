@@ -219,6 +219,11 @@ def rol_assign(
     return toekenning
 
 
+def _pk_like(value: str) -> bool:
+    """Digits only, ASCII (``"²".isdigit()`` is true, ``int("²")`` fails), and within a bigint."""
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
 def rol_assign_forged_refuse(
     *,
     beheerder: Account,
@@ -232,8 +237,8 @@ def rol_assign_forged_refuse(
     The form refuses such a POST before ``rol_assign`` runs, so without this the attempt would
     leave no trace; every refused authorisation attempt is a security event (design.md §6).
     """
-    rol = Rol.objects.filter(pk=int(rol_value)).first() if rol_value.isdigit() else None
-    kenmerk = Kenmerk.objects.filter(pk=int(kenmerk_value)).first() if kenmerk_value.isdigit() else None
+    rol = Rol.objects.filter(pk=int(rol_value)).first() if _pk_like(rol_value) else None
+    kenmerk = Kenmerk.objects.filter(pk=int(kenmerk_value)).first() if _pk_like(kenmerk_value) else None
     if rol is not None and not Rol.objects.filter(pk=rol.pk, beheerautorisaties__accounts=beheerder).exists():
         error_code = "rol_not_covered"
     elif kenmerk is not None and kenmerk.organisatie_id != beheerder.organisatie_id:

@@ -425,7 +425,11 @@ MAX_LETTERS = 100
 def brieven(request):
     """The letters of the users selected in the list (``?id=…&id=…``) as one PDF, in list order."""
     raw = request.GET.getlist("id")
-    if not raw or len(raw) > MAX_LETTERS or not all(value.isdigit() and len(value) <= 18 for value in raw):
+    if (
+        not raw
+        or len(raw) > MAX_LETTERS
+        or not all(value.isascii() and value.isdigit() and len(value) <= 18 for value in raw)
+    ):
         return HttpResponse(
             _("Select between 1 and %(max)s users to download their letters.") % {"max": MAX_LETTERS},
             status=400,
@@ -592,7 +596,11 @@ ROLE_ACTIONS = (bulk.SelectionAction.ASSIGN, bulk.SelectionAction.REVOKE)
 
 
 def _selection_ids(values: list[str]) -> list[int] | None:
-    if not values or len(values) > MAX_LETTERS or not all(v.isdigit() and len(v) <= 18 for v in values):
+    if (
+        not values
+        or len(values) > MAX_LETTERS
+        or not all(v.isascii() and v.isdigit() and len(v) <= 18 for v in values)
+    ):
         return None
     return [int(value) for value in values]
 

@@ -207,7 +207,7 @@ def dienst_secret_renew(*, dienst: Dienst) -> str:
 
 def max_age_parse(value) -> int | None:
     """The ``max_age`` of an authorization request in seconds, or None when absent or unreadable."""
-    if value is None or not str(value).isdigit() or len(str(value)) > 10:
+    if value is None or not (str(value).isascii() and str(value).isdigit()) or len(str(value)) > 10:
         return None
     return int(value)
 
