@@ -58,6 +58,9 @@ _FONTS = {
 }
 
 
+_FLATE = PDFArray([PDFName("FlateDecode")])
+
+
 class _ReusedTTFont(TTFont):
     """A TrueType font whose embedded subsets are made once per process and reused by every PDF.
 
@@ -81,11 +84,11 @@ class _ReusedTTFont(TTFont):
         if prepared is None:
             with self._lock:  # the face's file reader is not safe for two threads at once
                 font_file = self.face.makeSubset(subset)
-            widths = " ".join(str(self.face.getCharWidth(code)) for code in subset)
+            widths = PDFArray([self.face.getCharWidth(code) for code in subset]).format(None)
             prepared = (
                 zlib.compress(font_file),
                 len(font_file),
-                f"[{widths}]".encode("ascii"),
+                widths,
                 zlib.compress(makeToUnicodeCMap(base_font, subset).encode("ascii")),
             )
             if len(self._prepared) < self._KEEP:
@@ -101,8 +104,14 @@ class _ReusedTTFont(TTFont):
             internal_name = self.getSubsetInternalName(number, doc)[1:]
             base_font = (SUBSETN(number) + b"+" + face.name + face.subfontNameX).decode("pdfdoc")
             font_file, length, widths, to_unicode = self._prepare(number, subset, base_font)
-            stream = PDFStream(
-                PDFDictionary({"Length1": length, "Filter": PDFName("FlateDecode")}), font_file, filters=[]
+            # References in the order TTFont makes them, so that the objects are numbered alike.
+            to_unicode_reference = doc.Reference(
+                PDFStream(PDFDictionary({"Filter": _FLATE}), to_unicode, filters=[]),
+                f"toUnicodeCMap:{base_font}",
+            )
+            font_file_reference = doc.Reference(
+                PDFStream(PDFDictionary({"Length1": length, "Filter": _FLATE}), font_file, filters=[]),
+                f"fontFile:{face.filename}({base_font})",
             )
             descriptor = PDFDictionary(
                 {
@@ -115,7 +124,7 @@ class _ReusedTTFont(TTFont):
                     "FontName": PDFName(base_font),
                     "ItalicAngle": face.italicAngle,
                     "StemV": face.stemV,
-                    "FontFile2": doc.Reference(stream, f"fontFile:{face.filename}({base_font})"),
+                    "FontFile2": font_file_reference,
                     "MissingWidth": face.defaultWidth,
                 }
             )
@@ -125,10 +134,7 @@ class _ReusedTTFont(TTFont):
             font.FirstChar = 0
             font.LastChar = len(subset) - 1
             font.Widths = widths  # bytes are written as they are
-            font.ToUnicode = doc.Reference(
-                PDFStream(PDFDictionary({"Filter": PDFName("FlateDecode")}), to_unicode, filters=[]),
-                f"toUnicodeCMap:{base_font}",
-            )
+            font.ToUnicode = to_unicode_reference
             font.FontDescriptor = doc.Reference(descriptor, f"fontDescriptor:{base_font}")
             doc.Reference(font, internal_name)
             doc.idToObject["BasicFonts"].dict[internal_name] = font

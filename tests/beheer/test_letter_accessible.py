@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
-from beheer.letters import letter_pdf, letters_pdf
+from beheer.letters import _DEJAVU, _ReusedTTFont, letter_pdf, letters_pdf
 from tests.factories import AccountFactory, OrganisatieFactory
 
 pytestmark = pytest.mark.django_db
@@ -219,3 +219,38 @@ def test_the_bulk_letters_download_is_the_tagged_document(beheer_client, beheerd
     assert len(reader.pages) == len(people)
     assert "/StructTreeRoot" in reader.trailer["/Root"]
     assert reader.trailer["/Root"]["/StructTreeRoot"]["/ParentTree"]["/Nums"][0::2] == [0, 1, 2]
+
+
+# --- the embedded fonts are made once and reused ----------------------------------------------------
+
+
+@pytest.mark.skipif(not (_DEJAVU / "DejaVuSans.ttf").exists(), reason="DejaVu not installed")
+def test_reused_font_subsets_write_the_same_pdf_as_reportlab_s_own_font(monkeypatch):
+    """The prepared subsets (font file, widths, ToUnicode) are byte for byte what ReportLab makes
+    for each document, also when taken from the cache for a second document or other characters."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen.canvas import Canvas
+
+    path = str(_DEJAVU / "DejaVuSans.ttf")
+    plain, reused = TTFont("F3Plain", path), _ReusedTTFont("F3Reused", path)
+
+    def pdf(font, text: str) -> bytes:
+        # ReportLab registers one font object per face: a registry of its own for each font.
+        monkeypatch.setattr(pdfmetrics, "_fonts", {})
+        monkeypatch.setattr(pdfmetrics, "_dynFaceNames", {})
+        pdfmetrics.registerFont(font)
+        assert pdfmetrics.getFont(font.fontName) is font
+        buffer = BytesIO()
+        canvas = Canvas(buffer, invariant=True, pageCompression=1, initialFontName=font.fontName)
+        canvas.setFont(font.fontName, 12)
+        canvas.drawString(72, 720, text)
+        canvas.showPage()
+        canvas.save()
+        return buffer.getvalue()
+
+    for text in ("Anna de Vries", "Şahin Nguyễn", "Anna de Vries", "Łukasz Żółw", "Şahin Nguyễn"):
+        made = pdf(reused, text)
+        assert made == pdf(plain, text).replace(b"F3Plain", b"F3Reused")
+        assert PdfReader(BytesIO(made)).pages[0].extract_text().strip() == text
+    assert len(reused._prepared) == 3  # one subset per set of characters, reused
