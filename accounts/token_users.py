@@ -125,7 +125,14 @@ def token_user_register(
 # --- the CSV export of the old system -----------------------------------------------------------
 
 IMPORT_COLUMNS = ["gebruikersnaam", "naam", "email", "organisatie", "wachtwoord_hash", "totp_secret"]
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$")
+# Only characters the audit search's username_normalise keeps (it drops white space and "-"): an imported
+# username must be findable in the audit trail as it is.
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._]{2,31}$")
+# Password hashes of the old system: only real password hashers (not this portal's hashers for activation
+# codes and client secrets, which use few iterations on purpose), and PBKDF2 with at least Django 3.2's
+# work factor.
+IMPORTABLE_HASH_ALGORITHMS = ("pbkdf2_sha256", "argon2", "scrypt")
+PBKDF2_MIN_ITERATIONS = 260_000
 # The organisation column holds one of its numbers; these identify an organisation on their own.
 ORGANISATIE_NUMBER_FIELDS = [
     "instellingscode",
@@ -200,12 +207,14 @@ def password_hash_check(encoded: str) -> None:
     if not encoded or encoded.startswith(UNUSABLE_PASSWORD_PREFIX):
         raise ValueError("empty")
     hasher = identify_hasher(encoded)  # ValueError for an unknown or unlisted algorithm
-    if getattr(hasher, "algorithm", "") == "activation_code":
+    if getattr(hasher, "algorithm", "") not in IMPORTABLE_HASH_ALGORITHMS:
         raise ValueError("not a password hasher")
     try:
-        hasher.decode(encoded)
+        decoded = hasher.decode(encoded)
     except (ValueError, TypeError, IndexError, AssertionError) as error:
         raise ValueError("malformed") from error
+    if hasher.algorithm == "pbkdf2_sha256" and decoded["iterations"] < PBKDF2_MIN_ITERATIONS:
+        raise ValueError("too few iterations")
 
 
 class TokenUsersImport:
@@ -232,7 +241,7 @@ class TokenUsersImport:
                 errors.append(_("%(column)s: this column is required.") % {"column": name})
         if username and not USERNAME_PATTERN.match(username):
             errors.append(
-                _("gebruikersnaam: %(value)s is not a valid username (3 to 32 letters, digits, . _ -).")
+                _("gebruikersnaam: %(value)s is not a valid username (3 to 32 letters, digits, . _).")
                 % {"value": username}
             )
         if username in self.seen:
@@ -253,13 +262,22 @@ class TokenUsersImport:
         if values.get("wachtwoord_hash"):
             try:
                 password_hash_check(values["wachtwoord_hash"])
-            except ValueError:
-                errors.append(
-                    _(
-                        "wachtwoord_hash: not a password hash in a format this portal can verify "
-                        "(e.g. pbkdf2_sha256$…, argon2$…)."
+            except ValueError as error:
+                if str(error) == "too few iterations":
+                    errors.append(
+                        _(
+                            "wachtwoord_hash: pbkdf2_sha256 with fewer than %(minimum)s iterations "
+                            "is too weak."
+                        )
+                        % {"minimum": PBKDF2_MIN_ITERATIONS}
                     )
-                )
+                else:
+                    errors.append(
+                        _(
+                            "wachtwoord_hash: not a password hash in a format this portal can verify "
+                            "(pbkdf2_sha256$…, argon2$… or scrypt$…)."
+                        )
+                    )
         key = ""
         if values.get("totp_secret"):
             try:
