@@ -82,9 +82,13 @@ def identity_label(koppeling: Koppeling) -> str:
     return f"{koppeling.legal_subject_id} / {pseudonym_short(koppeling.acting_subject_id)}"
 
 
-def _identity_label(key: str) -> str:
+def identity_key_label(key: str) -> str:
+    """``EHerkenningIdentity.key`` as the helpdesk reads it: legal subject / short pseudonym."""
     legal, _sep, pseudonym = key.partition(":")
     return f"{legal} / {pseudonym_short(pseudonym)}"
+
+
+_identity_label = identity_key_label
 
 
 def account_blocks(*, account: Account) -> list[Block]:

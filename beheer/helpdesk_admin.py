@@ -134,10 +134,17 @@ class AccountHelpdeskAdminMixin:
         self._helpdesk_check(request, change=True)
         account = self._account(pk)
         lift = helpdesk.helpdesk_blocks_lift(account=account, request=request)
+        kept = ""
+        if lift.identities_kept:
+            kept = " " + _("Not lifted: %(identities)s — tried other usernames too.") % {
+                "identities": ", ".join(helpdesk.identity_key_label(key) for key in lift.identities_kept)
+            }
         if not lift:
-            return self._done(request, account, _("There was no block to lift."), messages.INFO)
+            return self._done(request, account, _("There was no block to lift.") + kept, messages.INFO)
         return self._done(
-            request, account, _("Block lifted: the username and the eHerkenning identities that tried it.")
+            request,
+            account,
+            _("Block lifted: the username and the eHerkenning identities that tried it.") + kept,
         )
 
     def helpdesk_code_view(self, request, pk: int):

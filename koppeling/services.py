@@ -7,7 +7,7 @@ keep their signatures.
 
 import logging
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -481,12 +481,32 @@ def koppel_identities_for_username(*, username: str, account: Account | None = N
     return keys
 
 
+def koppel_identities_trying_others(*, identities: list[str], username: str) -> set[str]:
+    """Those of ``identities`` that also tried another username within the lockout's reach.
+
+    Such an identity is not lifted with one username's block: it may be someone trying many
+    usernames, and the helpdesk spoke with the holder of this one only.
+    """
+    if not identities:
+        return set()
+    since = timezone.now() - lockout.window - lockout.block
+    return set(
+        AuditEvent.objects.filter(
+            action=AuditAction.KOPPEL_ATTEMPT, created_at__gte=since, detail__identity__in=identities
+        )
+        .exclude(detail__username=username_text(username_normalise(username)))
+        .values_list("detail__identity", flat=True)
+    )
+
+
 @dataclass(frozen=True)
 class BlockLift:
-    """What one lift did: whether the username was blocked, and which identities were."""
+    """What one lift did: whether the username was blocked, which identities were lifted, and which
+    were left alone because they also tried other usernames."""
 
     username_was_blocked: bool
     identities_lifted: list[str]
+    identities_kept: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return self.username_was_blocked or bool(self.identities_lifted)
@@ -505,7 +525,7 @@ def koppel_block_lift(
 def koppel_blocks_lift(
     *, username: str, actor: Account, request: HttpRequest | None = None, reason: str = ""
 ) -> BlockLift:
-    """Lift the koppel block of ``username`` and of every identity that tried it; one audit event.
+    """Lift the koppel block of ``username`` and of every identity that tried it (only it); one audit event.
 
     A block is on two counters (design.md §6): the username and the eHerkenning identity that
     typed it. Lifting the username alone leaves the caller's own identity blocked, so his correct
@@ -515,19 +535,27 @@ def koppel_blocks_lift(
     typed = username_normalise(username)
     account = Account.objects.filter(username=typed).first()
     identities = koppel_identities_for_username(username=typed, account=account)
+    others = koppel_identities_trying_others(identities=identities, username=typed)
+    kept = [key for key in identities if key in others]
     with transaction.atomic():
         username_lifted = lockout.reset(username_key(typed))
-        lifted_identities = [key for key in identities if lockout.reset(identity_key(key))]
+        lifted_identities = [
+            key for key in identities if key not in others and lockout.reset(identity_key(key))
+        ]
         detail = {
             "username": username_text(typed),
             "was_blocked": username_lifted,
             "identities": ", ".join(identities),
             "identities_blocked": ", ".join(lifted_identities),
         }
+        if kept:
+            detail["identities_kept"] = ", ".join(kept)
         if reason:
             detail["reason"] = reason
         audit_log(action=AuditAction.KOPPEL_UNBLOCK, actor=actor, obj=account, request=request, detail=detail)
-    return BlockLift(username_was_blocked=username_lifted, identities_lifted=lifted_identities)
+    return BlockLift(
+        username_was_blocked=username_lifted, identities_lifted=lifted_identities, identities_kept=kept
+    )
 
 
 def koppel_identity_block_lift(
@@ -553,6 +581,7 @@ __all__ = [
     "koppel_block_lift",
     "koppel_blocks_lift",
     "koppel_identities_for_username",
+    "koppel_identities_trying_others",
     "koppel_identity_block_lift",
     "link_create",
     "link_undo",
