@@ -142,21 +142,26 @@ class _ReusedTTFont(TTFont):
 
 
 _font_lock = threading.Lock()
+_font_names: dict[str, str] = {}  # kind -> the registered font's name (or the fallback)
 
 
 def _font(kind: str, *, embedded: bool) -> str:
     name, filename, fallback = _FONTS[kind]
     if not embedded:
         return fallback
-    if name in pdfmetrics.getRegisteredFontNames():
-        return name
-    path = _DEJAVU / filename
-    if not path.exists():
-        return fallback
-    with _font_lock:  # parse each font file once per process
-        if name not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(_ReusedTTFont(name, str(path)))
-    return name
+    resolved = _font_names.get(kind)
+    if resolved is None:
+        with _font_lock:  # parse each font file once per process
+            path = _DEJAVU / filename
+            if name in pdfmetrics.getRegisteredFontNames():
+                resolved = name
+            elif path.exists():
+                pdfmetrics.registerFont(_ReusedTTFont(name, str(path)))
+                resolved = name
+            else:
+                resolved = fallback
+            _font_names[kind] = resolved
+    return resolved
 
 
 def _needs_embedded_font(texts) -> bool:
