@@ -214,7 +214,7 @@ def _texts(account: Account) -> list[str]:
 
 def _render(accounts: Iterable[Account], *, title: str, sections: bool) -> bytes:
     accounts = list(accounts)
-    language = translation.get_language()
+    language = translation.get_language() or settings.LANGUAGE_CODE
     # PDF/UA needs every font embedded: DejaVu whenever it is installed (the base fonts otherwise).
     embedded = _DEJAVU.exists() or _needs_embedded_font(text for a in accounts for text in _texts(a))
 
