@@ -449,6 +449,12 @@ class AuditEventAdmin(admin.ModelAdmin):
     def export_view(self, request):
         """The filtered selection as CSV, streamed row by row; the export itself is audited."""
         if not self.has_view_permission(request):
+            audit_log(
+                action=AuditAction.AUDIT_EXPORT,
+                result=AuditResult.REFUSED,
+                request=request,
+                detail={"reason_code": "no_permission"},
+            )
             raise PermissionDenied
         if self._search_invalid(request):
             messages.error(request, _("The filter is not valid (see the dates); nothing was exported."))

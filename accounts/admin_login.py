@@ -128,5 +128,14 @@ class HelpdeskAdminSite(OTPAdminSite):
         if not super().has_permission(request):
             return False
         if settings.HELPDESK_REQUIRE_PASSKEY:
-            return isinstance(getattr(request.user, "otp_device", None), WebAuthnCredential)
+            if isinstance(getattr(request.user, "otp_device", None), WebAuthnCredential):
+                return True
+            # A session verified otherwise (a TOTP code) while only passkeys may open the admin.
+            audit_log(
+                action=AuditAction.ADMIN_LOGIN_FAILED,
+                result=AuditResult.REFUSED,
+                request=request,
+                detail={"username": request.user.get_username()[:150], "reason_code": "passkey_required"},
+            )
+            return False
         return True

@@ -180,7 +180,15 @@ def token_password_change_pending(*, request: HttpRequest, now: datetime | None 
         or device.user_id != account.pk
         or not device.confirmed
     ):
+        # The password, the account or the device changed since the token login: the change is refused.
         request.session.pop(SESSION_PASSWORD_CHANGE, None)
+        audit_log(
+            action=AuditAction.TOKEN_PASSWORD_CHANGE,
+            result=AuditResult.REFUSED,
+            request=request,
+            obj=account,
+            detail={"reason_code": "state_changed"},
+        )
         return None
     return account, device
 

@@ -381,6 +381,13 @@ def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
         upload.status = GebruikersUploadStatus.FAILED
         upload.finished_at = timezone.now()
         upload.save(update_fields=["status", "finished_at"])
+        audit_log(
+            action=AuditAction.BULK_REGISTER,
+            result=AuditResult.REFUSED,
+            actor=beheerder,
+            obj=beheerder,
+            detail={"reason_code": "uploader_not_beheerder", "upload": str(upload.pk)},
+        )
         return upload
     rows = [dict(row) for row in upload.valid_rows if str(row["line"]) not in upload.results]
     refusals = upload_rows_validate(beheerder=beheerder, rows=rows)

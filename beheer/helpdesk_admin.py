@@ -19,10 +19,23 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from accounts.admin_confirm import confirmation_page, confirmed_reason
+from accounts.audit import audit_log
+from accounts.constants import AuditAction, AuditResult
 from accounts.models import Account, BeheerautorisatieToekenning
 from accounts.services import uncovered_rollen_preview
 
 from . import helpdesk
+
+
+def _permission_refused(request, reason_code: str):
+    """A staff member without the helpdesk's permissions opened one of its screens: audited, then 403."""
+    audit_log(
+        action=AuditAction.ADMIN_CHANGE,
+        result=AuditResult.REFUSED,
+        request=request,
+        detail={"reason_code": reason_code, "path": request.path[:200]},
+    )
+    raise PermissionDenied
 
 
 class _HelpdeskChangeList(ChangeList):
@@ -75,9 +88,9 @@ class AccountHelpdeskAdminMixin:
     def _helpdesk_check(self, request, *, change: bool = False) -> None:
         """Only staff with the helpdesk's permissions: view the account and the audit trail; change to act."""
         if not (self.has_view_permission(request) and request.user.has_perm("accounts.view_auditevent")):
-            raise PermissionDenied
+            _permission_refused(request, "helpdesk_view")
         if change and not self.has_change_permission(request):
-            raise PermissionDenied
+            _permission_refused(request, "helpdesk_change")
 
     def _account(self, pk: int) -> Account:
         return get_object_or_404(Account.objects.select_related("organisatie"), pk=pk)
@@ -281,6 +294,12 @@ class OrganisatieHelpdeskAdminMixin:
         from .export import gebruikersbestand_response
 
         if not (self.has_view_permission(request) and request.user.has_perm("accounts.view_account")):
+            audit_log(
+                action=AuditAction.GEBRUIKERSBESTAND_EXPORT,
+                result=AuditResult.REFUSED,
+                request=request,
+                detail={"reason_code": "no_permission", "organisatie": str(pk)},
+            )
             raise PermissionDenied
         organisatie = get_object_or_404(self.model, pk=pk)
         export_format = request.GET.get("format", "csv")

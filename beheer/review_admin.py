@@ -16,6 +16,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.audit import audit_log
+from accounts.constants import AuditAction, AuditResult
 from accounts.models import RolToekenning
 
 from .models import AccessReview, AccessReviewDecision
@@ -111,6 +113,13 @@ class AccessReviewAdmin(admin.ModelAdmin):
             try:
                 kept = review_helpdesk_keep(review=cycle, helpdesk=request.user, request=request)
             except ValidationError as error:
+                audit_log(
+                    action=AuditAction.ACCESS_REVIEW_DECIDE,
+                    result=AuditResult.REFUSED,
+                    request=request,
+                    obj=cycle.organisatie,
+                    detail={"reason_code": "not_overdue", "review": str(cycle.pk)},
+                )
                 self.message_user(request, f"{cycle.organisatie}: {' '.join(error.messages)}", messages.ERROR)
             else:
                 self.message_user(

@@ -65,10 +65,12 @@ _PHONE_LIKE = re.compile(r"[+\-][\d\s()./\-]*")
 class UploadError(Exception):
     """The file as a whole cannot be used; ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, message: str, *, status: int = 400):
+    def __init__(self, message: str, *, status: int = 400, security: str = ""):
         super().__init__(message)
         self.message = message
         self.status = status
+        # A refusal for a security reason (a formula, a zip bomb): the view audits it under this code.
+        self.security = security
 
 
 @dataclass
@@ -161,7 +163,8 @@ def _rows(table: list[tuple[int, list[str]]]) -> ParsedFile:
                         "Cell %(cell)s contains a formula (it starts with %(char)s). Formulas are not read: "
                         "make the cell plain text and upload the file again."
                     )
-                    % {"cell": _cell_name(index, line), "char": text[0]}
+                    % {"cell": _cell_name(index, line), "char": text[0]},
+                    security="formula",
                 )
     if not table:
         raise UploadError(_("The file is empty."))
@@ -241,7 +244,9 @@ def _xlsx_table(data: bytes) -> list[tuple[int, list[str]]]:
         raise UploadError(_("This is not an Excel file (.xlsx). Upload a .xlsx or a .csv file.")) from error
     if unpacked > MAX_UNPACKED_BYTES:
         raise UploadError(
-            _("The Excel file is too large when unpacked. Split it into several files."), status=413
+            _("The Excel file is too large when unpacked. Split it into several files."),
+            status=413,
+            security="unpacked_size",
         )
     table = []
     try:

@@ -18,6 +18,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.audit import audit_log
+from accounts.constants import AuditAction, AuditResult
 from accounts.models import Account, RolToekenning
 
 from . import bulk, selectors, services, uploads
@@ -485,6 +487,14 @@ def gebruikers_upload(request):
     try:
         parsed = uploads.upload_read(uploaded)
     except uploads.UploadError as error:
+        if error.security:
+            audit_log(
+                action=AuditAction.BULK_UPLOAD,
+                result=AuditResult.REFUSED,
+                actor=request.user,
+                request=request,
+                detail={"reason_code": error.security, "filename": (uploaded.name or "")[:200]},
+            )
         form.add_error("file", error.message)
         return _upload_page(request, form, status=error.status)
     upload = bulk.gebruikers_upload_create(
