@@ -360,6 +360,56 @@ def gebruikers_upload_confirm(
         transaction.on_commit(lambda: gebruikers_upload_run_task.delay(upload_id))
 
 
+def _chunk_rights_recheck(*, beheerder: Account, rows: list[dict], upload: GebruikersUpload) -> list[dict]:
+    """Her rights again, inside the chunk's transaction: the rows she may still register.
+
+    Her beheerautorisaties are locked for the chunk (a revocation waits for it, or it sees the
+    revocation), so a beheerautorisatie revoked while the file runs stops the grants of every later
+    chunk: a row asking for a role no longer covered is refused (and audited), and when she is no
+    beheerder at all any more, every row is.
+    """
+    from accounts.models import BeheerautorisatieToekenning
+
+    held = list(
+        BeheerautorisatieToekenning.objects.select_for_update()
+        .filter(account=beheerder)
+        .values_list("beheerautorisatie_id", flat=True)
+    )
+    if not rows:
+        return rows
+    if not held or not selectors.beheerder_is(account=beheerder):
+        for row in rows:
+            row["errors"] = [_("You are no longer a beheerder: this row was not registered.")]
+        audit_log(
+            action=AuditAction.BULK_REGISTER,
+            result=AuditResult.REFUSED,
+            actor=beheerder,
+            obj=beheerder,
+            detail={"reason_code": "uploader_not_beheerder", "upload": str(upload.pk)},
+        )
+        return []
+    covered = set(Rol.objects.filter(beheerautorisaties__in=held).values_list("pk", flat=True))
+    codes = dict(
+        Rol.objects.filter(pk__in={p[0] for row in rows for p in row["role_ids"]}).values_list("pk", "code")
+    )
+    allowed, refusals = [], []
+    for row in rows:
+        uncovered = [pair for pair in row["role_ids"] if pair[0] not in covered]
+        if not uncovered:
+            allowed.append(row)
+            continue
+        row["errors"] = [
+            _("Your beheerautorisaties do not cover the role %(rol)s.") % {"rol": codes.get(pair[0], "")}
+            for pair in uncovered
+        ]
+        refusals.extend(
+            RoleRefusal("rol_not_covered", rol_code=codes.get(pair[0], ""), line=row["line"])
+            for pair in uncovered
+        )
+    role_refusals_audit(beheerder=beheerder, refusals=refusals, upload=upload)
+    return allowed
+
+
 def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
     """Register the valid rows of a confirmed file (the Celery task's work).
 
@@ -408,7 +458,9 @@ def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
             # One transaction per chunk with the chunk's results, so the page sees the progress and a
             # task that dies half-way never leaves a registered row without its result.
             with transaction.atomic():
-                valid = [row for row in chunk if not row["errors"]]
+                valid = _chunk_rights_recheck(
+                    beheerder=beheerder, rows=[row for row in chunk if not row["errors"]], upload=upload
+                )
                 try:
                     with transaction.atomic():
                         results = _register_chunk(
