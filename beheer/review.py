@@ -361,7 +361,7 @@ def review_decide(
 
 
 def review_helpdesk_keep(
-    *, review: AccessReview, helpdesk: Account, request: HttpRequest | None = None
+    *, review: AccessReview, helpdesk: Account, request: HttpRequest | None = None, reason: str = ""
 ) -> int:
     """The helpdesk's decision on an overdue cycle: keep every role nobody decided on, and close it.
 
@@ -404,7 +404,12 @@ def review_helpdesk_keep(
             ],
             actor=helpdesk,
             ip=_client_ip(request),
-            detail={"decision": "keep", "review_id": review.pk, "by": "helpdesk"},
+            detail={
+                "decision": "keep",
+                "review_id": review.pk,
+                "by": "helpdesk",
+                **({"reason": reason} if reason else {}),
+            },
         )
         _complete_if_done(review=review, by=helpdesk, now=now, request=request)
     return len(undecided)

@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.admin_confirm import bulk_confirmation
 from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 from accounts.models import RolToekenning
@@ -108,10 +109,31 @@ class AccessReviewAdmin(admin.ModelAdmin):
         permissions=["decide"],
     )
     def keep_undecided(self, request, queryset):
-        """Close overdue cycles the beheerders left open; each kept role is audited as the helpdesk's."""
+        """Close overdue cycles the beheerders left open; each kept role is audited as the helpdesk's.
+
+        Through the confirmation page with a reason (audited with each kept role): nothing changes before.
+        """
+        reason, page = bulk_confirmation(
+            self,
+            request,
+            queryset,
+            title=_("Keep the undecided roles?"),
+            changes=[
+                _(
+                    "The roles nobody decided on in %(organisatie)s are kept, by you, "
+                    "and the review completed."
+                )
+                % {"organisatie": cycle.organisatie}
+                for cycle in queryset.select_related("organisatie")
+            ],
+        )
+        if page is not None:
+            return page
         for cycle in queryset:
             try:
-                kept = review_helpdesk_keep(review=cycle, helpdesk=request.user, request=request)
+                kept = review_helpdesk_keep(
+                    review=cycle, helpdesk=request.user, request=request, reason=reason
+                )
             except ValidationError as error:
                 audit_log(
                     action=AuditAction.ACCESS_REVIEW_DECIDE,

@@ -405,9 +405,16 @@ def test_helpdesk_keeps_the_undecided_roles_of_an_overdue_review_and_it_complete
     not_yet = AccessReview.objects.create(
         organisatie=OrganisatieFactory(), started_at=now, due_at=now + timedelta(days=5)
     )
+    data = {"action": "keep_undecided", "_selected_action": [cycle.pk, not_yet.pk]}
+    # Without the confirmation page's reason nothing changes: the page asks for it.
+    page = admin_client.post(reverse("admin:beheer_accessreview_changelist"), data)
+    assert page.status_code == 200
+    assert "De rollen zonder besluit behouden?" in page.content.decode()
+    assert not AccessReviewDecision.objects.filter(toekenning_id=undecided.pk).exists()
+    assert AccessReview.objects.get(pk=cycle.pk).completed_at is None
     response = admin_client.post(
         reverse("admin:beheer_accessreview_changelist"),
-        {"action": "keep_undecided", "_selected_action": [cycle.pk, not_yet.pk]},
+        {**data, "confirmed": "yes", "reason": "Beheerder onbereikbaar, ticket 4411"},
         follow=True,
     )
     html = response.content.decode()
@@ -418,7 +425,10 @@ def test_helpdesk_keeps_the_undecided_roles_of_an_overdue_review_and_it_complete
     decision = AccessReviewDecision.objects.get(toekenning_id=undecided.pk)
     assert decision.decision == "keep" and decision.decided_by_id == helpdesk.pk
     assert AuditEvent.objects.filter(
-        action="access_review.decide", actor_id=helpdesk.pk, object_id=str(undecided.pk)
+        action="access_review.decide",
+        actor_id=helpdesk.pk,
+        object_id=str(undecided.pk),
+        detail__reason="Beheerder onbereikbaar, ticket 4411",
     ).exists()
     assert AccessReview.objects.get(pk=not_yet.pk).completed_at is None
 
