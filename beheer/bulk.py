@@ -282,6 +282,13 @@ def upload_rows_validate(*, beheerder: Account, rows: list[dict]) -> list[RoleRe
     return refusals
 
 
+def gebruikers_uploads_purge(*, now=None) -> int:
+    """Delete expired uploads (of anyone): they hold personal data nobody will confirm. Daily by beat, and
+    at each new upload; returns how many went."""
+    deleted, _per_model = GebruikersUpload.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    return deleted
+
+
 def gebruikers_upload_create(
     *, beheerder: Account, parsed: ParsedFile, filename: str, request: HttpRequest | None = None
 ) -> GebruikersUpload:
@@ -290,7 +297,7 @@ def gebruikers_upload_create(
     Expired uploads (of anyone) are purged here: they hold personal data nobody will confirm.
     """
     now = timezone.now()
-    GebruikersUpload.objects.filter(expires_at__lte=now).delete()
+    gebruikers_uploads_purge(now=now)
     refusals = upload_rows_validate(beheerder=beheerder, rows=parsed.rows)
     upload = GebruikersUpload.objects.create(
         beheerder=beheerder,

@@ -12,3 +12,11 @@ def gebruikers_upload_run_task(upload_id: str) -> int:
 
     upload = gebruikers_upload_run(upload_id=upload_id)
     return upload.processed if upload is not None else 0
+
+
+@shared_task
+def gebruikers_uploads_purge_task() -> int:
+    """Delete the expired files of users (personal data nobody will confirm); daily by beat."""
+    from .bulk import gebruikers_uploads_purge
+
+    return gebruikers_uploads_purge()

@@ -574,6 +574,11 @@ CELERY_BEAT_SCHEDULE["access-review-reminders"] = {
     "task": "beheer.review_tasks.access_review_reminders",
     "schedule": crontab(hour=6, minute=41),
 }
+# Files of users nobody confirmed within their validity: deleted daily, not only at the next upload.
+CELERY_BEAT_SCHEDULE["purge-expired-gebruikers-uploads"] = {
+    "task": "beheer.tasks.gebruikers_uploads_purge_task",
+    "schedule": crontab(hour=4, minute=23),
+}
 
 # The version of the terms of use (/gebruiksvoorwaarden/) that the koppel wizard records as accepted.
 TERMS_VERSION = env.str("TERMS_VERSION", default="2022-1")
