@@ -19,8 +19,7 @@ from datetime import timedelta
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -89,12 +88,12 @@ class RoleCatalogue:
         wanted = {value.upper() for value in kenmerk_values} - set(kenmerken)
         foreign = set()
         if wanted:
-            query = Q()
-            for value in wanted:
-                query |= Q(waarde__iexact=value)
+            # One IN over the upper-cased value, not an OR of iexact per value: SQLite refuses an
+            # expression tree deeper than 1000 (a file with many unknown kenmerken).
             foreign = {
                 value.upper()
-                for value in Kenmerk.objects.filter(query)
+                for value in Kenmerk.objects.annotate(waarde_upper=Upper("waarde"))
+                .filter(waarde_upper__in=sorted(wanted))
                 .exclude(organisatie_id=beheerder.organisatie_id)
                 .values_list("waarde", flat=True)
             }
