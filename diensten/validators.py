@@ -8,6 +8,7 @@ tokens of a removed or unlinked account stop working.
 
 import hashlib
 import json
+from contextvars import ContextVar
 
 from django.urls import reverse
 from oauth2_provider.models import AccessToken, Application, get_grant_model
@@ -18,6 +19,10 @@ from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 
 from . import client_auth, selectors, services
+
+# The clients loaded during one HTTP request, for views that run oauthlib more than once on it
+# (views.DienstAuthorizationView sets and resets it); None outside such a view.
+clients_of_request: ContextVar[dict | None] = ContextVar("clients_of_request", default=None)
 
 
 class DienstValidator(OAuth2Validator):
@@ -59,13 +64,21 @@ class DienstValidator(OAuth2Validator):
         return dienst is None or dienst.token_endpoint_auth_method != client_auth.PRIVATE_KEY_JWT
 
     def _load_application(self, client_id, request):
-        # The Dienst with the client, in one query (client authentication and the claims need it);
+        # The Dienst with the client, in one query (client authentication and the claims need it),
+        # and once per HTTP request (the authorization view validates twice: clients_of_request);
         # django-oauth-toolkit then checks and keeps it as it keeps a client it loaded itself.
         if request.client is None and client_id:
-            try:
-                request.client = Application.objects.select_related("dienst").get(client_id=client_id)
-            except (Application.DoesNotExist, ValueError):
-                pass
+            known = clients_of_request.get()
+            if known is not None and client_id in known:
+                request.client = known[client_id]
+            else:
+                try:
+                    request.client = Application.objects.select_related("dienst").get(client_id=client_id)
+                except (Application.DoesNotExist, ValueError):
+                    pass
+                else:
+                    if known is not None:
+                        known[client_id] = request.client
         return super()._load_application(client_id, request)
 
     def client_authentication_required(self, request, *args, **kwargs):

@@ -23,6 +23,7 @@ from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 
 from . import selectors, services
+from .validators import clients_of_request
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -49,10 +50,16 @@ class DienstAuthorizationView(AuthorizationView):
                 return redirect_to_login(
                     f"{request.path}?{query.urlencode()}", resolve_url(self.get_login_url())
                 )
-        return super().get(request, *args, **kwargs)
+        reset = clients_of_request.set({})  # the client and its Dienst read once (validators.py)
+        try:
+            return super().get(request, *args, **kwargs)
+        finally:
+            clients_of_request.reset(reset)
 
     def create_authorization_response(self, request, scopes, credentials, allow):
-        dienst = selectors.dienst_for_client(client=self.oauth2_data.get("application"))
+        application = self.oauth2_data.get("application")
+        known = (clients_of_request.get() or {}).get(getattr(application, "client_id", None))
+        dienst = selectors.dienst_for_client(client=known if known is not None else application)
         account = request.user
         reason = ""
         if dienst is None or not dienst.enabled:
