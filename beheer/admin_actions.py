@@ -123,21 +123,35 @@ def lift_block(modeladmin, request, queryset):
         request,
         queryset,
         title=_("Lift the koppel block?"),
-        what=_("the block of the username and of the eHerkenning identities that tried it is lifted"),
+        what=_(
+            "the block of the username and of the eHerkenning identities that tried it is lifted "
+            "(an identity that also tried other usernames stays blocked)"
+        ),
     )
     if page is not None:
         return page
-    lifted, skipped = 0, []
+    lifted, skipped, kept = 0, [], []
     for account in queryset:
-        if koppel_services.koppel_block_lift(
+        lift = koppel_services.koppel_blocks_lift(
             username=account.username, actor=request.user, request=request, reason=reason
-        ):
+        )
+        if lift:
             lifted += 1
         else:
             skipped.append(_("%(account)s (not blocked)") % {"account": account})
+        kept += [key for key in lift.identities_kept if key not in kept]
         _audit(request, account, "lift_block", reason)
     message = ngettext("Block lifted for %(count)s account.", "Block lifted for %(count)s accounts.", lifted)
     _report(modeladmin, request, lifted, skipped, message % {"count": lifted})
+    if kept:
+        from .helpdesk import identity_key_label
+
+        modeladmin.message_user(
+            request,
+            _("Not lifted: %(identities)s — tried other usernames too.")
+            % {"identities": ", ".join(identity_key_label(key) for key in kept)},
+            messages.WARNING,
+        )
 
 
 @admin.action(description=_("Revoke all beheerautorisaties"), permissions=["change"])

@@ -47,3 +47,26 @@ def test_an_identity_that_also_tried_other_usernames_stays_blocked_and_the_helpd
     event = AuditEvent.objects.filter(action="koppel.unblock").latest("id")
     assert guesser.key in event.detail["identities_kept"]
     assert guesser.key not in event.detail["identities_blocked"]
+
+
+def test_the_bulk_lift_says_on_its_page_and_in_its_result_which_identity_stays_blocked(
+    admin_client,  # noqa: F811
+    gebruiker,
+):
+    from django.urls import reverse
+
+    other = AccountFactory(organisatie=gebruiker.organisatie)
+    guesser = identity_for(gebruiker, pseudonym="raadt-ook-in-bulk")
+    koppel_attempt(identity=guesser, username=other.username, code=WRONG, ip="192.0.2.9")
+    for _attempt in range(LIMIT):
+        koppel_attempt(identity=guesser, username=gebruiker.username, code=WRONG, ip="192.0.2.9")
+    changelist = reverse("admin:accounts_account_changelist")
+    data = {"action": "lift_block", "_selected_action": [gebruiker.pk]}
+    page = admin_client.post(changelist, data).content.decode()
+    assert "ook andere gebruikersnamen probeerde, blijft geblokkeerd" in page
+    response = admin_client.post(
+        changelist, {**data, "confirmed": "yes", "reason": "Beller, ticket 12"}, follow=True
+    )
+    html = response.content.decode()
+    assert "Niet opgeheven:" in html and "probeerde ook andere gebruikersnamen" in html
+    assert KoppelAttemptCounter.objects.get(key=f"i:{guesser.key}").blocked_until is not None
