@@ -386,12 +386,8 @@ class BeheerderFormulier(models.Model):
         Account, on_delete=models.CASCADE, related_name="beheerder_formulieren", verbose_name=_("account")
     )
     kind = models.CharField(_("kind of form"), max_length=16, choices=Kind.choices, default=Kind.AANMELDING)
-    has_account = models.BooleanField(
-        _("2.2 Already has a Mijn DUO Zakelijk account"), null=True, blank=True
-    )
-    keep_as_user = models.BooleanField(
-        _("4.1 Keeps using the account as user"), null=True, blank=True
-    )
+    has_account = models.BooleanField(_("2.2 Already has a Mijn DUO Zakelijk account"), null=True, blank=True)
+    keep_as_user = models.BooleanField(_("4.1 Keeps using the account as user"), null=True, blank=True)
     signatory_name = models.CharField(_("5.1 Name of the signatory"), max_length=200, blank=True)
     signatory_job_title = models.CharField(_("5.1 Job title of the signatory"), max_length=200, blank=True)
     signatory_email = models.EmailField(_("5.1 E-mail address of the signatory"), blank=True)
