@@ -456,22 +456,25 @@ minutes before the recorded run). Ratios are measured within one run.
   plain values. The XLSX is not streamed (a workbook is a zip) and misses 3 s under this load: the rows
   cost what the CSV costs, openpyxl's per-cell writer about twice that again (XlsxWriter, tried on the
   same rows, was only 1.4–1.7× faster than openpyxl, not worth a second library).
-- **P9** (missed; 2026-11-29, load 6–8 on two cores while other helpers' test suites ran). The first
-  code cost 11 statements for the authorize redirect, 27 for the token exchange and 5 for userinfo:
-  django-oauth-toolkit reads the grant of the code seven times in one token request (scopes, the code,
-  PKCE challenge and method, redirect URI, nonce, RFC 8707 resource), then decodes the ID token it has
-  just saved to read it back, and reads the new access token back for a signal nothing listens to.
-  The validator (`diensten/validators.py`) now reads the grant once per request with its user and
-  organisation, loads the client with its Dienst and the access token with its hand-off and Dienst,
-  and takes the ID token from the request: 10, 15 and 2 statements. Measured back to back on the same
-  machine against the old code (a worktree of the commit before): token p50 96 → 62 ms (22× → 18× the
-  bare view of the same round), authorize 48 → 46 ms (10 statements, of them 3 writes: audit, grant,
-  hand-off), userinfo 31 → 33 req/s against a bare view of 530–760 req/s (ratio 0.03 → 0.06; the first
-  load round of each run was near zero). Under this load every round trip to PostgreSQL gives up the
-  CPU and waits for a run-queue slot (~4 ms a statement in these figures, while `SELECT 1` itself takes
-  0.09 ms p50), so the bare view, with none, is ~15–20× faster than any view that reads the database;
-  the 10 ms and 0.5× targets need an idle machine to judge. The RSA signing key is already parsed once
-  per process (django-oauth-toolkit's `jwk_from_pem` is cached); the pairwise `sub` is one HMAC.
+- **P9** (2026-11-29, at load ~1.5–2: authorize p50 9.8 ms met; token 15.8 ms and userinfo 0.10× missed). The first code cost 11 statements for the authorize redirect, 27 for
+  the token exchange and 5 for userinfo: django-oauth-toolkit loads the client three times in one
+  authorization request, reads the grant of the code seven times in one token request (scopes, the
+  code, PKCE challenge and method, redirect URI, nonce, RFC 8707 resource), decodes the ID token it
+  has just saved to read it back, and reads the new access token back for a signal nothing listens
+  to. The validator (`diensten/validators.py`) now reads the client with its Dienst once per request,
+  the grant once with its user and organisation, the access token with its hand-off and Dienst, and
+  takes the ID token from the request: 8, 15 and 2 statements (`tests/diensten/test_query_counts.py`
+  asserts them). Measured back to back against the code before (a worktree of that commit), at load
+  ~1.5–2: authorize p50 14.8 → 10.0 ms (10.7× → 8.7× the bare view of the same round), token
+  28.8 → 15.5 ms (20.9× → 13.5×); userinfo 119 → 180 req/s (bare view 1,270 and 1,650–2,670 req/s in
+  those runs: ratio 0.09 → 0.11). At load 6–8 (the first run) every round trip to PostgreSQL gave up
+  the CPU and waited for a run-queue slot (~4 ms a statement, while `SELECT 1` takes 0.09 ms p50):
+  token 96 → 62 ms. What remains is django-oauth-toolkit's and oauthlib's Python per request and the
+  writes the flow needs (authorize: audit event, grant, hand-off; token: ID token, access token,
+  hand-off link, audit event, grant deleted); userinfo stays far from 0.5× a view that does nothing —
+  it authenticates a bearer token and reads the current rollen on every request, by design (a revoked
+  rol is gone at once). The RSA signing key is parsed once per process (django-oauth-toolkit's
+  `jwk_from_pem` is cached); the pairwise `sub` is one HMAC.
 
 ## Reproduce
 
