@@ -32,8 +32,10 @@ class TokenPasswordChangeForm(SetPasswordForm):
             raise forms.ValidationError(_("Choose a password other than the temporary one."))
         return password
 
-    def save(self, commit=True):  # the service stores it (token_password_change_complete)
-        raise NotImplementedError
+    def save(self, commit=True):
+        # SetPasswordForm.save() would store the password outside the audited service, which also
+        # re-checks the switch rules and logs the user in: token_password_change_complete stores it.
+        raise TypeError("use accounts.token_login.token_password_change_complete, not the form's save()")
 
 
 @never_cache

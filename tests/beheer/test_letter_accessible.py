@@ -224,7 +224,6 @@ def test_the_bulk_letters_download_is_the_tagged_document(beheer_client, beheerd
 # --- the embedded fonts are made once and reused ----------------------------------------------------
 
 
-@pytest.mark.skipif(not (_DEJAVU / "DejaVuSans.ttf").exists(), reason="DejaVu not installed")
 def test_reused_font_subsets_write_the_same_pdf_as_reportlab_s_own_font(monkeypatch):
     """The prepared subsets (font file, widths, ToUnicode) are byte for byte what ReportLab makes
     for each document, also when taken from the cache for a second document or other characters."""
