@@ -182,3 +182,81 @@ def test_other_organisations_users_never_appear(beheer_client, people, other_geb
 def test_list_needs_a_beheerautorisatie(client, organisatie):
     client.force_login(AccountFactory(organisatie=organisatie))
     assert client.get(URL, {"status": "gekoppeld"}).status_code == 403
+
+
+def test_status_filter_and_sort_agree_with_the_status_column_for_every_history(organisatie, beheerder):
+    """The SQL rule (filter, sort) and the Python rule (the column) give every account the same status.
+
+    Every combination of removed, blocked, active link, an earlier link that ended, and code mails and
+    codes before or after that end.
+    """
+    from itertools import product
+
+    from beheer.constants import ACTIVATION_CODE_EMAIL_TEMPLATE
+    from beheer.selectors import (
+        STATUS_RANK,
+        ListFilter,
+        accounts_list_page_for_beheerder,
+        accounts_with_status,
+    )
+    from koppeling.models import ActivationCode
+    from tests.factories import OrganisatieFactory
+
+    now = timezone.now()
+    ended_at = now - timedelta(days=5)
+    moments = [None, now - timedelta(days=10), now - timedelta(days=1)]
+    other = OrganisatieFactory()
+    for number, (removed, blocked, linked, unlinked, mail_at, code_at) in enumerate(
+        product([False, True], [False, True], [False, True], [False, True], moments, moments)
+    ):
+        for owner in (organisatie, other):
+            account = AccountFactory(
+                organisatie=owner,
+                name=f"Combinatie {number:03d}",
+                removed_at=now if removed else None,
+                is_active=not removed,
+            )
+            if owner == other:
+                continue
+            if blocked:
+                KoppelAttemptCounter.objects.create(
+                    key=f"u:{account.username}", failures=5, blocked_until=now + timedelta(minutes=15)
+                )
+            if unlinked:
+                KoppelingFactory(account=account, ended_at=ended_at)
+            if linked:
+                KoppelingFactory(account=account)
+            if mail_at:
+                EmailOutbox.objects.create(
+                    to=account.email,
+                    template=ACTIVATION_CODE_EMAIL_TEMPLATE,
+                    account=account,
+                    message_id=f"<combi-{number}@x>",
+                    created_at=mail_at,
+                )
+            if code_at:
+                ActivationCode.objects.create(
+                    account=account, code_hash="x", created_at=code_at, expires_at=code_at + timedelta(days=1)
+                )
+    # another organisation's users, all linked: never in this list, whatever the filter
+    for account in Account.objects.filter(organisatie=other):
+        KoppelingFactory(account=account)
+
+    def listed(**filters):
+        page, rows = accounts_list_page_for_beheerder(
+            beheerder=beheerder, filters=ListFilter(**filters), per_page=1000, now=now
+        )
+        return rows
+
+    everyone = listed(status="verwijderd") + listed()
+    by_status = {}
+    for account in accounts_with_status(accounts=everyone):
+        by_status.setdefault(account.status, set()).add(account.pk)
+    assert len(by_status) == 6, sorted(by_status)
+    for status, pks in by_status.items():
+        assert {account.pk for account in listed(status=status)} == pks, status
+
+    ranks = [STATUS_RANK[account.status] for account in listed(sort="status")]
+    assert ranks == sorted(ranks) and len(ranks) == len(everyone) - len(by_status["verwijderd"])
+    ranks = [STATUS_RANK[account.status] for account in listed(sort="status", descending=True)]
+    assert ranks == sorted(ranks, reverse=True)
