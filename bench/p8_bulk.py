@@ -10,7 +10,7 @@ Baseline in the same run: the same 300 users registered one at a time through th
 
 Gebruikersbestand: an organisation of 10,000 users (a quarter linked, each with a role) exported
 from gunicorn on loopback (the production server config), one request at a time: time to the first
-byte of the body, to the first user row, and to the end, for CSV (streamed) and XLSX. Baselines in
+byte of the body, to the first user row, and to the end, for CSV and XLSX (both streamed). Baselines in
 the same server: the bare view behind the same login (bench/urls.py), and the export of an
 organisation of 1,000 users (10× fewer rows should cost about 10× less).
 
@@ -194,8 +194,9 @@ def run(*, users: int, rounds: int, export_users: int) -> dict:
                     "csv": "/beheer/gebruikersbestand/?format=csv",
                     "xlsx": "/beheer/gebruikersbestand/?format=xlsx",
                 }
-                for _warm in range(2):
+                for _warm in range(2):  # both formats: the first XLSX in a worker imports openpyxl
                     _fetch(PORT, paths["csv"], cookies["big"])
+                    _fetch(PORT, paths["xlsx"], cookies["big"])
                     _fetch(PORT, "/bench/bare-login/", cookies["big"])
                 for number in range(rounds):
                     for fmt in ("csv", "xlsx"):
@@ -206,7 +207,8 @@ def run(*, users: int, rounds: int, export_users: int) -> dict:
                         f"P8 export round {number + 1}: CSV {export_users} users first byte "
                         f"{export['csv_big'][-1]['first_byte_ms']:.0f} ms, first row "
                         f"{export['csv_big'][-1]['first_row_ms']:.0f} ms, complete "
-                        f"{export['csv_big'][-1]['complete_ms']:.0f} ms; XLSX complete "
+                        f"{export['csv_big'][-1]['complete_ms']:.0f} ms; XLSX first byte "
+                        f"{export['xlsx_big'][-1]['first_byte_ms']:.0f} ms, complete "
                         f"{export['xlsx_big'][-1]['complete_ms']:.0f} ms; {export_users // 10} users CSV "
                         f"{export['csv_small'][-1]['complete_ms']:.0f} ms; bare view behind login "
                         f"{export['bare_login'][-1]['complete_ms']:.1f} ms",
@@ -218,6 +220,7 @@ def run(*, users: int, rounds: int, export_users: int) -> dict:
 
             csv_first = figure("csv_big", "first_byte_ms")
             csv_complete = figure("csv_big", "complete_ms")
+            xlsx_first = figure("xlsx_big", "first_byte_ms")
             xlsx_complete = figure("xlsx_big", "complete_ms")
             return {
                 "users": users,
@@ -229,7 +232,7 @@ def run(*, users: int, rounds: int, export_users: int) -> dict:
                 "csv_first_row_ms": figure("csv_big", "first_row_ms"),
                 "csv_complete_ms": csv_complete,
                 "csv_bytes": export["csv_big"][-1]["bytes"],
-                "xlsx_first_byte_ms": figure("xlsx_big", "first_byte_ms"),
+                "xlsx_first_byte_ms": xlsx_first,
                 "xlsx_complete_ms": xlsx_complete,
                 "csv_small_complete_ms": figure("csv_small", "complete_ms"),
                 "xlsx_small_complete_ms": figure("xlsx_small", "complete_ms"),
@@ -255,6 +258,7 @@ def run(*, users: int, rounds: int, export_users: int) -> dict:
                 "pass_bulk": sorted(bulk)[len(bulk) // 2] <= 10,
                 "pass_export": csv_first["median"] <= 200
                 and csv_complete["median"] <= 3000
+                and xlsx_first["median"] <= 200
                 and xlsx_complete["median"] <= 3000,
             }
     finally:
