@@ -8,10 +8,10 @@ its confirmation mail is in the outbox and published. Timed from the upload to t
 Baseline in the same run: the same 300 users registered one at a time through the same services
 (``gebruiker_register`` + ``rol_assign`` twice per user), with no HTTP, no preview, no task.
 
-Gebruikersbestand: an organisation of 10,000 users (a quarter linked, each with a role) exported
-from gunicorn on loopback (the production server config), one request at a time: time to the first
-byte of the body, to the first user row, and to the end, for CSV and XLSX (both streamed). Baselines in
-the same server: the bare view behind the same login (bench/urls.py), and the export of an
+Gebruikersbestand: an organisation of 10,000 users (P3's: two roles each, a quarter linked, codes,
+blocks, one in twenty removed and so not in the file) exported from gunicorn on loopback (the
+production server config), one request at a time: time to the first byte of the body, to the first
+user row, and to the end, for CSV and XLSX (both streamed). Baselines in the same server: the bare view behind the same login (bench/urls.py), and the export of an
 organisation of 1,000 users (10× fewer rows should cost about 10× less).
 
     .venv/bin/python -m bench.p8_bulk [--users 300] [--rounds 3] [--export-users 10000]
@@ -113,20 +113,10 @@ def _baseline_round(*, users: int, tag: str) -> float:
 
 
 def _export_organisation(users: int):
-    from accounts.models import Account, Rol, RolToekenning
+    """P3's organisation with history: two roles each, links, unlinks, codes, blocks, removed users."""
     from bench.p2_p3_web import _organisation_with_users
-    from tests.factories import KenmerkFactory
 
-    beheerder = _organisation_with_users(users)
-    kenmerk = KenmerkFactory(organisatie=beheerder.organisatie, waarde=beheerder.organisatie.instellingscode)
-    osr = Rol.objects.get(code="osr")
-    RolToekenning.objects.bulk_create(
-        [
-            RolToekenning(account_id=pk, rol=osr, kenmerk=kenmerk)
-            for pk in Account.objects.filter(organisatie=beheerder.organisatie).values_list("pk", flat=True)
-        ],
-        batch_size=2000,
-    )
+    beheerder, _rol, _kenmerk = _organisation_with_users(users)
     return beheerder
 
 
