@@ -133,6 +133,12 @@ USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._]{2,31}$")
 # work factor.
 IMPORTABLE_HASH_ALGORITHMS = ("pbkdf2_sha256", "argon2", "scrypt")
 PBKDF2_MIN_ITERATIONS = 260_000
+# Argon2 at least at OWASP's smallest recommended setting (19 MiB, two passes); scrypt at least at
+# Django's own work factor (N = 2**14, r = 8).
+ARGON2_MIN_MEMORY_KIB = 19_456
+ARGON2_MIN_TIME_COST = 2
+SCRYPT_MIN_WORK_FACTOR = 2**14
+SCRYPT_MIN_BLOCK_SIZE = 8
 # The organisation column holds one of its numbers; these identify an organisation on their own.
 ORGANISATIE_NUMBER_FIELDS = [
     "instellingscode",
@@ -215,6 +221,14 @@ def password_hash_check(encoded: str) -> None:
         raise ValueError("malformed") from error
     if hasher.algorithm == "pbkdf2_sha256" and decoded["iterations"] < PBKDF2_MIN_ITERATIONS:
         raise ValueError("too few iterations")
+    if hasher.algorithm == "argon2" and (
+        decoded["memory_cost"] < ARGON2_MIN_MEMORY_KIB or decoded["time_cost"] < ARGON2_MIN_TIME_COST
+    ):
+        raise ValueError("too little work")
+    if hasher.algorithm == "scrypt" and (
+        decoded["work_factor"] < SCRYPT_MIN_WORK_FACTOR or decoded["block_size"] < SCRYPT_MIN_BLOCK_SIZE
+    ):
+        raise ValueError("too little work")
 
 
 class TokenUsersImport:
@@ -270,6 +284,19 @@ class TokenUsersImport:
                             "is too weak."
                         )
                         % {"minimum": PBKDF2_MIN_ITERATIONS}
+                    )
+                elif str(error) == "too little work":
+                    errors.append(
+                        _(
+                            "wachtwoord_hash: argon2 needs at least %(memory)s KiB and %(passes)s passes, "
+                            "scrypt at least N=%(n)s and r=%(r)s: this hash is too weak."
+                        )
+                        % {
+                            "memory": ARGON2_MIN_MEMORY_KIB,
+                            "passes": ARGON2_MIN_TIME_COST,
+                            "n": SCRYPT_MIN_WORK_FACTOR,
+                            "r": SCRYPT_MIN_BLOCK_SIZE,
+                        }
                     )
                 else:
                     errors.append(
