@@ -239,10 +239,10 @@ def gebruikersbestand_csv(*, organisatie_id: int) -> Iterator[str]:
 # after the last row (3.2 s for 10,000 users at load, P8). The maintained streaming packages on PyPI
 # don't change that: stream-zip (sound) would only replace the zip layer, which the standard
 # library's zipfile already streams to an unseekable file (data descriptors, Python ≥ 3.6), and
-# xlsx-streaming rests on the unmaintained zipstream 1.1.4 (2016) and removes no character that
-# XML forbids. So openpyxl still writes every fixed part of the package (content types, workbook,
-# styles, theme, properties) and the frame of the worksheet; only the worksheet's rows are written
-# here, as inline strings, and compressed into the response while the rows are read.
+# xlsx-streaming rests on zipstream, whose last release (1.1.4) dates from 2016. So openpyxl still
+# writes every fixed part of the package (content types, workbook, styles, theme, properties) and
+# the frame of the worksheet; only the worksheet's rows are written here, as inline strings, and
+# compressed into the response while the rows are read.
 
 # XML 1.0 forbids these characters (a name with one would make the whole file unreadable); they
 # are dropped. Lone surrogates cannot be encoded as UTF-8 at all.
