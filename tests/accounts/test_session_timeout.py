@@ -8,6 +8,7 @@ import time_machine
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -190,6 +191,30 @@ def test_pages_of_a_logged_in_session_carry_the_warning_dialog(portal_client, cl
     assert 'data-warning="120"' in text
     assert "Ingelogd blijven" in text and 'action="/sessie/verlengen/"' in text
     assert "/static/js/session-timeout.js" in text and "<script>" not in text  # no inline script (CSP)
+
+
+def test_helpdesk_admin_pages_carry_the_warning_dialog_with_the_admin_limits(client, clock, settings):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.ADMIN_SESSION_IDLE_TIMEOUT = 10 * 60
+    staff = StaffFactory(is_superuser=True)
+    client.force_login(staff)
+    session = client.session  # the admin asks for a verified device, as django_otp records it
+    session["otp_device_id"] = TOTPDevice.objects.create(user=staff, name="app", confirmed=True).persistent_id
+    session.save()
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert 'role="alertdialog"' in text and 'id="session-timeout"' in text
+    assert 'data-remaining="600"' in text and 'data-warning="120"' in text
+    assert 'action="/admin/logout/"' in text and 'action="/sessie/verlengen/"' in text
+    assert 'name="next" value="/admin/"' in text
+    assert "/static/js/session-timeout.js" in text and "/static/css/admin-a11y.css" in text
+    # "Stay logged in" renews the helpdesk session as it does the portal's
+    clock.shift(timedelta(minutes=9))
+    response = client.post("/sessie/verlengen/", HTTP_ACCEPT="application/json")
+    assert response.json() == {"remaining": 600, "extendable": True}
+    assert 'id="session-timeout"' not in Client().get("/admin/login/").content.decode()
 
 
 def test_public_pages_of_an_anonymous_visitor_have_no_dialog(client):
