@@ -131,6 +131,11 @@ class HelpdeskAdminSite(OTPAdminSite):
             if isinstance(getattr(request.user, "otp_device", None), WebAuthnCredential):
                 return True
             # A session verified otherwise (a TOTP code) while only passkeys may open the admin.
+            # Django asks several times per request (the view, the login page, its context): one
+            # refusal, one audit event.
+            if getattr(request, "_passkey_refusal_audited", False):
+                return False
+            request._passkey_refusal_audited = True
             audit_log(
                 action=AuditAction.ADMIN_LOGIN_FAILED,
                 result=AuditResult.REFUSED,

@@ -114,6 +114,22 @@ def test_required_passkey_refuses_password_and_code_and_audits_it(client, staff,
     assert event.detail == {"username": staff.username, "reason_code": "passkey_required"}
 
 
+def test_a_code_verified_session_is_refused_once_per_request_when_passkeys_become_required(
+    client, staff, settings
+):
+    device = TOTPDevice.objects.create(user=staff, name="app", confirmed=True)
+    client.force_login(staff)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id  # verified by a code, as django_otp records it
+    session.save()
+    assert client.get(reverse("admin:index")).status_code == 200
+    settings.HELPDESK_REQUIRE_PASSKEY = True
+    response = client.get(reverse("admin:index"), follow=True)
+    assert response.redirect_chain[0][0].startswith(reverse("admin:login"))
+    # two requests (the admin, then its login page): two refusals, not one per permission check
+    assert refusals().filter(detail__reason_code="passkey_required").count() == 2
+
+
 def test_required_passkey_login_screen_shows_only_the_passkey(client, settings):
     settings.HELPDESK_REQUIRE_PASSKEY = True
     html = client.get(reverse("admin:login"), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
