@@ -107,8 +107,24 @@ def test_user_gets_a_dutch_e_mail_when_his_link_is_undone(django_capture_on_comm
     [message] = mail.outbox
     assert message.to == ["piet@school.example"]
     assert message.subject == "De koppeling van uw eHerkenningmiddel aan Mijn DUO is ongedaan gemaakt"
-    assert "10-03-2025" in message.body and "koppelproces opnieuw" in message.body
+    assert "10 maart 2025" in message.body and "koppelproces opnieuw" in message.body  # dates in words
     assert EmailOutbox.objects.get(account=link.account).sent_at is not None
+
+
+@pytest.mark.parametrize(
+    "language, last_login, undo_on",
+    [("nl", "10 maart 2025", "10 september 2026"), ("en", "10 March 2025", "10 September 2026")],
+)
+def test_the_warning_mail_writes_its_dates_in_words_in_the_mail_language(language, last_login, undo_on):
+    from accounts.email import email_render
+
+    make_link(account=AccountFactory(language=language))
+    run_job_at(LAST_LOGIN + relativedelta(months=17))
+    outbox = EmailOutbox.objects.get(template="accounts/email/link_inactive_warning")
+    assert outbox.language == language
+    body = email_render(outbox=outbox).body
+    assert f"since {last_login}" in body or f"sinds {last_login}" in body
+    assert undo_on in body and "10-09-2026" not in body
 
 
 def test_17_months_without_login_sends_one_warning_only():
