@@ -10,7 +10,7 @@ from accounts.audit import audit_log
 from accounts.constants import AuditAction
 
 from .models import KoppelAttemptCounter, Koppeling, UnlinkReason
-from .services import koppel_block_lift, koppel_identity_block_lift, link_undo
+from .services import koppel_blocks_lift, koppel_identity_block_lift, link_undo
 
 
 class ActiveFilter(admin.SimpleListFilter):
@@ -139,13 +139,13 @@ class KoppelAttemptCounterAdmin(admin.ModelAdmin):
         )
         if page is not None:
             return page
-        lifted = 0
+        lifted, kept = 0, []
         for key in keys:
             kind, _sep, value = key.partition(":")
             if kind == "u":
-                lifted += koppel_block_lift(
-                    username=value, actor=request.user, request=request, reason=reason
-                )
+                lift = koppel_blocks_lift(username=value, actor=request.user, request=request, reason=reason)
+                lifted += bool(lift)
+                kept += [identity for identity in lift.identities_kept if identity not in kept]
             elif kind == "i":
                 lifted += koppel_identity_block_lift(
                     identity=value, actor=request.user, request=request, reason=reason
@@ -153,3 +153,14 @@ class KoppelAttemptCounterAdmin(admin.ModelAdmin):
         self.message_user(
             request, ngettext("%d block lifted.", "%d blocks lifted.", lifted) % lifted, messages.SUCCESS
         )
+        if kept:
+            # As on the account screen: an identity that also tried other usernames stays blocked
+            # (an attacker's signature); the helpdesk lifts it by its own i: row if it must.
+            from beheer.helpdesk import identity_key_label
+
+            self.message_user(
+                request,
+                _("Not lifted: %(identities)s — tried other usernames too.")
+                % {"identities": ", ".join(identity_key_label(key) for key in kept)},
+                messages.WARNING,
+            )

@@ -70,3 +70,27 @@ def test_the_bulk_lift_says_on_its_page_and_in_its_result_which_identity_stays_b
     html = response.content.decode()
     assert "Niet opgeheven:" in html and "probeerde ook andere gebruikersnamen" in html
     assert KoppelAttemptCounter.objects.get(key=f"i:{guesser.key}").blocked_until is not None
+
+
+def test_the_counters_list_lift_says_which_identity_stays_blocked(admin_client, gebruiker):  # noqa: F811
+    from django.urls import reverse
+
+    other = AccountFactory(organisatie=gebruiker.organisatie)
+    guesser = identity_for(gebruiker, pseudonym="raadt-via-tellers")
+    koppel_attempt(identity=guesser, username=other.username, code=WRONG, ip="192.0.2.9")
+    for _attempt in range(LIMIT):
+        koppel_attempt(identity=guesser, username=gebruiker.username, code=WRONG, ip="192.0.2.9")
+    caller = identity_for(gebruiker, pseudonym="de-echte-beller")
+    for _attempt in range(LIMIT):
+        koppel_attempt(identity=caller, username=gebruiker.username, code=WRONG, ip="192.0.2.1")
+    counter = KoppelAttemptCounter.objects.get(key=f"u:{gebruiker.username}")
+    changelist = reverse("admin:koppeling_koppelattemptcounter_changelist")
+    data = {"action": "lift_blocks", "_selected_action": [counter.pk]}
+    response = admin_client.post(
+        changelist, {**data, "confirmed": "yes", "reason": "Beller, ticket 13"}, follow=True
+    )
+    html = response.content.decode()
+    assert "1 blokkade opgeheven" in html
+    assert "Niet opgeheven:" in html and "probeerde ook andere gebruikersnamen" in html
+    assert KoppelAttemptCounter.objects.get(key=f"u:{gebruiker.username}").blocked_until is None
+    assert KoppelAttemptCounter.objects.get(key=f"i:{guesser.key}").blocked_until is not None
