@@ -33,6 +33,7 @@ from koppeling.models import KoppelAttemptCounter, Koppeling, UnlinkReason
 
 from .constants import GebruikerStatus
 from .selectors import ActivationCodeInfo, _with_status_inputs, account_status, activation_code_last
+from .withdraw import account_remove
 
 AUDIT_EVENTS_SHOWN = 20
 EMAILS_SHOWN = 20
@@ -236,32 +237,13 @@ def helpdesk_beheerautorisatie_revoke(
 
 @transaction.atomic
 def helpdesk_account_remove(*, account: Account, request: HttpRequest, reason: str) -> None:
-    """Remove an account: a status, never a deletion (the audit trail keeps pointing at it).
-
-    Its link is undone, its roles and beheerautorisaties revoked (each audited), so that a later
-    reactivation never silently restores access. Helpdesk staff are not removed from here.
-    """
+    """Remove an account (``beheer.withdraw.account_remove``); helpdesk staff are not removed from here."""
     account = Account.objects.select_for_update().get(pk=account.pk)
     if account.removed_at is not None:
         raise ValidationError(_("This account has already been removed."))
     if account.is_staff or account.pk == request.user.pk:
         raise ValidationError(_("A helpdesk account cannot be removed here."))
-    for koppeling in Koppeling.objects.filter(account=account, ended_at__isnull=True).select_related(
-        "account"
-    ):
-        koppel_services.link_undo(
-            koppeling=koppeling, reason=UnlinkReason.HELPDESK, actor=request.user, request=request
-        )
-    for toekenning in RolToekenning.objects.filter(account=account).select_related("rol", "kenmerk"):
-        detail = {"rol_code": toekenning.rol.code, "kenmerk": toekenning.kenmerk.waarde, "reason": "removed"}
-        toekenning.delete()
-        audit_log(action=AuditAction.ROL_REVOKE, request=request, obj=account, detail=detail)
-    if BeheerautorisatieToekenning.objects.filter(account=account).exists():
-        beheerautorisaties_set(
-            account=account, beheerautorisaties=[], granted_by=request.user, request=request
-        )
-    account.removed_at = timezone.now()
-    account.is_active = False
-    account.save(update_fields=["removed_at", "is_active"])
-    audit_log(action=AuditAction.ACCOUNT_REMOVE, request=request, obj=account, detail={"reason": reason})
+    account_remove(
+        account=account, actor=request.user, request=request, rol_reason="removed", detail={"reason": reason}
+    )
     _helpdesk_audit(request=request, account=account, action="remove", reason=reason)

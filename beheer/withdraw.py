@@ -52,7 +52,7 @@ def beheeraccount_withdraw(
         raise ValidationError(_("This account holds no beheerautorisatie: it is no beheer account."))
     beheerautorisaties_set(account=account, beheerautorisaties=[], granted_by=actor, request=request)
     if not keep_as_user:
-        _account_remove(account=account, actor=actor, request=request)
+        account_remove(account=account, actor=actor, request=request, rol_reason="withdrawn")
     record = BeheerderFormulier.objects.create(
         account=account,
         kind=BeheerderFormulier.Kind.INTREKKING,
@@ -76,7 +76,21 @@ def beheeraccount_withdraw(
     return record
 
 
-def _account_remove(*, account: Account, actor: Account, request: HttpRequest | None) -> None:
+def account_remove(
+    *,
+    account: Account,
+    actor: Account,
+    request: HttpRequest | None,
+    rol_reason: str,
+    detail: dict | None = None,
+) -> None:
+    """Remove ``account``: a status, never a deletion (the audit trail keeps pointing at it).
+
+    Everything that gives access goes, each audited, so that a later reactivation never silently
+    restores it: the link is undone, the roles and beheerautorisaties revoked, the TOTP devices of a
+    token user deleted (its tokengenerator is sent back). The one path for the helpdesk's "remove"
+    and for Intrekken beheeraccount without 4.1. Call inside a transaction, with the row locked.
+    """
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     for koppeling in Koppeling.objects.filter(account=account, ended_at__isnull=True).select_related(
@@ -86,15 +100,19 @@ def _account_remove(*, account: Account, actor: Account, request: HttpRequest | 
             koppeling=koppeling, reason=UnlinkReason.HELPDESK, actor=actor, request=request
         )
     for toekenning in RolToekenning.objects.filter(account=account).select_related("rol", "kenmerk"):
-        detail = {
+        rol_detail = {
             "rol_code": toekenning.rol.code,
             "kenmerk": toekenning.kenmerk.waarde,
-            "reason": "withdrawn",
+            "reason": rol_reason,
         }
         toekenning.delete()
-        audit_log(action=AuditAction.ROL_REVOKE, actor=actor, obj=account, request=request, detail=detail)
+        audit_log(action=AuditAction.ROL_REVOKE, actor=actor, obj=account, request=request, detail=rol_detail)
+    if BeheerautorisatieToekenning.objects.filter(account=account).exists():
+        beheerautorisaties_set(account=account, beheerautorisaties=[], granted_by=actor, request=request)
     TOTPDevice.objects.filter(user=account).delete()
     account.removed_at = timezone.now()
     account.is_active = False
     account.save(update_fields=["removed_at", "is_active"])
-    audit_log(action=AuditAction.ACCOUNT_REMOVE, actor=actor, obj=account, request=request)
+    audit_log(
+        action=AuditAction.ACCOUNT_REMOVE, actor=actor, obj=account, request=request, detail=detail or {}
+    )

@@ -238,6 +238,17 @@ def test_remove_needs_the_confirmation_page_and_a_reason(admin_client, gebruiker
     assert helpdesk_changes(gebruiker, "remove").get().detail["reason"] == REASON
 
 
+def test_removing_a_token_user_deletes_the_token_devices_so_reactivation_restores_nothing(
+    admin_client, gebruiker
+):
+    TOTPDevice.objects.create(user=gebruiker, name="tokengenerator", confirmed=True)
+    grant_beheerautorisatie(gebruiker, "vo")
+    response = admin_client.post(url("remove", gebruiker), {"confirmed": "yes", "reason": REASON})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=gebruiker).exists()
+    assert not BeheerautorisatieToekenning.objects.filter(account=gebruiker).exists()
+
+
 def test_staff_cannot_be_removed_from_the_screen(admin_client, helpdesk):  # noqa: F811
     other = StaffFactory()
     admin_client.post(url("remove", other), {"confirmed": "yes", "reason": REASON})
