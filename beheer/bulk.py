@@ -11,14 +11,17 @@ authorisation (a role her beheerautorisaties do not cover, a kenmerk of another 
 audited too, even though no account exists yet to hang it on.
 """
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.db.models.functions import Lower, Upper
 from django.http import HttpRequest
 from django.utils import timezone
@@ -31,7 +34,7 @@ from accounts.models import Account, Kenmerk, Rol, RolToekenning, generate_usern
 
 from . import selectors, services
 from .forms import GebruikerForm
-from .models import GebruikersUpload, GebruikersUploadStatus
+from .models import GebruikersUpload, GebruikersUploadFailure, GebruikersUploadStatus
 from .uploads import COLUMN_NAMES, ParsedFile
 
 UPLOAD_VALIDITY = timedelta(hours=24)
@@ -284,7 +287,13 @@ def upload_rows_validate(*, beheerder: Account, rows: list[dict]) -> list[RoleRe
 def gebruikers_uploads_purge(*, now=None) -> int:
     """Delete expired uploads (of anyone): they hold personal data nobody will confirm. Daily by beat, and
     at each new upload; returns how many went."""
-    deleted, _per_model = GebruikersUpload.objects.filter(expires_at__lte=now or timezone.now()).delete()
+    # Not a file that is queued or running: its worker writes to it (or the resume sweep fails it,
+    # keeping it one more period so its page can say what happened).
+    deleted, _per_model = (
+        GebruikersUpload.objects.filter(expires_at__lte=now or timezone.now())
+        .exclude(status__in=[GebruikersUploadStatus.QUEUED, GebruikersUploadStatus.RUNNING])
+        .delete()
+    )
     return deleted
 
 
@@ -352,7 +361,9 @@ def gebruikers_upload_confirm(
     with transaction.atomic():
         claimed = GebruikersUpload.objects.filter(
             pk=upload.pk, beheerder=beheerder, status=GebruikersUploadStatus.PREVIEW
-        ).update(status=GebruikersUploadStatus.QUEUED, send_codes=send_codes, confirmed_at=now)
+        ).update(
+            status=GebruikersUploadStatus.QUEUED, send_codes=send_codes, confirmed_at=now, heartbeat_at=now
+        )
         if not claimed:
             raise ValidationError(_("This file has already been confirmed."), code="confirmed")
         audit_log(
@@ -416,33 +427,125 @@ def _chunk_rights_recheck(*, beheerder: Account, rows: list[dict], upload: Gebru
     return allowed
 
 
-def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
-    """Register the valid rows of a confirmed file (the Celery task's work).
+# A file stopped (takeover found) this many times is failed instead of taken over again: a row that
+# kills the worker each time (out of memory) must not loop for ever.
+MAX_RUNS = 3
 
-    Runs once: the status moves from queued to running in one conditional update. The rows are
-    checked again first (an address may have been registered, or a beheerautorisatie withdrawn,
-    since the preview). Rows are registered in chunks of ``RUN_CHUNK`` (``_register_chunk``), one
-    transaction each with the chunk's results, so the page can follow the progress and a task that
-    dies half-way never leaves a registered row without its result.
-    The mails go through the outbox, published in chunks when the file is done.
+
+def upload_stale_before(*, now=None):
+    """The moment before which a queued or running file's heartbeat means its worker is gone."""
+    return (now or timezone.now()) - timedelta(seconds=settings.GEBRUIKERS_UPLOAD_STALE_SECONDS)
+
+
+def upload_is_stale(*, upload: GebruikersUpload, now=None) -> bool:
+    """Queued or running without a heartbeat for the stale threshold: its worker stopped."""
+    if upload.status not in (GebruikersUploadStatus.QUEUED, GebruikersUploadStatus.RUNNING):
+        return False
+    beat = upload.heartbeat_at or upload.confirmed_at
+    return beat is not None and beat < upload_stale_before(now=now)
+
+
+def _upload_claim(*, upload_id, now) -> uuid.UUID | None:
+    """Take the run's lease: a queued file, or a running one whose worker stopped. One winner.
+
+    A conditional UPDATE: two workers (a redelivery and the beat's takeover) that race for one
+    file both try it; PostgreSQL makes the second wait for the first's row lock and re-check the
+    condition on the new row, whose heartbeat is fresh by then, so it updates nothing.
     """
-    claimed = GebruikersUpload.objects.filter(pk=upload_id, status=GebruikersUploadStatus.QUEUED).update(
-        status=GebruikersUploadStatus.RUNNING
+    runner = uuid.uuid4()
+    stale_before = upload_stale_before(now=now)
+    claimed = (
+        GebruikersUpload.objects.filter(pk=upload_id)
+        .filter(
+            Q(status=GebruikersUploadStatus.QUEUED)
+            | Q(status=GebruikersUploadStatus.RUNNING, heartbeat_at__lt=stale_before)
+            | Q(
+                status=GebruikersUploadStatus.RUNNING,
+                heartbeat_at__isnull=True,
+                confirmed_at__lt=stale_before,
+            )
+        )
+        .update(status=GebruikersUploadStatus.RUNNING, runner=runner, heartbeat_at=now, runs=F("runs") + 1)
     )
-    if not claimed:
+    return runner if claimed else None
+
+
+def _upload_fail(*, upload: GebruikersUpload, runner, failure_code: str, detail: dict | None = None) -> None:
+    """End a run that cannot go on: FAILED with the reason the page explains, audited (the helpdesk
+    sees which file stopped, why, and how many of its users were registered)."""
+    now = timezone.now()
+    changes = {"status": GebruikersUploadStatus.FAILED, "finished_at": now, "failure_code": failure_code}
+    if failure_code == GebruikersUploadFailure.EXPIRED:
+        # The page must still say what happened and list the registered users (their usernames, for
+        # the letters): keep the file one more validity period, then the purge takes it.
+        changes["expires_at"] = now + UPLOAD_VALIDITY
+    if not GebruikersUpload.objects.filter(pk=upload.pk, runner=runner).update(**changes):
+        return
+    for name, value in changes.items():
+        setattr(upload, name, value)
+    registered = sum(1 for result in upload.results.values() if "account_id" in result)
+    audit_log(
+        action=AuditAction.BULK_REGISTER,
+        result=AuditResult.REFUSED
+        if failure_code == GebruikersUploadFailure.UPLOADER_NOT_BEHEERDER
+        else AuditResult.FAILURE,
+        actor=upload.beheerder,
+        obj=upload.beheerder if failure_code == GebruikersUploadFailure.UPLOADER_NOT_BEHEERDER else upload,
+        detail={
+            "reason_code": failure_code,
+            "upload": str(upload.pk),
+            "registered": registered,
+            "not_registered": upload.total - registered,
+            "runs": upload.runs,
+            **(detail or {}),
+        },
+    )
+
+
+def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
+    """Register the valid rows of a confirmed file (the Celery task's work), or continue a stopped run.
+
+    One runner at a time: the run starts by taking a lease (``_upload_claim``) — a queued file, or
+    a running file whose heartbeat is older than the stale threshold (its worker died: OOM, deploy,
+    kill -9). Every chunk's transaction locks the file's row and checks the lease is still this
+    run's, so an old worker that was only slow, not dead, stops at its next chunk instead of
+    registering next to its successor.
+
+    The rows are checked again first (an address may have been registered, or a beheerautorisatie
+    withdrawn, since the preview). Rows are registered in chunks of ``RUN_CHUNK`` (``_register_chunk``),
+    one transaction each holding the chunk's accounts, roles, audit events, outbox mails, results
+    and heartbeat: a chunk is all written and recorded, or not at all. A continuation registers
+    only the rows without a result, so nobody is registered, mailed or audited twice. A file that
+    expired or stopped ``MAX_RUNS`` times is failed instead (``_upload_fail``).
+    The mails go through the outbox, published in chunks when the file is done (what a dead worker
+    did not publish, the outbox sweep sends).
+    """
+    now = timezone.now()
+    runner = _upload_claim(upload_id=upload_id, now=now)
+    if runner is None:
         return None
     upload = GebruikersUpload.objects.select_related("beheerder").get(pk=upload_id)
     beheerder = upload.beheerder
-    if not selectors.beheerder_is(account=beheerder) or beheerder.organisatie_id != upload.organisatie_id:
-        upload.status = GebruikersUploadStatus.FAILED
-        upload.finished_at = timezone.now()
-        upload.save(update_fields=["status", "finished_at"])
+    if upload.expires_at <= now:
+        # Confirmed a day ago or more (a run that stopped, or a task delivered late): registering now
+        # would surprise her, and the rows were checked against that day's state.
+        _upload_fail(upload=upload, runner=runner, failure_code=GebruikersUploadFailure.EXPIRED)
+        return upload
+    if upload.runs > 1:
+        if upload.runs > MAX_RUNS:
+            _upload_fail(
+                upload=upload, runner=runner, failure_code=GebruikersUploadFailure.STOPPED_REPEATEDLY
+            )
+            return upload
         audit_log(
             action=AuditAction.BULK_REGISTER,
-            result=AuditResult.REFUSED,
             actor=beheerder,
-            obj=beheerder,
-            detail={"reason_code": "uploader_not_beheerder", "upload": str(upload.pk)},
+            obj=upload,
+            detail={"step": "resumed", "runs": upload.runs, "processed": len(upload.results)},
+        )
+    if not selectors.beheerder_is(account=beheerder) or beheerder.organisatie_id != upload.organisatie_id:
+        _upload_fail(
+            upload=upload, runner=runner, failure_code=GebruikersUploadFailure.UPLOADER_NOT_BEHEERDER
         )
         return upload
     rows = [dict(row) for row in upload.valid_rows if str(row["line"]) not in upload.results]
@@ -457,13 +560,21 @@ def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
             pk__in={p[1] for row in rows for p in row["role_ids"]}
         ).select_related("type")
     }
-    registered = 0
     with email_publish_deferred():
         for start in range(0, len(rows), RUN_CHUNK):
-            chunk = rows[start : start + RUN_CHUNK]
-            # One transaction per chunk with the chunk's results, so the page sees the progress and a
-            # task that dies half-way never leaves a registered row without its result.
             with transaction.atomic():
+                # The lease, checked under the row's lock for the whole chunk: a takeover waits for
+                # this chunk to commit (and then sees a fresh heartbeat), or this run sees it lost.
+                held = (
+                    GebruikersUpload.objects.select_for_update()
+                    .filter(pk=upload.pk, runner=runner, status=GebruikersUploadStatus.RUNNING)
+                    .values_list("results", flat=True)
+                    .first()
+                )
+                if held is None:
+                    return None
+                upload.results = held
+                chunk = [row for row in rows[start : start + RUN_CHUNK] if str(row["line"]) not in held]
                 valid = _chunk_rights_recheck(
                     beheerder=beheerder, rows=[row for row in chunk if not row["errors"]], upload=upload
                 )
@@ -490,21 +601,55 @@ def gebruikers_upload_run(*, upload_id) -> GebruikersUpload | None:
                         for row in valid
                     }
                 for row in chunk:
-                    result = results.get(str(row["line"])) or {"errors": row["errors"]}
-                    registered += "account_id" in result
-                    upload.results[str(row["line"])] = result
+                    upload.results[str(row["line"])] = results.get(str(row["line"])) or {
+                        "errors": row["errors"]
+                    }
                 upload.processed = len(upload.results)
-                upload.save(update_fields=["results", "processed"])
+                upload.heartbeat_at = timezone.now()
+                GebruikersUpload.objects.filter(pk=upload.pk).update(
+                    results=upload.results, processed=upload.processed, heartbeat_at=upload.heartbeat_at
+                )
     upload.status = GebruikersUploadStatus.DONE
     upload.finished_at = timezone.now()
-    upload.save(update_fields=["status", "finished_at"])
+    if not GebruikersUpload.objects.filter(
+        pk=upload.pk, runner=runner, status=GebruikersUploadStatus.RUNNING
+    ).update(status=upload.status, finished_at=upload.finished_at, heartbeat_at=upload.finished_at):
+        return None
+    registered = sum(1 for result in upload.results.values() if "account_id" in result)
     audit_log(
         action=AuditAction.BULK_REGISTER,
         actor=beheerder,
         obj=upload,
-        detail={"registered": registered, "refused": len(rows) - registered, "step": "done"},
+        detail={
+            "registered": registered,
+            "refused": upload.total - registered,
+            "step": "done",
+            "runs": upload.runs,
+        },
     )
     return upload
+
+
+def gebruikers_uploads_resume(*, now=None) -> list[str]:
+    """The files whose worker stopped (no heartbeat for the stale threshold): hand each to a worker
+    that takes it over (``gebruikers_upload_run``); beat, every minute. Returns their ids.
+
+    Also catches a confirmed file whose task was never delivered (the broker was down at the
+    confirmation). Scheduling one twice is harmless: only one run can take the lease.
+    """
+    from .tasks import gebruikers_upload_run_task
+
+    stale_before = upload_stale_before(now=now)
+    ids = [
+        str(pk)
+        for pk in GebruikersUpload.objects.filter(
+            Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, confirmed_at__lt=stale_before),
+            status__in=[GebruikersUploadStatus.QUEUED, GebruikersUploadStatus.RUNNING],
+        ).values_list("pk", flat=True)
+    ]
+    for upload_id in ids:
+        gebruikers_upload_run_task.delay(upload_id)
+    return ids
 
 
 def _register_one(*, beheerder: Account, row: dict, rollen: dict, kenmerken: dict, send_code: bool) -> dict:

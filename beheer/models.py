@@ -14,6 +14,12 @@ class GebruikersUploadStatus(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
+class GebruikersUploadFailure(models.TextChoices):
+    UPLOADER_NOT_BEHEERDER = "uploader_not_beheerder", _("the uploader is no longer a beheerder")
+    EXPIRED = "expired", _("stopped, and the file expired before it could continue")
+    STOPPED_REPEATEDLY = "stopped_repeatedly", _("stopped too many times")
+
+
 class GebruikersUpload(models.Model):
     """A file of users to register (issue 16 item 1), kept between the preview and the confirmation.
 
@@ -43,6 +49,14 @@ class GebruikersUpload(models.Model):
     processed = models.PositiveIntegerField(default=0)
     # {"<line>": {"account_id": …, "username": …} or {"errors": […]}}
     results = models.JSONField(default=dict)
+    # The run's lease (see beheer.bulk.gebruikers_upload_run): the runner that holds it writes
+    # ``heartbeat_at`` with every chunk; a queued or running file whose heartbeat is older than
+    # settings.GEBRUIKERS_UPLOAD_STALE_SECONDS has lost its worker and may be taken over, once.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    runner = models.UUIDField(null=True, blank=True, editable=False)
+    runs = models.PositiveSmallIntegerField(default=0)
+    # Why a file is FAILED (GebruikersUploadFailure); blank on files failed before it existed.
+    failure_code = models.CharField(max_length=32, blank=True, choices=GebruikersUploadFailure.choices)
 
     class Meta:
         verbose_name = _("user file")

@@ -3,10 +3,12 @@ from celery import shared_task
 
 @shared_task(acks_late=True)
 def gebruikers_upload_run_task(upload_id: str) -> int:
-    """Register the confirmed file ``upload_id`` (beheer.bulk.gebruikers_upload_run); runs at most once.
+    """Register the confirmed file ``upload_id`` (beheer.bulk.gebruikers_upload_run), one runner at a time.
 
-    A redelivery after a crash finds the file no longer queued and does nothing; the rows it had
-    registered keep their results, so nothing is registered twice.
+    A redelivery while the first run is alive (fresh heartbeat) does nothing. A run whose worker died
+    (no heartbeat for settings.GEBRUIKERS_UPLOAD_STALE_SECONDS) is taken over by the next delivery —
+    the redelivery, or the one ``gebruikers_uploads_resume_task`` sends — which registers only the
+    rows without a result: each chunk's rows and results commit together, so nobody twice.
     """
     from .bulk import gebruikers_upload_run
 
@@ -20,3 +22,11 @@ def gebruikers_uploads_purge_task() -> int:
     from .bulk import gebruikers_uploads_purge
 
     return gebruikers_uploads_purge()
+
+
+@shared_task
+def gebruikers_uploads_resume_task() -> int:
+    """Hand every file whose worker stopped mid-run to a worker that continues it; every minute by beat."""
+    from .bulk import gebruikers_uploads_resume
+
+    return len(gebruikers_uploads_resume())

@@ -6,6 +6,7 @@ every lookup to his organisation (404 for anyone else's ids), the services enfor
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -529,7 +530,8 @@ def gebruikers_upload_voorbeeld(request):
 def gebruikers_upload_detail(request, upload_id):
     """The preview (per-row errors, then her confirmation), the progress while Celery works, the result."""
     upload = _upload_or_404(request, upload_id)
-    if upload.expires_at <= timezone.now():
+    running = upload.status in (GebruikersUploadStatus.QUEUED, GebruikersUploadStatus.RUNNING)
+    if upload.expires_at <= timezone.now() and not running:  # a running file ends as done or failed first
         return render(request, "beheer/gebruikers_upload_verlopen.html", status=410)
     confirm_form = GebruikersUploadConfirmForm(request.POST if request.method == "POST" else None)
     status = 200
@@ -553,6 +555,7 @@ def gebruikers_upload_detail(request, upload_id):
         result = upload.results.get(str(row["line"]), {})
         rows.append({**row, "result": result})
     busy = upload.status in (GebruikersUploadStatus.QUEUED, GebruikersUploadStatus.RUNNING)
+    registered_count = sum(1 for result in upload.results.values() if "account_id" in result)
     return render(
         request,
         "beheer/gebruikers_upload_detail.html",
@@ -561,8 +564,14 @@ def gebruikers_upload_detail(request, upload_id):
             "rows": rows,
             "valid_count": upload.total,
             "invalid_count": len(upload.rows) - upload.total,
-            "registered_count": sum(1 for result in upload.results.values() if "account_id" in result),
+            "registered_count": registered_count,
+            "not_registered_count": upload.total - registered_count,
             "busy": busy,
+            # Its worker stopped: the page says so instead of counting on (the resume sweep takes it over).
+            "stale": bulk.upload_is_stale(upload=upload),
+            "stale_minutes": settings.GEBRUIKERS_UPLOAD_STALE_SECONDS // 60,
+            # The run that found it stopped too often is not one that stopped.
+            "stopped_count": max(upload.runs - 1, 0),
             "percent": int(100 * upload.processed / upload.total) if upload.total else 100,
             "confirm_form": confirm_form,
         },

@@ -579,6 +579,19 @@ CELERY_BEAT_SCHEDULE["purge-expired-gebruikers-uploads"] = {
     "task": "beheer.tasks.gebruikers_uploads_purge_task",
     "schedule": crontab(hour=4, minute=23),
 }
+# A confirmed file of users is registered by one Celery worker that writes a heartbeat with every
+# chunk of 100 rows (a few seconds each). A worker that dies mid-run (OOM, deploy, kill -9) leaves the
+# file running with an old heartbeat: after GEBRUIKERS_UPLOAD_STALE_SECONDS without one, the file counts
+# as stopped — its page says so — and the beat task below hands it to a worker that takes it over (one
+# at a time, by a conditional UPDATE) and registers only the rows that have no result yet. Long enough
+# that a live worker waiting on a lock is never taken for dead (a chunk takes seconds; the run's lock
+# fences a slow old worker out anyway), short enough that the beheerder waits minutes, not hours. A file
+# that stopped three times, or whose 24 hours ran out, is failed instead, its page saying why (audited).
+GEBRUIKERS_UPLOAD_STALE_SECONDS = env.int("GEBRUIKERS_UPLOAD_STALE_SECONDS", default=5 * 60)
+CELERY_BEAT_SCHEDULE["resume-stalled-gebruikers-uploads"] = {
+    "task": "beheer.tasks.gebruikers_uploads_resume_task",
+    "schedule": 60.0,
+}
 
 # The version of the terms of use (/gebruiksvoorwaarden/) that the koppel wizard records as accepted.
 TERMS_VERSION = env.str("TERMS_VERSION", default="2022-1")
