@@ -12,6 +12,7 @@ from beheer.helpdesk_admin import AccountHelpdeskAdminMixin, OrganisatieHelpdesk
 from beheer.helpdesk_forms_admin import HelpdeskFormsAdminMixin
 
 from . import admin_audit  # noqa: F401 (registers the audit trail's admin)
+from .admin_coverage import AccountBeheerautorisatieConfirmMixin, BeheerautorisatieCoverageAdminMixin
 from .admin_login import HelpdeskAdminSite, HelpdeskLoginForm
 from .audit import audit_log
 from .constants import AuditAction, OrganisatieType
@@ -151,7 +152,13 @@ class RolToekenningInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(HelpdeskFormsAdminMixin, AccountHelpdeskAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(
+    AccountBeheerautorisatieConfirmMixin,  # unticking a beheerautorisatie: confirmation page first
+    HelpdeskFormsAdminMixin,
+    AccountHelpdeskAdminMixin,
+    AuditedAdminMixin,
+    admin.ModelAdmin,
+):
     form = AccountAdminForm
     list_display = ["username", "name", "email", "organisatie", "is_active", "last_login"]
     list_filter = ["is_active", "is_staff", "organisatie__type", "beheerautorisaties"]
@@ -242,7 +249,8 @@ class RolAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Beheerautorisatie)
-class BeheerautorisatieAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class BeheerautorisatieAdmin(BeheerautorisatieCoverageAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    # A rol taken from its rollen: confirmation page, then withdrawn where nothing else covers it.
     list_display = ["naam", "code", "requires_bestuursnummer"]
     filter_horizontal = ["rollen", "requires_one_of"]
 

@@ -9,7 +9,8 @@ whatever it queues is committed with the change or not at all.
     The accounts ``account_ids`` lost access: to everything (``rol_ids`` is None: link undone,
     account removed) or to the rollen ``rol_ids`` (a rol revoked, or the beheerautorisatie behind it
     gone from the organisation). ``reason`` is a short code for the audit trail: ``unlinked``,
-    ``inactive``, ``removed``, ``rol_revoked``, ``beheerautorisatie_revoked``.
+    ``inactive``, ``removed``, ``rol_revoked``, ``beheerautorisatie_revoked``, ``rol_coverage_changed``
+    (the helpdesk removed the rol from a beheerautorisatie of the catalogue: accounts/coverage.py).
 
 ``session_ended(sender, session_key, reason)``
     A portal session ended other than by logging out (Django's ``user_logged_out`` covers that):

@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 
 from .audit import audit_log
 from .constants import AuditAction
-from .hooks import access_withdrawn_send
+from .coverage import rol_toekenningen_withdraw
 from .models import Account, Beheerautorisatie, BeheerautorisatieToekenning, Organisatie, Rol, RolToekenning
 
 
@@ -179,29 +179,14 @@ def uncovered_rollen_withdraw(
     rol_ids = uncovered_rol_ids(organisatie=organisatie, beheerautorisatie_ids=beheerautorisatie_ids)
     if not rol_ids:
         return
-    toekenningen = list(
-        RolToekenning.objects.filter(account__organisatie=organisatie, rol_id__in=rol_ids)
-        .select_related("account", "rol", "kenmerk")
-        .order_by("account_id", "pk")
+    # The same set-based withdrawal as a change of the catalogue's coverage (accounts/coverage.py):
+    # audited per assignment, the services told once per account, with the rollen it lost.
+    rol_toekenningen_withdraw(
+        toekenningen=RolToekenning.objects.filter(account__organisatie=organisatie, rol_id__in=rol_ids),
+        reason_code="beheerautorisatie_revoked",
+        actor=actor,
+        request=request,
     )
-    if not toekenningen:
-        return
-    # First the logout with this reason; the per-assignment logouts below find it still pending.
-    access_withdrawn_send(
-        account_ids=[item.account_id for item in toekenningen],
-        rol_ids=rol_ids,
-        reason="beheerautorisatie_revoked",
-    )
-    for toekenning in toekenningen:
-        detail = {
-            "rol_code": toekenning.rol.code,
-            "kenmerk": toekenning.kenmerk.waarde,
-            "reason": "beheerautorisatie_revoked",
-        }
-        toekenning.delete()
-        audit_log(
-            action=AuditAction.ROL_REVOKE, actor=actor, obj=toekenning.account, request=request, detail=detail
-        )
 
 
 def beheerautorisatie_revoked_message(*, intrekking) -> str:

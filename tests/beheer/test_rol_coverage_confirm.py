@@ -94,7 +94,10 @@ def test_the_account_form_of_the_admin_goes_by_the_same_rule(staff_client, schoo
 
     beheerder = school["beheerder"]
     data = {**account_form(beheerder.organisatie), "name": beheerder.name, "email": beheerder.email}
-    response = staff_client.post(reverse("admin:accounts_account_change", args=[beheerder.pk]), data)
+    url = reverse("admin:accounts_account_change", args=[beheerder.pk])
+    assert staff_client.post(url, data).status_code == 200  # the confirmation page first
+    assert beheerder.beheerautorisaties.exists()
+    response = staff_client.post(url, {**data, "confirmed": "yes", "reason": "Belnotitie 8"})
     assert response.status_code == 302
     assert not beheerder.beheerautorisaties.exists()
     assert not RolToekenning.objects.filter(account__organisatie=beheerder.organisatie).exists()

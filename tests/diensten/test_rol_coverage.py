@@ -106,16 +106,17 @@ def test_a_rol_another_beheerautorisatie_of_the_organisation_covers_stays(issuer
 def test_the_beheerautorisatie_and_its_rollen_go_in_one_transaction(po_school, monkeypatch):
     """A failure while the rollen are revoked keeps the beheerautorisatie, the rollen and the Dienst's session."""
     case = po_school()
-    from accounts import services
+    from accounts import coverage
 
-    real_audit_log = services.audit_log
+    real_audit_log_bulk = coverage.audit_log_bulk
 
     def audit_log_failing_on_rol_revoke(**kwargs):
         if kwargs["action"] == "rol.revoke" or getattr(kwargs["action"], "value", None) == "rol.revoke":
             raise RuntimeError("audit trail unavailable")
-        return real_audit_log(**kwargs)
+        return real_audit_log_bulk(**kwargs)
 
-    monkeypatch.setattr(services, "audit_log", audit_log_failing_on_rol_revoke)
+    # The rollen are revoked and audited set-based (accounts/coverage.py).
+    monkeypatch.setattr(coverage, "audit_log_bulk", audit_log_failing_on_rol_revoke)
     with pytest.raises(RuntimeError):
         beheerautorisaties_set(account=case["beheerder"], beheerautorisaties=[], granted_by=StaffFactory())
     assert case["beheerder"].beheerautorisatie_toekenningen.count() == 1
