@@ -33,7 +33,7 @@ from koppeling.models import KoppelAttemptCounter, Koppeling, UnlinkReason
 
 from .constants import GebruikerStatus
 from .selectors import ActivationCodeInfo, _with_status_inputs, account_status, activation_code_last
-from .withdraw import account_remove
+from .services import account_remove
 
 AUDIT_EVENTS_SHOWN = 20
 EMAILS_SHOWN = 20
@@ -244,6 +244,11 @@ def helpdesk_account_remove(*, account: Account, request: HttpRequest, reason: s
     if account.is_staff or account.pk == request.user.pk:
         raise ValidationError(_("A helpdesk account cannot be removed here."))
     account_remove(
-        account=account, actor=request.user, request=request, rol_reason="removed", detail={"reason": reason}
+        account=account,
+        actor=request.user,
+        request=request,
+        unlink_reason=UnlinkReason.HELPDESK,
+        rol_reason="removed",
+        detail={"reason": reason},
     )
     _helpdesk_audit(request=request, account=account, action="remove", reason=reason)

@@ -17,6 +17,7 @@ from accounts.email import email_queue
 from accounts.hooks import access_withdrawn_send
 from accounts.models import Account, BeheerautorisatieToekenning, EmailOutbox, Kenmerk, Rol, RolToekenning
 from accounts.portal import email_changed_notice_queue
+from accounts.services import beheerautorisaties_set
 from koppeling import services as koppel_services
 from koppeling.models import Koppeling, UnlinkReason
 
@@ -348,16 +349,53 @@ def gebruiker_remove(*, beheerder: Account, account: Account, request: HttpReque
         raise ValidationError(_("This user is a beheerder. Only the helpdesk can withdraw a beheer account."))
     _check_within_reach(beheerder=beheerder, account=account)
     account = Account.objects.select_for_update().get(pk=account.pk)
-    for koppeling in Koppeling.objects.filter(account=account, ended_at__isnull=True):
-        koppel_services.link_undo(
-            koppeling=koppeling, reason=UnlinkReason.OTHER, actor=beheerder, request=request
-        )
+    account_remove(
+        account=account,
+        actor=beheerder,
+        request=request,
+        unlink_reason=UnlinkReason.OTHER,
+        rol_reason="removed",
+    )
+
+
+def account_remove(
+    *,
+    account: Account,
+    actor: Account,
+    request: HttpRequest | None,
+    unlink_reason: UnlinkReason,
+    rol_reason: str,
+    detail: dict | None = None,
+) -> None:
+    """Remove ``account``: a status, never a deletion (the audit trail keeps pointing at it).
+
+    Everything that gives access goes, each audited, so that a later reactivation never silently
+    restores it: the link is undone, the roles and beheerautorisaties revoked, the TOTP devices of a
+    token user deleted (its tokengenerator is sent back), and the DUO services told
+    (``access_withdrawn``). The one path for a beheerder's and the helpdesk's "remove" and for
+    Intrekken beheeraccount without 4.1. Call inside a transaction, with the row locked.
+    """
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for koppeling in Koppeling.objects.filter(account=account, ended_at__isnull=True).select_related(
+        "account"
+    ):
+        koppel_services.link_undo(koppeling=koppeling, reason=unlink_reason, actor=actor, request=request)
     for toekenning in RolToekenning.objects.filter(account=account).select_related("rol", "kenmerk"):
-        detail = {"rol_code": toekenning.rol.code, "kenmerk": toekenning.kenmerk.waarde, "reason": "removed"}
+        rol_detail = {
+            "rol_code": toekenning.rol.code,
+            "kenmerk": toekenning.kenmerk.waarde,
+            "reason": rol_reason,
+        }
         toekenning.delete()
-        audit_log(action=AuditAction.ROL_REVOKE, actor=beheerder, obj=account, request=request, detail=detail)
+        audit_log(action=AuditAction.ROL_REVOKE, actor=actor, obj=account, request=request, detail=rol_detail)
+    if BeheerautorisatieToekenning.objects.filter(account=account).exists():
+        beheerautorisaties_set(account=account, beheerautorisaties=[], granted_by=actor, request=request)
+    TOTPDevice.objects.filter(user=account).delete()
     account.removed_at = timezone.now()
     account.is_active = False
     account.save(update_fields=["removed_at", "is_active"])
     access_withdrawn_send(account_ids=[account.pk], reason="removed")
-    audit_log(action=AuditAction.ACCOUNT_REMOVE, actor=beheerder, obj=account, request=request)
+    audit_log(
+        action=AuditAction.ACCOUNT_REMOVE, actor=actor, obj=account, request=request, detail=detail or {}
+    )

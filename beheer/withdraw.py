@@ -8,15 +8,15 @@ removed and its tokengenerator is sent back, so its TOTP devices go too).
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_log
 from accounts.constants import AuditAction
-from accounts.models import Account, BeheerautorisatieToekenning, BeheerderFormulier, RolToekenning
+from accounts.models import Account, BeheerautorisatieToekenning, BeheerderFormulier
 from accounts.services import beheerautorisaties_set
-from koppeling import services as koppel_services
-from koppeling.models import Koppeling, UnlinkReason
+from koppeling.models import UnlinkReason
+
+from .services import account_remove
 
 
 @transaction.atomic
@@ -52,7 +52,13 @@ def beheeraccount_withdraw(
         raise ValidationError(_("This account holds no beheerautorisatie: it is no beheer account."))
     beheerautorisaties_set(account=account, beheerautorisaties=[], granted_by=actor, request=request)
     if not keep_as_user:
-        account_remove(account=account, actor=actor, request=request, rol_reason="withdrawn")
+        account_remove(
+            account=account,
+            actor=actor,
+            request=request,
+            unlink_reason=UnlinkReason.HELPDESK,
+            rol_reason="withdrawn",
+        )
     record = BeheerderFormulier.objects.create(
         account=account,
         kind=BeheerderFormulier.Kind.INTREKKING,
@@ -74,45 +80,3 @@ def beheeraccount_withdraw(
         },
     )
     return record
-
-
-def account_remove(
-    *,
-    account: Account,
-    actor: Account,
-    request: HttpRequest | None,
-    rol_reason: str,
-    detail: dict | None = None,
-) -> None:
-    """Remove ``account``: a status, never a deletion (the audit trail keeps pointing at it).
-
-    Everything that gives access goes, each audited, so that a later reactivation never silently
-    restores it: the link is undone, the roles and beheerautorisaties revoked, the TOTP devices of a
-    token user deleted (its tokengenerator is sent back). The one path for the helpdesk's "remove"
-    and for Intrekken beheeraccount without 4.1. Call inside a transaction, with the row locked.
-    """
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    for koppeling in Koppeling.objects.filter(account=account, ended_at__isnull=True).select_related(
-        "account"
-    ):
-        koppel_services.link_undo(
-            koppeling=koppeling, reason=UnlinkReason.HELPDESK, actor=actor, request=request
-        )
-    for toekenning in RolToekenning.objects.filter(account=account).select_related("rol", "kenmerk"):
-        rol_detail = {
-            "rol_code": toekenning.rol.code,
-            "kenmerk": toekenning.kenmerk.waarde,
-            "reason": rol_reason,
-        }
-        toekenning.delete()
-        audit_log(action=AuditAction.ROL_REVOKE, actor=actor, obj=account, request=request, detail=rol_detail)
-    if BeheerautorisatieToekenning.objects.filter(account=account).exists():
-        beheerautorisaties_set(account=account, beheerautorisaties=[], granted_by=actor, request=request)
-    TOTPDevice.objects.filter(user=account).delete()
-    account.removed_at = timezone.now()
-    account.is_active = False
-    account.save(update_fields=["removed_at", "is_active"])
-    audit_log(
-        action=AuditAction.ACCOUNT_REMOVE, actor=actor, obj=account, request=request, detail=detail or {}
-    )
