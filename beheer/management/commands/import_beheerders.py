@@ -57,7 +57,7 @@ class Command(BaseCommand):
         importer = BeheerdersImport(letters_dir=letters_dir, dry_run=dry_run)
         importer.preload(row for _line, row in rows)
         with email_publish_deferred():  # the mails go to the workers in chunks at the end
-            results = [importer.row_import(line, row) for line, row in rows]
+            results = importer.rows_import(rows)
 
         letter_label = _("letter")
         counts = {

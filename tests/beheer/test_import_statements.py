@@ -1,0 +1,85 @@
+"""import_beheerders in bulk (design.md §7 P7): a constant number of statements per imported row, and a row
+that fails while writing leaves nothing while the other rows of its chunk are imported."""
+
+import string
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Account, AuditEvent, EmailOutbox, Organisatie
+from beheer import imports
+from tests.beheer.test_import import _row, _run, _write
+
+pytestmark = pytest.mark.django_db
+
+# Per new beheerder: organisation, its kenmerken, account, beheerautorisaties, two outbox mails. The
+# audit events of a chunk of rows are one INSERT, its transaction one BEGIN/COMMIT.
+STATEMENTS_PER_ROW = 6
+
+
+def _rows(count: int, offset: int) -> list[dict]:
+    letters = string.ascii_uppercase
+    return [
+        _row(
+            organisatie_naam=f"School {n}",
+            instellingscode=f"{n // 676 % 100:02d}{letters[n // 26 % 26]}{letters[n % 26]}",
+            bestuursnummer=f"{10000 + n:05d}",
+            kvk_nummer=f"{40000000 + n:08d}",
+            beheerder_naam=f"Beheerder {n}",
+            beheerder_email=f"beheerder{n}@school{n}.example",
+            beheerautorisaties="vo",
+        )
+        for n in range(offset, offset + count)
+    ]
+
+
+def _statements(tmp_path: Path, count: int, offset: int) -> int:
+    path = _write(tmp_path / f"rows-{offset}.csv", _rows(count, offset))
+    with CaptureQueriesContext(connection) as queries:
+        output, error = _run(path, tmp_path / "letters")
+    assert error is None, output
+    assert Account.objects.filter(email__endswith=f"@school{offset}.example").exists()
+    return len(queries.captured_queries)
+
+
+def test_statements_per_imported_row_are_constant(tmp_path):
+    five, ten, twenty = (_statements(tmp_path, n, offset) for n, offset in ((5, 100), (10, 200), (20, 300)))
+    assert ten - five == 5 * STATEMENTS_PER_ROW
+    assert twenty - ten == 10 * STATEMENTS_PER_ROW
+
+
+def test_statements_per_row_stay_constant_over_several_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(imports.BeheerdersImport, "CHUNK_ROWS", 4)
+    eight, sixteen = (_statements(tmp_path, n, offset) for n, offset in ((8, 400), (16, 500)))
+    # 8 more rows are 2 more chunks: 6 statements a row and a few a chunk, nothing that grows.
+    assert sixteen - eight <= 8 * STATEMENTS_PER_ROW + 2 * 4
+
+
+def test_a_row_failing_while_writing_leaves_nothing_and_its_chunk_is_imported(tmp_path, monkeypatch):
+    real = imports.letter_pdf
+
+    def letter_pdf(*, account):
+        if account.name == "Beheerder 602":
+            raise OSError("disk full")
+        return real(account=account)
+
+    monkeypatch.setattr(imports, "letter_pdf", letter_pdf)
+    letters = tmp_path / "letters"
+    output, error = _run(_write(tmp_path / "rows.csv", _rows(5, 600)), letters)
+    assert error is not None
+    assert "disk full" in output
+    imported = Account.objects.filter(email__contains="@school60")
+    assert sorted(imported.values_list("name", flat=True)) == [f"Beheerder {n}" for n in (600, 601, 603, 604)]
+    assert not Organisatie.objects.filter(naam="School 602").exists()
+    assert not EmailOutbox.objects.filter(to="beheerder602@school602.example").exists()
+    assert not AuditEvent.objects.filter(object_repr__contains="School 602").exists()
+    # The letters written before the chunk was rolled back are gone: one letter per imported beheerder.
+    assert sorted(path.name for path in letters.glob("*.pdf")) == sorted(
+        f"gebruikersnaam-{account.username}.pdf" for account in imported
+    )
+    for account in imported:
+        actions = set(AuditEvent.objects.filter(object_id=str(account.pk)).values_list("action", flat=True))
+        assert {"account.create", "beheerautorisatie.grant", "import.row", "letter.write"} <= actions
+    assert EmailOutbox.objects.filter(account__in=imported).count() == 2 * 4
