@@ -4,7 +4,9 @@
   middleware stack (Django's test client, no network), p50 over many requests; beside them the bare
   view (bench/urls.py) in the same way, as the floor. The user holds 10 rollen, 5 of the Dienst.
 - userinfo under load: gunicorn on loopback, wrk with a bearer token, against the bare view on the
-  same server config: the ratio of requests/s (target ≥ 0.5).
+  same server config: the ratio of requests/s (target ≥ 0.5). Beside them, for what is inherent, the
+  bare view behind the same bearer authentication (bench/urls.py: the token read and checked, no
+  claims).
 - query counts per request are recorded here and asserted constant in the number of rollen by
   tests/diensten/test_query_counts.py.
 
@@ -168,27 +170,35 @@ def run(*, requests: int, rounds: int, seconds: int) -> dict:
         from django.db import connections
 
         connections.close_all()
-        load = {"userinfo": [], "bare": [], "ratio": []}
+        load = {"userinfo": [], "bare": [], "bare_bearer": [], "ratio": [], "bare_bearer_ratio": []}
         with gunicorn(bench_env(DB_NAME, OIDC_TOKEN_SECONDS=TOKEN_SECONDS), port=PORT) as base:
             header = f"Authorization: Bearer {access_token}"
             wrk(f"{base}/o/userinfo/", seconds=2, connections=4, header=header)  # warm both workers
             for number in range(rounds):
-                order = ("userinfo", "bare") if number % 2 == 0 else ("bare", "userinfo")
+                order = ("userinfo", "bare", "bare_bearer")
+                order = order if number % 2 == 0 else order[::-1]
                 figures = {}
                 for name in order:
                     if name == "userinfo":
                         figures[name] = wrk(
                             f"{base}/o/userinfo/", seconds=seconds, connections=4, header=header
                         )
+                    elif name == "bare_bearer":
+                        figures[name] = wrk(
+                            f"{base}/bench/bare-bearer/", seconds=seconds, connections=4, header=header
+                        )
                     else:
                         figures[name] = wrk(f"{base}/bench/bare/", seconds=seconds, connections=4)
                     assert figures[name]["non_2xx"] == 0, figures[name]
-                load["userinfo"].append(figures["userinfo"]["rps"])
-                load["bare"].append(figures["bare"]["rps"])
+                for name in ("userinfo", "bare", "bare_bearer"):
+                    load[name].append(figures[name]["rps"])
                 load["ratio"].append(figures["userinfo"]["rps"] / figures["bare"]["rps"])
+                load["bare_bearer_ratio"].append(figures["bare_bearer"]["rps"] / figures["bare"]["rps"])
                 print(
                     f"P9 load round {number + 1}: userinfo {load['userinfo'][-1]:.0f} req/s, bare "
-                    f"{load['bare'][-1]:.0f} req/s, ratio {load['ratio'][-1]:.2f}",
+                    f"{load['bare'][-1]:.0f} req/s, ratio {load['ratio'][-1]:.2f}; bare view behind "
+                    f"bearer authentication {load['bare_bearer'][-1]:.0f} req/s, ratio "
+                    f"{load['bare_bearer_ratio'][-1]:.2f}",
                     flush=True,
                 )
         authorize_p50 = percentile(authorize_ms, 0.5)
@@ -210,6 +220,8 @@ def run(*, requests: int, rounds: int, seconds: int) -> dict:
             "userinfo_rps": summary(load["userinfo"]),
             "bare_rps": summary(load["bare"]),
             "userinfo_ratio": summary(load["ratio"]),
+            "bare_bearer_rps": summary(load["bare_bearer"]),
+            "bare_bearer_ratio": summary(load["bare_bearer_ratio"]),
             "queries_per_request": queries,
             "requests_per_round": requests,
             "rollen": {"user": 10, "of_the_dienst": 5},

@@ -2,6 +2,7 @@
 
 from django.http import HttpResponse
 from django.urls import path
+from oauth2_provider.decorators import protected_resource
 
 from mijnduo.urls import urlpatterns as portal_urlpatterns
 
@@ -18,5 +19,18 @@ def bare_login(request):
     return HttpResponse(b"ok", content_type="text/plain")
 
 
-urlpatterns = [path("bench/bare/", bare), path("bench/bare-login/", bare_login), *portal_urlpatterns]
+@protected_resource()
+def bare_bearer(request):
+    """The bare view behind the OpenID Connect provider's bearer authentication (P9): the access
+    token read and checked by the portal's validator (expiry, account still active and linked),
+    nothing else — what userinfo costs before it reads any claim."""
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("bench/bare/", bare),
+    path("bench/bare-login/", bare_login),
+    path("bench/bare-bearer/", bare_bearer),
+    *portal_urlpatterns,
+]
 from mijnduo.urls import handler400  # noqa: E402,F401

@@ -116,8 +116,22 @@ def handoff_create(*, dienst: Dienst, account: Account, code: str, context: dict
     )
 
 
-def handoff_for_code(*, code: str) -> Handoff | None:
-    return Handoff.objects.filter(code_hash=_sha256(code)).select_related("dienst", "account").first()
+def handoff_for_code(
+    *, code: str, dienst: Dienst | None = None, account: Account | None = None
+) -> Handoff | None:
+    """The hand-off of ``code``, with its Dienst and account: joined in, or — when the caller has
+    them loaded already (the token request: the client's Dienst, the grant's user) — taken from the
+    caller when they are the hand-off's own (no join to build and read)."""
+    queryset = Handoff.objects.filter(code_hash=_sha256(code))
+    if dienst is None or account is None:
+        return queryset.select_related("dienst", "account").first()
+    handoff = queryset.first()
+    if handoff is not None:
+        if handoff.dienst_id == dienst.pk:
+            handoff.dienst = dienst
+        if handoff.account_id == account.pk:
+            handoff.account = account
+    return handoff
 
 
 def handoff_token_link(*, handoff: Handoff, access_token: AccessToken) -> None:

@@ -10,6 +10,7 @@ import hashlib
 import json
 from contextvars import ContextVar
 
+from django.db import router, transaction
 from django.urls import reverse
 from oauth2_provider.models import AccessToken, Application, get_grant_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -193,7 +194,9 @@ class DienstValidator(OAuth2Validator):
         if not self._validate_grant(client, code, request):
             services.code_reuse_refuse(code=code)
             return False
-        handoff = services.handoff_for_code(code=code)
+        handoff = services.handoff_for_code(
+            code=code, dienst=selectors.dienst_for_client(client=client), account=request.user
+        )
         if handoff is None:
             return False
         if not services.account_may_use_dienst(account=request.user, handoff=handoff):
@@ -203,6 +206,11 @@ class DienstValidator(OAuth2Validator):
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         token.pop("refresh_token", None)
+        if transaction.get_connection(router.db_for_write(AccessToken)).in_atomic_block:
+            # Inside the token view's transaction (views.DienstTokenView), which already makes the
+            # request's writes all or nothing: django-oauth-toolkit's own atomic block around the
+            # same call would only add a savepoint (two statements) to it.
+            return self._save_bearer_token(token, request, *args, **kwargs)
         return super().save_bearer_token(token, request, *args, **kwargs)
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
