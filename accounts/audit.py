@@ -113,6 +113,7 @@ class AuditObject:
     type: str
     id: str
     repr: str = ""
+    detail: dict[str, Any] | None = None  # merged over the shared detail (e.g. the rol of each event)
 
 
 def audit_log_bulk(
@@ -150,7 +151,7 @@ def audit_log_bulk(
             object_repr=obj.repr[:255],
             ip=ip,
             request_id=request_id,
-            detail=clean_detail,
+            detail={**clean_detail, **_clean_detail(obj.detail)} if obj.detail else clean_detail,
         )
         for obj in objects
     ]
