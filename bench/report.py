@@ -188,6 +188,15 @@ def _rows(r: dict) -> list[str]:
             f"{_s(p9['userinfo_rps'], ' req/s', 0)} | bare view {_s(p9['bare_rps'], ' req/s', 0)} | "
             f"{_s(p9['userinfo_ratio'], '×', 2)} | " + _verdict(p9["userinfo_ratio"]["median"] >= 0.5) + " |"
         )
+        if "userinfo_vs_bearer" in p9:
+            rows.append(
+                "| P9 userinfo beside the bare view behind the same bearer authentication | ≥ 0.5× | "
+                f"{_s(p9['userinfo_rps'], ' req/s', 0)} | bare view behind the bearer check "
+                f"{_s(p9['bare_bearer_rps'], ' req/s', 0)} (itself {_s(p9['bare_bearer_ratio'], '×', 2)} the bare "
+                f"view) | {_s(p9['userinfo_vs_bearer'], '×', 2)} | "
+                + _verdict(p9["userinfo_vs_bearer"]["median"] >= 0.5)
+                + " |"
+            )
     return rows
 
 
