@@ -422,7 +422,11 @@ class RolToekenning(models.Model):
     )
     rol = models.ForeignKey(Rol, on_delete=models.PROTECT, related_name="toekenningen", verbose_name=_("rol"))
     kenmerk = models.ForeignKey(
-        Kenmerk, on_delete=models.PROTECT, related_name="toekenningen", verbose_name=_("kenmerk")
+        Kenmerk,
+        on_delete=models.PROTECT,
+        related_name="toekenningen",
+        verbose_name=_("kenmerk"),
+        db_index=False,  # the (kenmerk, rol) index below serves lookups by kenmerk too
     )
     granted_by = models.ForeignKey(
         Account,
@@ -440,6 +444,9 @@ class RolToekenning(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "rol", "kenmerk"], name="uniq_rol_toekenning")
         ]
+        # "Which roles are held in this organisation" (the user list's role filter): one probe per
+        # role and kenmerk of the organisation (beheer.selectors.rollen_in_organisatie).
+        indexes = [models.Index(fields=["kenmerk", "rol"], name="roltoekenning_kenmerk_rol")]
 
     def __str__(self):
         return f"{self.account} — {self.rol} ({self.kenmerk})"

@@ -288,16 +288,24 @@ def _roles_prefetch() -> Prefetch:
 
 
 def rollen_in_organisatie(*, beheerder: Account) -> QuerySet[Rol]:
-    """The roles someone in her organisation holds, or she may hand out: the list's role filter."""
-    # Two semi-joins, not an OR over joined rows (which would pair every toekenning with every
-    # beheerautorisatie holder before filtering). The held roles come through the organisation's
-    # kenmerken (a toekenning's kenmerk is always of the account's organisation), not its
-    # accounts: a join with a few kenmerken instead of ten thousand accounts.
-    held = Q(
-        pk__in=RolToekenning.objects.filter(kenmerk__organisatie_id=beheerder.organisatie_id).values("rol_id")
+    """The roles someone in her organisation holds, or she may hand out: the list's role filter.
+
+    A role is held when a toekenning pairs it with one of the organisation's kenmerken (a
+    toekenning's kenmerk is always of the account's organisation). Asked per role with the kenmerken
+    as values, PostgreSQL probes the (kenmerk, rol) index a few times per role; any form that joins
+    the kenmerken or accounts instead read all the organisation's toekenningen (20,000 at 10,000
+    users: 10 ms on every page of the list, bench P3).
+    """
+    kenmerk_ids = list(
+        Kenmerk.objects.filter(organisatie_id=beheerder.organisatie_id).values_list("pk", flat=True)
+    )
+    held = list(
+        Rol.objects.filter(
+            Exists(RolToekenning.objects.filter(rol=OuterRef("pk"), kenmerk_id__in=kenmerk_ids))
+        ).values_list("pk", flat=True)
     )
     covered = Rol.objects.filter(beheerautorisaties__accounts=beheerder).values("pk")
-    return Rol.objects.filter(held | Q(pk__in=covered)).order_by("naam")
+    return Rol.objects.filter(Q(pk__in=held) | Q(pk__in=covered)).order_by("naam")
 
 
 def account_for_beheerder_get(*, beheerder: Account, pk: int) -> Account:

@@ -95,7 +95,9 @@ def test_user_list_queries_per_page_are_constant_with_10000_users(beheer_client,
         counts[label] = len(queries)
     assert len(set(counts.values())) == 1, counts
     # 8 before issue 16, plus the roles column (one prefetch) and the role and kenmerk filter options
-    assert max(counts.values()) <= 11, counts
+    # 13: two of them find the roles held in the organisation by index probes (its kenmerk ids, then
+    # the roles), instead of one query reading all 20,000 toekenningen (bench P3).
+    assert max(counts.values()) <= 13, counts
     with capsys.disabled():
         print(
             f"\n[P3] 10,000 users: queries/page {counts}; ms { ({k: round(v, 1) for k, v in timings.items()}) }"
@@ -113,5 +115,5 @@ def test_user_list_query_count_does_not_grow_with_history(
     for account in AccountFactory.create_batch(25, organisatie=organisatie):
         for _ in range(3):
             KoppelingFactory(account=account, ended_at=timezone.now())
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(13):
         assert beheer_client.get(reverse("beheer:gebruikers")).status_code == 200

@@ -1,0 +1,78 @@
+"""The rows of the Autorisatiebeheer user list, rendered in Python.
+
+The same markup as a ``{% for %}`` over the rows in the template, but Django's template engine spent
+~0.6 ms a row on it (a URL reversal, a translation and a date filter per row, and some 15 variable
+lookups): 16 ms of a 25-row page, a third of the page's time at 10,000 users (bench P3). Here the
+texts that are the same on every row are translated once, the detail URL is reversed once, and each
+row is one ``format_html`` call, which escapes every value as the template would.
+"""
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
+
+from beheer.constants import GebruikerStatus
+
+register = template.Library()
+
+_ROW = (
+    "<tr>\n"
+    "      <td>{select}</td>\n"
+    '      <th scope="row"><a class="utrecht-link" href="{url}">{name}</a></th>\n'
+    '      <td data-label="{username_label}"><code>{username}</code></td>\n'
+    '      <td data-label="{email_label}">{email}</td>\n'
+    '      <td data-label="{status_label}"><span class="status status--{status}">{status_text}</span></td>\n'
+    '      <td data-label="{roles_label}">{roles}</td>\n'
+    '      <td data-label="{login_label}">{last_login}</td>\n'
+    "    </tr>"
+)
+_SELECT = (
+    '<input type="checkbox" name="id" value="{pk}" id="select-{pk}">'
+    '<label class="visually-hidden" for="select-{pk}">{label}</label>'
+)
+
+
+@register.simple_tag
+def gebruikers_rows(accounts, columns) -> SafeString:
+    """The ``<tr>`` of each account of the page, in order (``columns``: the view's sortable headers)."""
+    url_zero = reverse("beheer:gebruiker", args=[0])
+    url_prefix, url_suffix = url_zero[: url_zero.rindex("0")], url_zero[url_zero.rindex("0") + 1 :]
+    labels = {
+        "username_label": columns["username"]["label"],
+        "email_label": gettext("E-mail address"),
+        "status_label": columns["status"]["label"],
+        "roles_label": gettext("Roles"),
+        "login_label": columns["last_login"]["label"],
+    }
+    never = gettext("never")
+    select_text = gettext("Select %(name)s")
+    rows = []
+    for account in accounts:
+        status = account.status
+        select = ""
+        if status != GebruikerStatus.VERWIJDERD:
+            select = format_html(_SELECT, pk=account.pk, label=select_text % {"name": account.name})
+        roles = (
+            format_html_join(mark_safe("<br>"), "{} ({})", account.rol_labels) if account.rol_labels else "—"
+        )
+        seen = account.last_seen_at
+        rows.append(
+            format_html(
+                _ROW,
+                select=select,
+                url=f"{url_prefix}{account.pk}{url_suffix}",
+                name=account.name,
+                username=account.username,
+                email=account.email,
+                status=status.value,
+                status_text=status.label,
+                roles=roles,
+                last_login=date_format(timezone.localtime(seen), "DATETIME_FORMAT") if seen else never,
+                **labels,
+            )
+        )
+    return mark_safe("\n    ".join(rows))  # noqa: S308  (each row built by format_html)
