@@ -446,8 +446,23 @@ minutes before the recorded run). Ratios are measured within one run.
   in through our eHerkenning backend. Reaching 0.5× of the bare view would need the page without the
   per-request session and account reads and a compiled template engine (Jinja2) for the portal; we did
   neither.
-- **P3** (met): the list fetches the page's ids first, then those rows with their status, so page 200
-  of 10,000 users costs what page 1 costs (8 queries, asserted in `tests/beheer/test_list_scale.py`).
+- **P3** (2026-11-29: **missed**; the bench now measures eight ways the list is used — the default,
+  status sort both ways, last-login sort, a status filter, rol + kenmerk filter with status sort, page 95
+  at 100 a page, a search — on an organisation with history: two roles each, links, unlinks, code mails
+  and codes, blocks, removed users; before, it measured only the default page of an organisation
+  without history). The status sort and filter evaluated correlated EXISTS tests per account inside
+  a CASE (~2 s at 10,000 users in the previous session's measurement); they are now organisation-scoped
+  `pk IN (…)` sets PostgreSQL hashes once per query, each input once (`beheer/selectors.py:
+  _status_tests`); the last-login sort joins the active link; the roles column reads values, not model
+  instances; the rows are rendered by one template tag with `format_html` (Django's engine spent
+  ~0.6 ms a row); the roles held in the organisation come from index probes on a new (kenmerk, rol)
+  index. A test checks that filter and sort give every combination of history the status the column
+  shows. What misses: on this machine (the calibration piece 11.4 ms, as on 27 November) the page
+  itself costs 25–45 ms at 10 users (19.6 ms on 27 November, before the filters, the roles column,
+  the pagination, the bulk actions and the session dialog), of which in-process ~6 ms is compiling
+  the ORM's queries; the status sets add 40–60 ms at 10,000 users, most of it joining the
+  organisation's 10,000 accounts once per set. A stored status (maintained by every write that
+  changes it, including the set-based unlink job) would make the sort an index scan; not done.
 - **P4** (met): each batch is one statement (`UPDATE … RETURNING` feeding the inserts of the audit
   events and outbox mails) over the next 20,000 due links in `last_login_at` order, read through the
   partial index `active_link_last_login` and resuming where the previous batch stopped (`id =
@@ -465,44 +480,45 @@ minutes before the recorded run). Ratios are measured within one run.
   worker deliver ~28–30 mails/s (1,000 in ~35 s). With a 2 s SMTP server one prefork worker is bound by
   the waits (~1 mail/s); a thread pool (`--pool threads --concurrency 50`) would overlap them — a
   deployment choice.
-- **P7** (missed in this run, 89 s, on the slower machine; met on 2026-11-22 with 55.8 s [53.7–57.9],
-  with the same import code): per row the import validates, writes the organisation, kenmerken, account,
-  beheerautorisaties and ~7 audit rows in its own transaction, queues two e-mails and renders the
-  username letter PDF. The letter embedded four DejaVu font subsets since names outside Latin-1 were
-  supported (~10 ms a letter), which doubled the import to ~117 s; it now embeds DejaVu only when the
-  base fonts cannot show the letter's text (1.7 ms for such letters).
-- **P8** (2026-11-29, load 7–12 on two cores while several test suites ran). Bulk registration: the
-  first version sent every row through ``gebruiker_register`` + ``rol_assign`` (about 20 statements a
-  user, savepoints included) and cost what the same users cost one at a time (17.6 s for 300 at load 10,
-  0.85×). The task now writes each chunk of 100 checked rows in bulk (accounts, roles, one audit event
-  per account and per role, each confirmation mail through the outbox): about 2 statements a user, 0.1×
-  the one-at-a-time path; checking the file (twice: preview, and again in the task) and the preview
-  page are most of what remains. Gebruikersbestand: first measured with the CSV's first row after
-  1.8 s and complete after 16.5 s: a server-side cursor outside a transaction is declared WITH HOLD, so
-  PostgreSQL computed the whole organisation before the first row, and 50,000 model instances (accounts
-  and their roles) cost several times the SQL. It now reads the ids first and each chunk of 1,000 as
-  plain values. The XLSX is not streamed (a workbook is a zip) and misses 3 s under this load: the rows
-  cost what the CSV costs, openpyxl's per-cell writer about twice that again (XlsxWriter, tried on the
-  same rows, was only 1.4–1.7× faster than openpyxl, not worth a second library).
-- **P9** (2026-11-29, at load ~1.5–2: authorize p50 9.8 ms met; token 15.8 ms and userinfo 0.10× missed). The first code cost 11 statements for the authorize redirect, 27 for
-  the token exchange and 5 for userinfo: django-oauth-toolkit loads the client three times in one
-  authorization request, reads the grant of the code seven times in one token request (scopes, the
-  code, PKCE challenge and method, redirect URI, nonce, RFC 8707 resource), decodes the ID token it
-  has just saved to read it back, and reads the new access token back for a signal nothing listens
-  to. The validator (`diensten/validators.py`) now reads the client with its Dienst once per request,
-  the grant once with its user and organisation, the access token with its hand-off and Dienst, and
-  takes the ID token from the request: 8, 15 and 2 statements (`tests/diensten/test_query_counts.py`
-  asserts them). Measured back to back against the code before (a worktree of that commit), at load
-  ~1.5–2: authorize p50 14.8 → 10.0 ms (10.7× → 8.7× the bare view of the same round), token
-  28.8 → 15.5 ms (20.9× → 13.5×); userinfo 119 → 180 req/s (bare view 1,270 and 1,650–2,670 req/s in
-  those runs: ratio 0.09 → 0.11). At load 6–8 (the first run) every round trip to PostgreSQL gave up
-  the CPU and waited for a run-queue slot (~4 ms a statement, while `SELECT 1` takes 0.09 ms p50):
-  token 96 → 62 ms. What remains is django-oauth-toolkit's and oauthlib's Python per request and the
-  writes the flow needs (authorize: audit event, grant, hand-off; token: ID token, access token,
-  hand-off link, audit event, grant deleted); userinfo stays far from 0.5× a view that does nothing —
-  it authenticates a bearer token and reads the current rollen on every request, by design (a revoked
-  rol is gone at once). The RSA signing key is parsed once per process (django-oauth-toolkit's
-  `jwk_from_pem` is cached); the pairwise `sub` is one HMAC.
+- **P7** (2026-11-29: missed, 79.8 s; 89 s before on the same code at a similar machine speed): rows
+  are now written 50 to a transaction with one INSERT of their audit events (`audit_collect`), and
+  usernames checked 200 at a time: 6 statements per new row instead of 15
+  (`tests/beheer/test_import_statements.py`); a row failing while writing rolls its chunk back and the
+  chunk is imported row by row. Measured back to back against the code before: 0.72–0.79× the time.
+  The import is now CPU-bound in Python (85–100 % of a core, PostgreSQL ~13 %), more than half of it
+  the username letter PDF (ReportLab writing the PDF objects, then drawing the text). Earlier: the
+  letter embeds DejaVu only when the base fonts cannot show the text (1.7 ms for such letters).
+- **P8** (met, 2026-11-29). Bulk registration: each chunk of 100 checked rows is written in bulk
+  (accounts, roles, one audit event per account and per role, each confirmation mail through the
+  outbox): about 2 statements a user, 0.13× the one-at-a-time path; a run whose worker died is taken
+  over by a heartbeat (one conditional UPDATE, one runner). Gebruikersbestand: the ids first, each
+  chunk of 1,000 as plain values (a server-side cursor outside a transaction is WITH HOLD:
+  PostgreSQL computed the whole organisation before the first row). The XLSX is now streamed:
+  openpyxl builds the fixed parts of the workbook, the sheet's rows are written as inline strings
+  into the standard library's `zipfile` on an unseekable stream while they are read (openpyxl and
+  XlsxWriter write the zip only when the workbook closes; before, first byte = complete = 3.2 s), and
+  openpyxl is imported with the module, not at the first export. The CSV sends 100 rows a chunk.
+- **P9** (2026-11-29: authorize 9.0× and token 12.1× the bare view of the same round — on this day's
+  machine, twice as slow as the day of the previous run, 15.4 and 20.5 ms: missed; userinfo 0.11× the
+  bare view: missed, 0.52× the same bare view behind the same bearer authentication). The first code
+  cost 11 statements for the authorize redirect, 27 for the token exchange and 5 for userinfo:
+  django-oauth-toolkit loads the client three times in one authorization request, reads the grant of
+  the code seven times in one token request, decodes the ID token it has just saved and reads the new
+  access token back for a signal nothing listens to. The validator (`diensten/validators.py`) reads
+  the client with its Dienst once per request, the grant once with its user and organisation, the
+  access token with its hand-off and Dienst, and takes the ID token from the request; the token
+  request is one transaction (one commit instead of three, and no token left half-issued when a
+  write fails); the rollen claim is one plain SQL join (the ORM spent ~2.6 ms compiling it, the query
+  0.8 ms): 8, 13 and 2 statements (`tests/diensten/test_query_counts.py`). Back to back against the
+  code before this session's change: token 28 → 17 ms in-process at load ~2.5. What remains per token
+  request: 4 reads and the writes the flow needs (ID token, access token, hand-off link, audit event,
+  grant deleted), one savepoint inside django-oauth-toolkit's ID-token code, the RSA signature
+  (~0.85 ms) and django-oauth-toolkit's and oauthlib's Python. userinfo: the bearer check alone
+  (token, expiry, account still active and linked) costs ~5 ms of CPU against ~1.1 ms for the bare
+  view — a ceiling of ~0.2× before any claim is read; with it userinfo reaches 0.52× the bare view
+  behind the same check (the row above). Reaching 0.5× of the bare view itself would mean not checking
+  the token against the database on every request, which the design forbids (a revoked rol or an
+  undone link must be refused at once).
 
 ## Reproduce
 
