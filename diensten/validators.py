@@ -125,13 +125,13 @@ class DienstValidator(OAuth2Validator):
         cached = getattr(request, "duo_grant", None)
         if cached is not None and cached.code == code:
             return cached
-        grant = (
-            get_grant_model()
-            .objects.select_related("user__organisatie")
-            .filter(code=code)
-            .order_by("pk")
-            .first()
-        )
+        grants = get_grant_model().objects.select_related("user__organisatie").filter(code=code)
+        if transaction.get_connection(router.db_for_read(get_grant_model())).in_atomic_block:
+            # Inside the token view's transaction: the grant row stays locked until the code is
+            # spent and the tokens are saved, so a second request with the same code waits, then
+            # finds the code used and is refused (RFC 6749 §4.1.2), instead of also getting tokens.
+            grants = grants.select_for_update(of=("self",))
+        grant = grants.order_by("pk").first()
         request.duo_grant = grant
         return grant
 
