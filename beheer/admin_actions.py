@@ -139,19 +139,14 @@ def lift_block(modeladmin, request, queryset):
             lifted += 1
         else:
             skipped.append(_("%(account)s (not blocked)") % {"account": account})
-        kept += [key for key in lift.identities_kept if key not in kept]
+        kept += lift.identities_kept
         _audit(request, account, "lift_block", reason)
     message = ngettext("Block lifted for %(count)s account.", "Block lifted for %(count)s accounts.", lifted)
     _report(modeladmin, request, lifted, skipped, message % {"count": lifted})
     if kept:
-        from .helpdesk import identity_key_label
+        from .helpdesk import identities_kept_message
 
-        modeladmin.message_user(
-            request,
-            _("Not lifted: %(identities)s — tried other usernames too.")
-            % {"identities": ", ".join(identity_key_label(key) for key in kept)},
-            messages.WARNING,
-        )
+        modeladmin.message_user(request, identities_kept_message(kept), messages.WARNING)
 
 
 @admin.action(description=_("Revoke all beheerautorisaties"), permissions=["change"])

@@ -6,6 +6,7 @@ views check the helpdesk permissions. Every write is audited twice on purpose, a
 the action and the reason the helpdesk typed.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,6 +88,14 @@ def identity_key_label(key: str) -> str:
     """``EHerkenningIdentity.key`` as the helpdesk reads it: legal subject / short pseudonym."""
     legal, _sep, pseudonym = key.partition(":")
     return f"{legal} / {pseudonym_short(pseudonym)}"
+
+
+def identities_kept_message(keys: Iterable[str]) -> str:
+    """The warning after a lift of koppel blocks: the identities that stay blocked because they also
+    tried other usernames (an attacker's signature), each named once, in the order given."""
+    return _("Not lifted: %(identities)s — tried other usernames too.") % {
+        "identities": ", ".join(identity_key_label(key) for key in dict.fromkeys(keys))
+    }
 
 
 _identity_label = identity_key_label

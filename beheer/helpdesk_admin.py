@@ -149,9 +149,7 @@ class AccountHelpdeskAdminMixin:
         lift = helpdesk.helpdesk_blocks_lift(account=account, request=request)
         kept = ""
         if lift.identities_kept:
-            kept = " " + _("Not lifted: %(identities)s — tried other usernames too.") % {
-                "identities": ", ".join(helpdesk.identity_key_label(key) for key in lift.identities_kept)
-            }
+            kept = " " + helpdesk.identities_kept_message(lift.identities_kept)
         if not lift:
             return self._done(request, account, _("There was no block to lift.") + kept, messages.INFO)
         return self._done(

@@ -145,7 +145,7 @@ class KoppelAttemptCounterAdmin(admin.ModelAdmin):
             if kind == "u":
                 lift = koppel_blocks_lift(username=value, actor=request.user, request=request, reason=reason)
                 lifted += bool(lift)
-                kept += [identity for identity in lift.identities_kept if identity not in kept]
+                kept += lift.identities_kept
             elif kind == "i":
                 lifted += koppel_identity_block_lift(
                     identity=value, actor=request.user, request=request, reason=reason
@@ -156,11 +156,6 @@ class KoppelAttemptCounterAdmin(admin.ModelAdmin):
         if kept:
             # As on the account screen: an identity that also tried other usernames stays blocked
             # (an attacker's signature); the helpdesk lifts it by its own i: row if it must.
-            from beheer.helpdesk import identity_key_label
+            from beheer.helpdesk import identities_kept_message
 
-            self.message_user(
-                request,
-                _("Not lifted: %(identities)s — tried other usernames too.")
-                % {"identities": ", ".join(identity_key_label(key) for key in kept)},
-                messages.WARNING,
-            )
+            self.message_user(request, identities_kept_message(kept), messages.WARNING)
