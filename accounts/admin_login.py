@@ -50,10 +50,10 @@ def otp_device_verify(*, user, token: str) -> Device | None:
     return None
 
 
-class HelpdeskLoginForm(AdminAuthenticationForm):
-    """Username, password and verification code; no device choice, no challenge button."""
-
-    otp_token = forms.CharField(
+def otp_token_field() -> forms.CharField:
+    """The verification-code field: a code from the authenticator app or a backup code, which
+    ``otp_device_verify`` tries against every confirmed device (so no device choice)."""
+    return forms.CharField(
         label=_("Verification code"),
         max_length=32,
         strip=True,
@@ -62,6 +62,12 @@ class HelpdeskLoginForm(AdminAuthenticationForm):
             attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}
         ),
     )
+
+
+class HelpdeskLoginForm(AdminAuthenticationForm):
+    """Username, password and verification code; no device choice, no challenge button."""
+
+    otp_token = otp_token_field()
 
     error_messages = {
         **AdminAuthenticationForm.error_messages,

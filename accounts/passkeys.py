@@ -52,7 +52,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from .admin_login import otp_device_verify
+from .admin_login import otp_device_verify, otp_token_field
 from .audit import audit_log
 from .constants import AuditAction, AuditResult
 from .models import Account
@@ -201,15 +201,7 @@ class PasskeyEnrolPasswordForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
-    otp_token = forms.CharField(
-        label=_("Verification code"),
-        max_length=32,
-        strip=True,
-        help_text=_("The code your authenticator app shows now, or one of your backup codes."),
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}
-        ),
-    )
+    otp_token = otp_token_field()
 
     def __init__(self, *args, code_required: bool, **kwargs):
         super().__init__(*args, **kwargs)
