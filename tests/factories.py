@@ -95,6 +95,21 @@ def beheerder_create(*codes: str, organisatie: Organisatie | None = None, **fiel
     return account
 
 
+def rol_holders_create(
+    rol_code: str, holders: int | list[str], *, beheerautorisatie: str = "po", **organisatie_fields
+) -> Account:
+    """A new organisation with a beheerder holding ``beheerautorisatie`` and users (a number, or their
+    names) who each hold ``rol_code`` on one kenmerk of it; returns the beheerder."""
+    organisatie = OrganisatieFactory(**organisatie_fields)
+    beheerder = beheerder_create(beheerautorisatie, organisatie=organisatie)
+    kenmerk = KenmerkFactory(organisatie=organisatie)
+    names = holders if isinstance(holders, list) else [None] * holders
+    for name in names:
+        account = AccountFactory(organisatie=organisatie, **({"name": name} if name else {}))
+        grant_rol(account, rol_code, kenmerk)
+    return beheerder
+
+
 class KoppelingFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "koppeling.Koppeling"

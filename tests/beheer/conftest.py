@@ -53,3 +53,27 @@ def beheer_client(client, beheerder):
 
 def gemeentecode_type():
     return kenmerk_type("gemeentecode")
+
+
+@pytest.fixture
+def after_each_chunk(monkeypatch):
+    """Run a file of users in chunks of ``size`` rows and call ``then(number)`` after each chunk's rows
+    were written, inside the chunk's transaction (``number`` counts the chunks from 1): what a helpdesk
+    change or another worker does between two chunks."""
+    from beheer import bulk
+
+    def install(then, *, size: int) -> None:
+        monkeypatch.setattr(bulk, "RUN_CHUNK", size)
+        original = bulk._register_chunk
+        calls = 0
+
+        def register_then(**kwargs):
+            nonlocal calls
+            results = original(**kwargs)
+            calls += 1
+            then(calls)
+            return results
+
+        monkeypatch.setattr(bulk, "_register_chunk", register_then)
+
+    return install

@@ -13,7 +13,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Account, AuditEvent, EmailOutbox, RolToekenning
@@ -227,19 +226,15 @@ def test_a_file_that_keeps_killing_its_worker_is_failed_not_retried_for_ever(
 
 
 def test_a_slow_old_worker_whose_run_was_taken_over_stops_at_its_next_chunk(
-    beheer_client, beheerder, kenmerk, monkeypatch
+    beheer_client, beheerder, kenmerk, monkeypatch, after_each_chunk
 ):
     upload_id = _confirmed_upload(beheer_client, kenmerk, monkeypatch)
-    monkeypatch.setattr(bulk, "RUN_CHUNK", 2)
-    original = bulk._register_chunk
 
-    def register_then_lose_the_lease(**kwargs):
-        results = original(**kwargs)
+    def lose_the_lease(_number):
         # Meanwhile another worker took the file over (it waits for this chunk's lock, then owns it).
         GebruikersUpload.objects.filter(pk=upload_id).update(runner="00000000-0000-4000-8000-000000000000")
-        return results
 
-    monkeypatch.setattr(bulk, "_register_chunk", register_then_lose_the_lease)
+    after_each_chunk(lose_the_lease, size=2)
     assert bulk.gebruikers_upload_run(upload_id=upload_id) is None
     assert Account.objects.filter(created_by=beheerder, email__startswith="collega").count() == 2
     upload = GebruikersUpload.objects.get(pk=upload_id)
@@ -248,7 +243,7 @@ def test_a_slow_old_worker_whose_run_was_taken_over_stops_at_its_next_chunk(
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and parallel writers: PostgreSQL")
+@pytest.mark.postgresql  # row locks and parallel writers
 def test_two_workers_taking_over_one_stopped_run_at_once_register_the_rest_once(
     beheer_client, beheerder, kenmerk, monkeypatch
 ):

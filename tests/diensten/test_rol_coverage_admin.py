@@ -18,7 +18,14 @@ from accounts.models import AuditEvent, Beheerautorisatie, BeheerautorisatieToek
 from diensten.models import BackchannelLogout, Handoff
 from diensten.services import pairwise_sub
 from tests.beheer.test_withdraw_admin import helpdesk, staff_client  # noqa: F401 (fixtures)
-from tests.factories import AccountFactory, KenmerkFactory, OrganisatieFactory, beheerder_create, grant_rol
+from tests.factories import (
+    AccountFactory,
+    KenmerkFactory,
+    OrganisatieFactory,
+    beheerder_create,
+    grant_rol,
+    rol_holders_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -203,11 +210,7 @@ def test_a_change_that_keeps_every_rol_saves_without_asking(staff_client, world)
 
 
 def test_at_scale_the_page_counts_and_names_a_bounded_sample(staff_client, world, monkeypatch):
-    many = OrganisatieFactory(naam="Achterhoek College")  # first by name
-    beheerder_create("po", organisatie=many)
-    kenmerk = KenmerkFactory(organisatie=many)
-    for number in range(8):
-        grant_rol(AccountFactory(organisatie=many, name=f"Gebruiker {number}"), "osr", kenmerk)
+    rol_holders_create("osr", [f"Gebruiker {number}" for number in range(8)], naam="Achterhoek College")
     monkeypatch.setattr(coverage, "PREVIEW_LINES", 1)
     page = staff_client.post(_po_url(), _po_form(without="osr")).content.decode()
     osr = escape(world["osr"].naam)
@@ -224,11 +227,7 @@ def test_the_withdrawal_is_set_based(world):
     po = Beheerautorisatie.objects.get(code="po")
 
     def withdraw(users: int) -> tuple[int, int]:
-        organisatie = OrganisatieFactory()
-        beheerder_create("po", organisatie=organisatie)
-        kenmerk = KenmerkFactory(organisatie=organisatie)
-        for _number in range(users):
-            grant_rol(AccountFactory(organisatie=organisatie), "po_informatiediensten", kenmerk)
+        rol_holders_create("po_informatiediensten", users)
         rol = Rol.objects.get(code="po_informatiediensten")
         with CaptureQueriesContext(connection) as queries:
             count = coverage.rol_coverage_withdraw(beheerautorisatie=po, rol_ids={rol.pk}, reason="test")
@@ -246,14 +245,10 @@ def test_revoking_a_beheerautorisatie_withdraws_its_rollen_set_based(helpdesk):
     from accounts.services import beheerautorisaties_set
 
     def revoke(users: int) -> int:
-        organisatie = OrganisatieFactory()
-        beheerder = beheerder_create("po", organisatie=organisatie)
-        kenmerk = KenmerkFactory(organisatie=organisatie)
-        for _number in range(users):
-            grant_rol(AccountFactory(organisatie=organisatie), "osr", kenmerk)
+        beheerder = rol_holders_create("osr", users)
         with CaptureQueriesContext(connection) as queries:
             beheerautorisaties_set(account=beheerder, beheerautorisaties=[], granted_by=helpdesk)
-        assert not RolToekenning.objects.filter(account__organisatie=organisatie).exists()
+        assert not RolToekenning.objects.filter(account__organisatie=beheerder.organisatie).exists()
         return len(queries)
 
     assert revoke(40) == revoke(2)
