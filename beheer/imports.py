@@ -431,7 +431,8 @@ class BeheerdersImport:
         bad row before it writes anything; when a row still fails while writing (a number taken
         since, a letter that cannot be written), the whole chunk is rolled back, the letters it wrote
         removed, and its rows imported again one transaction per row, so that the failing row
-        leaves nothing and the others are imported as usual.
+        leaves nothing and the others are imported as usual. A letter gets its own name only when
+        its chunk commits (``_letter_write``).
         """
         if self.dry_run:
             return [self.row_import(line, values) for line, values in rows]
@@ -447,9 +448,11 @@ class BeheerdersImport:
                     ]
             except _ChunkRetryError:
                 self.organisaties, self.beheerders = organisaties, beheerders
-                for path in letters:  # their accounts were rolled back; the rows get new usernames
-                    path.unlink(missing_ok=True)
+                _letters_discard(letters)  # their accounts were rolled back; the rows get new usernames
                 chunk_results = [self.row_import(line, values) for line, values in chunk]
+            except BaseException:
+                _letters_discard(letters)  # e.g. the chunk's audit INSERT failed: nothing was committed
+                raise
             results += chunk_results
         return results
 
@@ -469,23 +472,27 @@ class BeheerdersImport:
                 try:
                     account, outcome, new_organisatie = self._write(organisatie, chosen, account_fields)
                     if outcome == Outcome.NEW and self.letters_dir is not None:
-                        path = self._letter_path(account)
-                        chunk_letters.append(path)
-                        self._letter_write(account, path)
-                        result.letter = str(path)
+                        result.letter = str(self._letter_write(account, written=chunk_letters))
                 except (OSError, ValidationError, IntegrityError) as error:
                     raise _ChunkRetryError from error
             else:
                 # The row's audit events are written with one INSERT at the end of its transaction.
-                with transaction.atomic():
-                    with audit_collect():
-                        account, outcome, new_organisatie = self._write(organisatie, chosen, account_fields)
-                        if outcome == Outcome.NEW and self.letters_dir is not None and not self.dry_run:
-                            # Inside the row's transaction: a beheerder whose letter could not be written
-                            # is not imported (the report says why), so a re-run makes both.
-                            result.letter = str(self._letter_write(account, self._letter_path(account)))
-                    if self.dry_run:
-                        transaction.set_rollback(True)
+                letters: list[Path] = []
+                try:
+                    with transaction.atomic():
+                        with audit_collect():
+                            account, outcome, new_organisatie = self._write(
+                                organisatie, chosen, account_fields
+                            )
+                            if outcome == Outcome.NEW and self.letters_dir is not None and not self.dry_run:
+                                # Inside the row's transaction: a beheerder whose letter could not be
+                                # written is not imported (the report says why), so a re-run makes both.
+                                result.letter = str(self._letter_write(account, written=letters))
+                        if self.dry_run:
+                            transaction.set_rollback(True)
+                except BaseException:
+                    _letters_discard(letters)
+                    raise
         except RowRefusedError as error:
             result.outcome = Outcome.REFUSED
             result.username = error.account.username
@@ -588,13 +595,33 @@ class BeheerdersImport:
     def beheerautorisaties_by_pk(self) -> dict[int, Beheerautorisatie]:
         return {item.pk: item for item in self.beheerautorisaties.values()}
 
-    def _letter_path(self, account: Account) -> Path:
-        return self.letters_dir / letter_filename(account=account)
+    def _letter_write(self, account: Account, *, written: list[Path]) -> Path:
+        """Write the account's letter under a temporary name that becomes its own when the transaction
+        commits; return that name.
 
-    def _letter_write(self, account: Account, path: Path) -> Path:
-        path.write_bytes(letter_pdf(account=account))
+        Written before the commit, a failed write (disk full) still rolls the beheerder back; named
+        only after it, a rolled-back chunk or a killed run never leaves a ``.pdf`` with the username
+        of an account that does not exist (a killed run can leave hidden ``.part`` files). ``written``
+        collects the temporary files, for the caller to remove when the transaction does not commit
+        (``_letters_discard``).
+        """
+        path = self.letters_dir / letter_filename(account=account)
+        partial = _letter_partial(path)
+        written.append(partial)
+        partial.write_bytes(letter_pdf(account=account))
+        transaction.on_commit(lambda: partial.replace(path), robust=True)
         audit_log(action=AuditAction.LETTER_WRITE, obj=account, detail={"file": path.name})
         return path
+
+
+def _letter_partial(path: Path) -> Path:
+    """The temporary name of a letter until its transaction commits: hidden, and not a .pdf."""
+    return path.with_name(f".{path.name}.part")
+
+
+def _letters_discard(partials: list[Path]) -> None:
+    for partial in partials:
+        partial.unlink(missing_ok=True)
 
 
 def _normalised_name(text: str) -> str:

@@ -5,7 +5,7 @@ import string
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account, AuditEvent, EmailOutbox, Organisatie
@@ -61,7 +61,9 @@ def test_statements_per_row_stay_constant_over_several_chunks(tmp_path, monkeypa
     assert sixteen - eight <= 8 * STATEMENTS_PER_ROW + 2 * 4
 
 
-def test_a_row_failing_while_writing_leaves_nothing_and_its_chunk_is_imported(tmp_path, monkeypatch):
+def test_a_row_failing_while_writing_leaves_nothing_and_its_chunk_is_imported(
+    tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
     real = imports.letter_pdf
 
     def letter_pdf(*, account):
@@ -71,7 +73,8 @@ def test_a_row_failing_while_writing_leaves_nothing_and_its_chunk_is_imported(tm
 
     monkeypatch.setattr(imports, "letter_pdf", letter_pdf)
     letters = tmp_path / "letters"
-    output, error = _run(_write(tmp_path / "rows.csv", _rows(5, 600)), letters)
+    with django_capture_on_commit_callbacks(execute=True):  # the letters get their names at the commit
+        output, error = _run(_write(tmp_path / "rows.csv", _rows(5, 600)), letters)
     assert error is not None
     assert "disk full" in output
     imported = Account.objects.filter(email__contains="@school60")
@@ -80,10 +83,39 @@ def test_a_row_failing_while_writing_leaves_nothing_and_its_chunk_is_imported(tm
     assert not EmailOutbox.objects.filter(to="beheerder602@school602.example").exists()
     assert not AuditEvent.objects.filter(object_repr__contains="School 602").exists()
     # The letters written before the chunk was rolled back are gone: one letter per imported beheerder.
-    assert sorted(path.name for path in letters.glob("*.pdf")) == sorted(
+    assert sorted(path.name for path in letters.iterdir()) == sorted(
         f"gebruikersnaam-{account.username}.pdf" for account in imported
     )
     for account in imported:
         actions = set(AuditEvent.objects.filter(object_id=str(account.pk)).values_list("action", flat=True))
         assert {"account.create", "beheerautorisatie.grant", "import.row", "letter.write"} <= actions
     assert EmailOutbox.objects.filter(account__in=imported).count() == 2 * 4
+
+
+def test_a_chunk_whose_audit_insert_fails_leaves_no_letter(tmp_path, monkeypatch):
+    """The letters of a chunk that never commits are not left behind: a killed run or a failed audit
+    INSERT must not leave PDFs with the usernames of accounts that do not exist."""
+
+    def audit_insert_fails(*args, **kwargs):
+        raise DatabaseError("audit insert failed")
+
+    monkeypatch.setattr(AuditEvent.objects, "bulk_create", audit_insert_fails)
+    letters = tmp_path / "letters"
+    with pytest.raises(DatabaseError, match="audit insert failed"):
+        _run(_write(tmp_path / "rows.csv", _rows(3, 700)), letters)
+    assert not Account.objects.filter(email__contains="@school70").exists()
+    assert list(letters.iterdir()) == []
+
+
+def test_a_letter_has_its_name_only_once_its_chunk_committed(tmp_path, django_capture_on_commit_callbacks):
+    letters = tmp_path / "letters"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        output, error = _run(_write(tmp_path / "rows.csv", _rows(2, 800)), letters)
+    assert error is None, output
+    assert not list(letters.glob("*.pdf"))  # still in the transaction of the test
+    for callback in callbacks:
+        callback()
+    imported = Account.objects.filter(email__contains="@school80")
+    assert sorted(path.name for path in letters.iterdir()) == sorted(
+        f"gebruikersnaam-{account.username}.pdf" for account in imported
+    )
