@@ -148,7 +148,7 @@ class RolToekenningInline(admin.TabularInline):
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
-        return False  # roles are given by the organisation's beheerder, within his beheerautorisaties
+        return False  # roles are given by the organisation's beheerder, within their beheerautorisaties
 
 
 @admin.register(Account)

@@ -3,7 +3,7 @@
 The dev broker lists ``PERSONAS`` on its login page, so a newcomer can log in as each of them.
 A persona is what an eHerkenning broker would assert: a pseudonym (ActingSubjectID), the KvK-nummer
 of the organisation the person acts for (LegalSubjectID) and, for some, the KvK-nummer of the
-intermediary he acts through (ketenmachtiging) or a restriction of his machtiging to one vestiging.
+intermediary they act through (ketenmachtiging) or a restriction of their machtiging to one vestiging.
 Every demo state of the README has a persona, so each can be tried in the browser.
 """
 
@@ -19,7 +19,7 @@ class Persona:
     acting_subject_id: str
     legal_subject_id: str
     # urn:etoegang:1.9:IntermediateEntityID:KvKnr: the KvK-nummer of the intermediary organisation
-    # through which the person acts (ketenmachtiging); empty when he acts for the organisation itself.
+    # through which the person acts (ketenmachtiging); empty when they act for the organisation itself.
     intermediate_entity_id: str = ""
     # urn:etoegang:1.9:ServiceRestriction:Vestigingsnr: the machtiging is restricted to this vestiging
     # (12 digits). The portal refuses it unless EHERKENNING_ACCEPT_VESTIGING is on.

@@ -59,7 +59,7 @@ RENEWED = {"blocked"}
 def _token_state(*, account, stdout) -> None:
     """An existing user with the legacy token (seed 001): password + a confirmed TOTP device.
 
-    The seed's switch dates lie in the past, so for the demo his sector's date is moved a year
+    The seed's switch dates lie in the past, so for the demo the user's sector's date is moved a year
     ahead (development data only); the helpdesk can edit it in the admin.
     """
     import datetime
@@ -97,8 +97,8 @@ def _base32(key: bytes) -> str:
 
 
 def _token_switching(*, account, stdout) -> None:
-    """A token user whose beheerder has sent him an activation code: he can still use his token, or
-    link his eHerkenning means — after which the token is refused and its device removed (seed 001)."""
+    """A token user whose beheerder has sent them an activation code: they can still use their token,
+    or link their eHerkenning means — after which the token is refused and its device removed (seed 001)."""
     _token_state(account=account, stdout=stdout)
     _code_sent(account=account, stdout=stdout)
 

@@ -19,7 +19,7 @@ class TokenSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        # The session first: asking the user whether he is authenticated loads his account, which
+        # The session first: asking whether the user is authenticated loads their account, which
         # a request without a token session (a public page, a static view) need not pay for.
         session = getattr(request, "session", None)
         user = getattr(request, "user", None)

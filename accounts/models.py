@@ -566,7 +566,7 @@ class Mededeling(models.Model):
     """An announcement the helpdesk publishes on the overview screen (seed 002 §1.6, tile Mijn DUO).
 
     Each target list narrows the audience; an empty list does not narrow it. A user sees the
-    mededeling when he matches every non-empty list (one item of a list is enough): "PO schools'
+    mededeling when they match every non-empty list (one item of a list is enough): "PO schools'
     beheerders" is organisation type onderwijsinstelling *and* beheerautorisatie Beheerder PO.
     """
 
@@ -618,7 +618,7 @@ class Mededeling(models.Model):
 
 
 class OnderwerpBezoek(models.Model):
-    """How often an account opened an Onderwerp: feeds "Snel naar" (his most used services).
+    """How often an account opened an Onderwerp: feeds "Snel naar" (the account's most used services).
 
     One row per (account, rol), incremented with a single ``UPDATE … SET count = count + 1``.
     """

@@ -3,12 +3,12 @@
 A passkey is phishing-resistant where a TOTP code is not: the browser signs the challenge for this
 site's origin only, so a look-alike site that relays the helpdesk's login gets nothing it can use.
 The login is passwordless (a discoverable credential, user verification required: the passkey is
-something the member has, unlocked by something he knows or is); the login screen offers it beside
+something the member has, unlocked by something they know or are); the login screen offers it beside
 username + password + TOTP code, and ``HELPDESK_REQUIRE_PASSKEY`` turns the second way off for staff.
 
 Enrolment is in person, like TOTP enrolment (``manage.py enrol_totp``): ``manage.py enrol_passkey
-USERNAME`` prints a one-time link, valid for a quarter of an hour; the member opens it in his own
-browser, confirms with his password (and, when he has a TOTP device, its current code: link and
+USERNAME`` prints a one-time link, valid for a quarter of an hour; the member opens it in their own
+browser, confirms with their password (and, when they have a TOTP device, its current code: link and
 password alone are not a second factor), and creates the passkey. The link stops working once used
 (a new credential changes the state it was signed over), after a password change, or when it expires.
 
@@ -138,7 +138,7 @@ class PasskeyLoginBeginView(AuditedRefusalsMixin, BeginCredentialAuthenticationV
 
 @method_decorator(never_cache, name="dispatch")
 class PasskeyLoginCompleteView(AuditedRefusalsMixin, CompleteCredentialAuthenticationView):
-    """Verify the signed challenge; log the member in with the passkey as his verified OTP device."""
+    """Verify the signed challenge; log the member in with the passkey as their verified OTP device."""
 
     def get_user(self):
         return None
@@ -228,7 +228,7 @@ def _refuse_link(request, reason: str, account=None):
 @never_cache
 @sensitive_post_parameters("password")
 def passkey_enrol(request, token: str):
-    """Step 1: the member confirms with his password. Step 2: his browser creates the passkey."""
+    """Step 1: the member confirms with their password. Step 2: their browser creates the passkey."""
     account = passkey_enrolment_account(token)
     if account is None:
         _refuse_link(request, "invalid_link")

@@ -65,7 +65,7 @@ def profile_update(
 
 
 def email_changed_notice_queue(*, account: Account, old_email: str) -> None:
-    """Tell the old address that the account's e-mail address changed (by the user or his beheerder),
+    """Tell the old address that the account's e-mail address changed (by the user or their beheerder),
     so that a changed address never goes unnoticed by its owner."""
     if old_email and old_email.lower() != account.email.lower():
         email_queue(
@@ -92,7 +92,7 @@ def email_change_request(
 ) -> EmailWijziging:
     """Start an e-mail change: the new address takes effect only once it confirms the mailed link.
 
-    Confirming proves the user controls the new address (mail for his account, e.g. the
+    Confirming proves the user controls the new address (mail for their account, e.g. the
     activation code, must not go to a mistyped or someone else's address). A new request
     invalidates any open one, so only the latest link works.
 

@@ -1,7 +1,7 @@
 """Reads for the user's portal: overview screen, Onderwerp pages, token switch dates.
 
 The overview screen is the page every user sees after each login (design.md §7 P2): its query
-count must not grow with the number of roles, so each part is one query, whatever he holds.
+count must not grow with the number of roles, so each part is one query, whatever the user holds.
 """
 
 import functools
@@ -65,7 +65,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class OnderwerpLink:
-    """One Onderwerp on the overview: a rol the account holds, with his visit count."""
+    """One Onderwerp on the overview: a rol the account holds, with its visit count."""
 
     code: str
     naam: str
@@ -266,7 +266,7 @@ def holdings_for_account(*, account: Account) -> Holdings:
 
 
 def onderwerpen_for_account(*, holdings: Holdings) -> list[OnderwerpLink]:
-    """The rollen the account holds, once each, with his visit counts, by Onderwerp."""
+    """The rollen the account holds, once each, with their visit counts, by Onderwerp."""
     catalogue = rollen_snapshot.get()
     links = [
         OnderwerpLink(code=code, naam=naam, onderwerp=onderwerp, url=url, visits=holdings.visits.get(pk, 0))
@@ -321,7 +321,7 @@ def overview_for_account(*, account: Account, now: datetime) -> Overview:
 
 
 def rol_toekenningen_for_onderwerp(*, account: Account, rol_code: str) -> list[RolToekenning]:
-    """The account's assignments of one rol, with their kenmerken (empty: he does not hold it)."""
+    """The account's assignments of one rol, with their kenmerken (empty: the account does not hold it)."""
     return list(
         RolToekenning.objects.filter(account=account, rol__code=rol_code)
         .select_related("rol", "kenmerk__type")

@@ -68,7 +68,7 @@ def beheerautorisaties_set(
         .select_related("beheerautorisatie")
     }
     if set(wanted) == set(current):
-        return  # nothing changes (e.g. a helpdesk member saving his own contact details)
+        return  # nothing changes (e.g. a helpdesk member saving their own contact details)
     if granted_by is not None and granted_by.pk == account.pk:
         raise ValidationError(_("You cannot change your own beheerautorisaties."))
     beheerautorisaties_validate(organisatie=account.organisatie, beheerautorisaties=wanted.values())

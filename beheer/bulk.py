@@ -185,7 +185,7 @@ def gebruiker_register_with_rollen(
     request: HttpRequest | None = None,
     **fields: str,
 ) -> Account:
-    """Register a user with his roles, all or nothing: a person is never left half set up.
+    """Register a user with their roles, all or nothing: a person is never left half set up.
 
     The single registration form and every row of a file take this path. ``rol_assign`` checks
     each role again; the caller has checked (and audited) the roles beforehand, so a refusal here

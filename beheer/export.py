@@ -3,7 +3,7 @@
 DUO gives beheerders the same file: users, their roles and kenmerken, login means and last login.
 Both formats stream row by row (design.md §7 P8: first byte ≤ 200 ms, 10,000 users ≤ 3 s): the
 CSV as text, the XLSX as a zip compressed while the rows are produced. Every text cell is
-neutralised against formula injection: a spreadsheet must never run what a user typed as his name.
+neutralised against formula injection: a spreadsheet must never run what a user typed as their name.
 """
 
 import csv

@@ -1,4 +1,4 @@
-"""Writes for Autorisatiebeheer: what a beheerder may do to the users of his own organisation.
+"""Writes for Autorisatiebeheer: what a beheerder may do to the users of their own organisation.
 
 Each service checks the rules itself, whatever the form offered: a forged POST must meet the same
 refusal as a greyed-out button (design.md §6, "Authorisation"). Refusals are Dutch-readable
@@ -34,10 +34,10 @@ def _check_same_organisatie(*, beheerder: Account, account: Account) -> None:
 def _check_within_reach(*, beheerder: Account, account: Account) -> None:
     """Refuse to act on an account whose access is wider than the beheerder's own.
 
-    Changing a user's e-mail address, sending him a code or undoing his link hands control of his
-    account to whoever reads that address or holds that code. Allowed on another beheerder, or on a
+    Changing a user's e-mail address, sending them a code or undoing their link hands control of
+    their account to whoever reads that address or holds that code. Allowed on another beheerder, or on a
     user holding a role the actor's beheerautorisaties do not cover, it would let a beheerder take
-    over an account with more rights than his own. Those accounts are the helpdesk's.
+    over an account with more rights than their own. Those accounts are the helpdesk's.
     """
     if account.pk == beheerder.pk:
         return
@@ -168,7 +168,7 @@ def rol_assign(
 ) -> RolToekenning:
     """Give ``account`` the role ``rol`` scoped by ``kenmerk``.
 
-    Only a role one of the beheerder's beheerautorisaties covers, only with a kenmerk of his own
+    Only a role one of the beheerder's beheerautorisaties covers, only with a kenmerk of their own
     organisation, and only a kenmerk of a type the role can be scoped with (seed 003).
     """
     _check_same_organisatie(beheerder=beheerder, account=account)
@@ -261,7 +261,7 @@ def rol_assign_forged_refuse(
 
 @transaction.atomic
 def rol_revoke(*, beheerder: Account, toekenning: RolToekenning, request: HttpRequest | None = None) -> None:
-    """Take a role away; a beheerder can only take away what he could have given."""
+    """Take a role away; a beheerder can only take away what they could have given."""
     account = toekenning.account
     _check_same_organisatie(beheerder=beheerder, account=account)
     if not Rol.objects.filter(pk=toekenning.rol_id, beheerautorisaties__accounts=beheerder).exists():

@@ -7,7 +7,7 @@ and the login routing read it. It is never taken from the browser in any other w
 from dataclasses import asdict, dataclass
 
 SESSION_KEY = "eherkenning_identity"
-# Where an unlinked visitor was going when he logged in (say a DUO service's authorize request): the
+# Where an unlinked visitor was going when they logged in (say a DUO service's authorize request): the
 # ACS keeps it, and the koppel wizard's last step continues there instead of to the overview.
 KOPPEL_NEXT_SESSION_KEY = "koppel_next"
 

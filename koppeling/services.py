@@ -307,7 +307,7 @@ def link_create(
 
     After the link, eHerkenning is the only way in (seed 001): the legacy token's TOTP devices are
     deleted and the password made unusable, in the same transaction. The user gets an e-mail
-    notice, so a link he did not make himself does not go unnoticed.
+    notice, so a link they did not make themselves does not go unnoticed.
     """
     from django_otp.plugins.otp_static.models import StaticDevice
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -436,7 +436,7 @@ def link_undo(
         # one once linked).
         account.set_unusable_password()
         account.save(update_fields=["password"])
-        # The DUO services he was handed to log him out too (back-channel logout, app diensten).
+        # The DUO services the user was handed to log them out too (back-channel logout, app diensten).
         access_withdrawn_send(account_ids=[account.pk], reason="unlinked")
         audit_log(
             action=AuditAction.LINK_UNDO,
@@ -528,9 +528,9 @@ def koppel_blocks_lift(
     """Lift the koppel block of ``username`` and of every identity that tried it (only it); one audit event.
 
     A block is on two counters (design.md §6): the username and the eHerkenning identity that
-    typed it. Lifting the username alone leaves the caller's own identity blocked, so his correct
+    typed it. Lifting the username alone leaves the caller's own identity blocked, so their correct
     code would still be refused. The failure counts are reset too: after the helpdesk has spoken
-    with the user he gets five fresh tries. Truthy when any block was lifted.
+    with the user they get five fresh tries. Truthy when any block was lifted.
     """
     typed = username_normalise(username)
     account = Account.objects.filter(username=typed).first()

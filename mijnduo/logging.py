@@ -3,7 +3,7 @@
 import logging
 import re
 
-# Control characters (and the Unicode line separators) would let a client start a line of his own.
+# Control characters (and the Unicode line separators) would let a client start a line of their own.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _REQUEST_LOGGERS = ("django.request", "django.security")
 

@@ -3,7 +3,7 @@
 The seed gives messages per sector rather than dates, plus one deadline for everyone: "Wij
 verzoeken u vóór 31 december 2022 de overstap af te ronden". Per organisation type we take the
 *latest* moment the seed allows for any sector inside that type, so nobody loses the token before
-his own sector's date:
+their own sector's date:
 
 * onderwijsinstelling, bestuur: PO schools needed eHerkenning from 1 January 2022, but VO, MBO and
   HO schools and boards were only told in June 2022 → 1 January 2023 (the general deadline).

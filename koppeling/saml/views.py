@@ -354,7 +354,7 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
             },
         )
         if koppeling is None:
-            # Where the visitor was going (a DUO service's authorize request, say) once he has linked.
+            # Where the visitor was going (a DUO service's authorize request, say) once they have linked.
             destination = safe_next(request, came_from)
             if destination != OVERVIEW_URL:
                 request.session[KOPPEL_NEXT_SESSION_KEY] = destination

@@ -1,4 +1,4 @@
-"""The helpdesk's admin login (issue 13 §3): username, password and the current code of any of his
+"""The helpdesk's admin login (issue 13 §3): username, password and the current code of any of their
 confirmed devices, on the first try, in one Dutch form without a device choice."""
 
 import pytest
@@ -100,7 +100,7 @@ def test_wrong_code_gives_a_dutch_error_and_no_login_and_is_counted(client, help
 
 
 def test_wrong_code_and_wrong_password_give_the_same_answer(client, helpdesk):
-    """Otherwise the answer tells whoever guesses passwords that he found the right one."""
+    """Otherwise the answer tells whoever guesses passwords that they found the right one."""
     device = TOTPDevice.objects.create(user=helpdesk, name="app", confirmed=True)
     code = wrong_code(device)
     bad_code = login_post(client, helpdesk, code=code).content.decode()
@@ -159,7 +159,7 @@ def test_login_page_in_english_on_request(client):
 
 
 def test_a_right_password_of_an_account_that_is_not_staff_is_refused_and_audited(client):
-    """A token user has a password and a TOTP device; the admin refuses him, in the trail like a wrong password."""
+    """A token user has a password and a TOTP device; the admin refuses it, in the trail like a wrong password."""
     user = AccountFactory()
     user.set_password(PASSWORD)
     user.save()

@@ -277,7 +277,7 @@ def test_imported_token_user_logs_in_with_his_old_password_and_totp(client, tmp_
     assert response.status_code == 302 and response["Location"] == reverse("overzicht")
     assert client.session["_auth_user_id"] == str(account.pk)
 
-    # Idempotent: the same export again changes nothing (not even a password he changed since).
+    # Idempotent: the same export again changes nothing (not even a password the user changed since).
     account.set_password(NEW_PASSWORD)
     account.save(update_fields=["password"])
     report, error = run_import(path)

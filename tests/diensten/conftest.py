@@ -65,7 +65,7 @@ def dienst_register():
 
 @pytest.fixture
 def portal_user():
-    """An account linked to an eHerkenning identity, holding the given rollen on his school's kenmerk."""
+    """An account linked to an eHerkenning identity, holding the given rollen on their school's kenmerk."""
 
     def make(rollen=(), *, intermediate: str = "", organisatie=None):
         account = AccountFactory(**({"organisatie": organisatie} if organisatie else {}))

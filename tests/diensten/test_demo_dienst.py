@@ -1,6 +1,6 @@
 """The demo Dienst of the development profile (/dev/dienst/, diensten/demo_rp.py) against the live
 portal: registered as demo_data registers it, a user with the OSR rol goes from the overview's link
-into it logged in, sees his claims, and is logged out there by the portal's back-channel logout."""
+into it logged in, sees their claims, and is logged out there by the portal's back-channel logout."""
 
 import re
 

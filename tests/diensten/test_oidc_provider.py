@@ -345,7 +345,7 @@ def test_a_token_login_gets_its_own_acr_and_no_eherkenning_level(
     osr = dienst_register("osr", rollen[:1])
     account = AccountFactory()
     grant_rol(account, rollen[0].code, KenmerkFactory(organisatie=account.organisatie))
-    # His sector may still use the token (seed 001's planning): otherwise the portal logs him out.
+    # The user's sector may still use the token (seed 001's planning): otherwise the portal logs them out.
     OverstapPlanning.objects.update_or_create(
         organisatie_type=account.organisatie.type,
         defaults={"switch_date": timezone.localdate() + timedelta(days=365)},

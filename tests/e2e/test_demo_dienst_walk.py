@@ -2,8 +2,8 @@
 
 ``make run`` (scripts/run-dev.sh in its own process, as test_embedded_default.py starts it) serves the demo
 Dienst at /dev/dienst/, registered by demo_data for the OSR rol. A newcomer logs in as Dirk Visser, clicks
-"Onderwijs Service Register" on the overview and is in the demo Dienst, logged in, with his rol and kenmerk;
-when he logs out of the portal, the demo Dienst hears it by back-channel logout."""
+"Onderwijs Service Register" on the overview and is in the demo Dienst, logged in, with their rol and kenmerk;
+when they log out of the portal, the demo Dienst hears it by back-channel logout."""
 
 from playwright.sync_api import expect
 

@@ -11,7 +11,7 @@ may be written outside ``MIJNDUO_DEV_DIR``.
 There is no test database here: the portal process keeps its own SQLite. Chromium (Playwright) walks it as
 the README says a newcomer can: Dirk logs in; Fatima links her account with the code from /dev/mail/ and the
 username from the ``demo_data`` output, logs out and in again; Anna registers a user in Autorisatiebeheer
-and downloads his letter; the helpdesk opens /admin/ with password and the code of ``manage.py totp_now``.
+and downloads their letter; the helpdesk opens /admin/ with password and the code of ``manage.py totp_now``.
 Each test ends by checking that the server answered none of its requests with a 5xx; a failure carries the
 server's log.
 """

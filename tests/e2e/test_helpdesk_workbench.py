@@ -1,7 +1,7 @@
 """The helpdesk workbench (issue 15 items 1 and 2) in Chromium: the account screen, a confirmation page and
 the audit trail with its filters and an event's detail are axe-clean (WCAG 2.1 A/AA), Dutch and fit 1280 px.
 
-The call walked here: a caller is blocked after five wrong codes; the helpdesk finds him, lifts the block
+The call walked here: a caller is blocked after five wrong codes; the helpdesk finds them, lifts the block
 from the account screen, and undoes a link through the confirmation page with a reason.
 """
 

@@ -3,14 +3,14 @@
 One long test, in the order people meet the portal (design.md §3):
 
 1. the helpdesk logs in to the admin with password + TOTP and creates an organisation and its beheerder;
-2. the beheerder gets his activation code by e-mail (a real SMTP server), logs in through the dev broker at
+2. the beheerder gets their activation code by e-mail (a real SMTP server), logs in through the dev broker at
    EH3, walks the koppel wizard and lands on the overview;
-3. in Autorisatiebeheer he registers a user, gives him a role with a kenmerk, downloads the username letter
-   (PDF) and sends him an activation code;
+3. in Autorisatiebeheer the beheerder registers a user, gives them a role with a kenmerk, downloads the
+   username letter (PDF) and sends them an activation code;
 4. the user logs in through the dev broker, walks the wizard with the keyboard only and sees the role's
-   Onderwerp on his overview, and his Mijn gegevens;
+   Onderwerp on their overview, and their Mijn gegevens;
 5. a second user types wrong codes five times and is blocked;
-6. the beheerder undoes the first user's link, and he is back in the wizard;
+6. the beheerder undoes the first user's link, and that user is back in the wizard;
 7. an EH2 login is refused with the explanation page.
 
 Every page is checked with axe-core for WCAG 2.1 A/AA violations; the main screens are photographed.
@@ -410,14 +410,14 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     journey = Journey(a11y=a11y, screenshots=screenshots, smtp=smtp_server, tmp_path=tmp_path)
     beheerder, gebruiker, indringer = journey.beheerder, journey.gebruiker, journey.indringer
 
-    # 1. The helpdesk onboards the organisation and its beheerder, and sends him his activation code.
+    # 1. The helpdesk onboards the organisation and its beheerder, and sends them their activation code.
     helpdesk = new_page()
     helpdesk_onboards_the_organisation(journey, helpdesk)
     mails_before = len(smtp_server.messages)
     helpdesk_sends_the_beheerder_his_code(journey, helpdesk)
     beheerder_code = activation_code_from_mail(journey, beheerder, after=mails_before)
 
-    # 2. The beheerder logs in with eHerkenning (EH3), links his account and lands on the overview.
+    # 2. The beheerder logs in with eHerkenning (EH3), links their account and lands on the overview.
     bas = beheerder.page = new_page()
     broker_login(journey, bas, beheerder, screenshot="02-dev-broker")
     wizard_walk(journey, bas, beheerder, beheerder_code)
@@ -425,7 +425,7 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     expect(bas.get_by_role("link", name="Autorisatiebeheer")).to_be_visible()
     journey.check(bas, "overview (beheerder)", reflow=True)
 
-    # 3. Autorisatiebeheer: register a user, give him a role with a kenmerk, print his letter, send a code.
+    # 3. Autorisatiebeheer: register a user, give them a role with a kenmerk, print their letter, send a code.
     bas.get_by_role("link", name="Autorisatiebeheer").first.click()
     expect(bas.locator("h1")).to_have_text("Autorisatiebeheer")
     journey.check(bas, "beheer list", reflow=True)
@@ -439,7 +439,7 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     bas.goto("/beheer/")
     journey.check(bas, "beheer list with user", screenshot="09-autorisatiebeheer", reflow=True)
 
-    # 4. The user logs in, walks the wizard with the keyboard only, and sees the Onderwerp of his role.
+    # 4. The user logs in, walks the wizard with the keyboard only, and sees the Onderwerp of their role.
     gijs = gebruiker.page = new_page()
     gijs.goto("/")
     journey.check(gijs, "home")
@@ -493,7 +493,7 @@ def test_journey_from_helpdesk_to_blocked_user(new_page, a11y, screenshots, smtp
     journey.check(ilse, "wizard koppelen blocked")
     expect(status_in_list(bas, indringer)).to_have_class(re.compile(r"status--geblokkeerd"))
 
-    # 6. The beheerder undoes the user's link (lost means); his next login starts the wizard again.
+    # 6. The beheerder undoes the user's link (lost means); their next login starts the wizard again.
     expect(status_in_list(bas, gebruiker)).to_have_class(re.compile(r"status--gekoppeld"))
     beheerder_opens(bas, gebruiker)
     bas.get_by_role("link", name="Koppeling ongedaan maken").click()

@@ -125,10 +125,10 @@ class Command(BaseCommand):
             ).exists()
         )
         if state in {"linked", "unlinked", "removed"} and identity_free:
-            # He linked his eHerkenning means and last logged in with it 3 days ago. The account's
+            # The user linked their eHerkenning means and last logged in with it 3 days ago. The account's
             # last_login and the link's last_login_at are the same moment, as an eHerkenning login
             # writes them (koppeling.saml.services.login_record): Autorisatiebeheer and the admin agree.
-            # An undone link was made with the means he lost (his persona is his new one); a removed
+            # An undone link was made with the means the user lost (their persona is the new one); a removed
             # account keeps its link, which the portal must refuse all the same.
             last_login = now - LAST_LOGIN_AGO
             Koppeling.objects.create(
