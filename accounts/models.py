@@ -229,6 +229,27 @@ class AccountManager(BaseUserManager):
         return self.get(username__iexact=username)
 
 
+class Progress(models.IntegerChoices):
+    """How far an account has come from registration to a login: the user list's status, less the block.
+
+    Stored on the account so the list of an organisation of 10,000 users filters and sorts by status
+    with an index (design.md §7 P3) instead of reading every account's links, codes and mails on each
+    page. The database keeps it (triggers, koppeling migration 0007), because every write of a link,
+    an undone link, a code, a code mail or a removal must move it, including the set-based unlinking
+    (accounts.lifecycle) and rows any other code or the admin writes. The koppel block is not stored:
+    it ends by the clock, and the blocked usernames are few.
+
+    The values are the status's place in the list's status sort (beheer.selectors.STATUS_RANK); 4
+    is the block's.
+    """
+
+    REGISTERED = 0, _("registered")
+    CODE_SENT = 1, _("activation code sent")
+    LINKED = 2, _("linked")
+    UNLINKED = 3, _("unlinked")
+    REMOVED = 5, _("removed")
+
+
 class Account(AbstractBaseUser, PermissionsMixin):
     """A person's account within one organisation (a person with several organisations has several)."""
 
@@ -261,6 +282,13 @@ class Account(AbstractBaseUser, PermissionsMixin):
         verbose_name=_("registered by"),
     )
     removed_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+    progress = models.PositiveSmallIntegerField(
+        _("progress"),
+        choices=Progress.choices,
+        default=Progress.REGISTERED,
+        editable=False,
+        help_text=_("Kept by the database from the account's links, activation codes and removal."),
+    )
     password_change_required = models.BooleanField(
         _("must change the password at the next token login"),
         default=False,
@@ -285,7 +313,11 @@ class Account(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
         ordering = ["name"]
-        indexes = [models.Index(fields=["organisatie", "name"])]
+        indexes = [
+            models.Index(fields=["organisatie", "name"]),
+            # The user list filtered by status, in name order: an index range, whatever the size.
+            models.Index(fields=["organisatie", "progress", "name"], name="account_org_progress_name"),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.username})"

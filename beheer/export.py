@@ -139,6 +139,7 @@ _FIELDS = (
     "job_title",
     "phone",
     "removed_at",
+    "progress",
     "last_login",
     "is_linked",
     "link_last_login_at",

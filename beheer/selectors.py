@@ -32,6 +32,7 @@ from accounts.models import (
     BeheerautorisatieToekenning,
     EmailOutbox,
     Kenmerk,
+    Progress,
     Rol,
     RolToekenning,
 )
@@ -103,14 +104,17 @@ def accounts_for_beheerder(*, beheerder: Account, search: str = "") -> QuerySet[
 
 # The status in SQL, for filtering and sorting the whole list; ``account_status`` is the same rule in
 # Python for the rows of one page. Ranked in the order of the way from registration to a login.
+# The stored ``Account.progress`` has the same values; the block, which is not stored, is 4.
 STATUS_RANK = {
-    GebruikerStatus.AANGEMELD: 0,
-    GebruikerStatus.ACTIVATIECODE_VERSTUURD: 1,
-    GebruikerStatus.GEKOPPELD: 2,
-    GebruikerStatus.ONTKOPPELD: 3,
+    GebruikerStatus.AANGEMELD: Progress.REGISTERED,
+    GebruikerStatus.ACTIVATIECODE_VERSTUURD: Progress.CODE_SENT,
+    GebruikerStatus.GEKOPPELD: Progress.LINKED,
+    GebruikerStatus.ONTKOPPELD: Progress.UNLINKED,
     GebruikerStatus.GEBLOKKEERD: 4,
-    GebruikerStatus.VERWIJDERD: 5,
+    GebruikerStatus.VERWIJDERD: Progress.REMOVED,
 }
+
+PROGRESS_STATUS = {rank: status for status, rank in STATUS_RANK.items()}
 
 SORTS = {
     "name": ("name", "pk"),
@@ -120,68 +124,40 @@ SORTS = {
 }
 
 
-def _status_tests(*, now: datetime, organisatie_id: int) -> dict[GebruikerStatus, Q]:
-    """``account_status`` in SQL (PostgreSQL and SQLite alike): the test of each status, in its order.
+def _blocked(*, now: datetime) -> Q:
+    """The accounts the koppel lockout blocks right now: few, so an uncorrelated ``username IN (…)``.
 
-    Each input is an uncorrelated ``pk IN (…)`` over the organisation's rows: the database computes
-    it once per query (PostgreSQL: a hashed subplan; SQLite: a transient index) and looks every
-    account up in it. Correlated EXISTS tests did the same work per account: inside the CASE of the
-    status sort PostgreSQL ran them as per-row subplans, ~2 s for 10,000 users (bench P3). "A code
-    sent after the last unlink" becomes "a code mail or code with no unlink at or after it". The
-    lockout counts typed usernames as ``u:<USERNAME>``; generated usernames already have that
+    The lockout counts typed usernames as ``u:<USERNAME>``; generated usernames already have that
     normalised form.
     """
-    own_links = Koppeling.objects.filter(account__organisatie_id=organisatie_id)
-    blocked = Q(
+    return Q(
         username__in=KoppelAttemptCounter.objects.filter(key__startswith="u:", blocked_until__gt=now)
         .annotate(username=Substr("key", 3))
         .values("username")
     )
-    linked = Q(pk__in=own_links.filter(ended_at__isnull=True).values("account_id"))
-    unlinked = Q(pk__in=own_links.filter(ended_at__isnull=False).values("account_id"))
-
-    def not_unlinked_since(queryset):
-        later_unlink = Koppeling.objects.filter(
-            account=OuterRef("account"), ended_at__gte=OuterRef("created_at")
-        )
-        return queryset.filter(account__organisatie_id=organisatie_id).filter(~Exists(later_unlink))
-
-    fresh_code = Q(
-        pk__in=not_unlinked_since(EmailOutbox.objects.filter(template=ACTIVATION_CODE_EMAIL_TEMPLATE)).values(
-            "account_id"
-        )
-    ) | Q(pk__in=not_unlinked_since(ActivationCode.objects.all()).values("account_id"))
-    # In ``account_status``'s order, each test holds only where the ones before it failed: a CASE
-    # can take them as they are, each input then computed once.
-    return {
-        GebruikerStatus.VERWIJDERD: Q(removed_at__isnull=False),
-        GebruikerStatus.GEBLOKKEERD: blocked,
-        GebruikerStatus.GEKOPPELD: linked,
-        GebruikerStatus.ACTIVATIECODE_VERSTUURD: fresh_code,
-        GebruikerStatus.ONTKOPPELD: unlinked,
-    }
 
 
-def _status_filter(*, status: GebruikerStatus, now: datetime, organisatie_id: int) -> Q:
-    """The accounts in ``status``: its own test, and none of the tests before it in the rule's order."""
-    tests = _status_tests(now=now, organisatie_id=organisatie_id)
-    condition = Q()
-    for earlier, test in tests.items():
-        if earlier == status:
-            return condition & test
-        condition &= ~test
-    return condition  # AANGEMELD: none of the tests
+def _status_filter(*, status: GebruikerStatus, now: datetime) -> Q:
+    """The accounts in ``status``: the stored progress (``Account.progress``) and the block.
+
+    The progress is kept by the database for every write of the history it follows from, so the
+    filter is a range of the (organisatie, progress, name) index; only the block, which ends by the
+    clock, is looked up live.
+    """
+    if status == GebruikerStatus.VERWIJDERD:
+        return Q(removed_at__isnull=False)
+    if status == GebruikerStatus.GEBLOKKEERD:
+        return Q(removed_at__isnull=True) & _blocked(now=now)
+    return Q(progress=STATUS_RANK[status]) & ~_blocked(now=now)
 
 
-def _with_status_rank(
-    queryset: QuerySet[Account], *, now: datetime, organisatie_id: int
-) -> QuerySet[Account]:
+def _with_status_rank(queryset: QuerySet[Account], *, now: datetime) -> QuerySet[Account]:
     """Annotate ``status_rank``, the status's place on the way from registration to a login."""
-    tests = _status_tests(now=now, organisatie_id=organisatie_id)
     return queryset.annotate(
         status_rank=Case(
-            *(When(test, then=Value(STATUS_RANK[status])) for status, test in tests.items()),
-            default=Value(STATUS_RANK[GebruikerStatus.AANGEMELD]),
+            When(Q(removed_at__isnull=False), then=Value(STATUS_RANK[GebruikerStatus.VERWIJDERD])),
+            When(_blocked(now=now), then=Value(STATUS_RANK[GebruikerStatus.GEBLOKKEERD])),
+            default=F("progress"),
             output_field=IntegerField(),
         )
     )
@@ -229,18 +205,12 @@ def accounts_list_page_for_beheerder(
     """
     now = now or timezone.now()
     queryset = _accounts_base(beheerder=beheerder, search=filters.search)
-    if filters.status == GebruikerStatus.VERWIJDERD:
-        queryset = queryset.filter(removed_at__isnull=False)
+    if filters.status:
+        queryset = queryset.filter(_status_filter(status=GebruikerStatus(filters.status), now=now))
     else:
         queryset = queryset.filter(removed_at__isnull=True)
-    if filters.status and filters.status != GebruikerStatus.VERWIJDERD:
-        queryset = queryset.filter(
-            _status_filter(
-                status=GebruikerStatus(filters.status), now=now, organisatie_id=beheerder.organisatie_id
-            )
-        )
     if filters.sort == "status":
-        queryset = _with_status_rank(queryset, now=now, organisatie_id=beheerder.organisatie_id)
+        queryset = _with_status_rank(queryset, now=now)
     if filters.sort == "last_login":
         queryset = _with_last_seen(queryset)
     if filters.rol is not None or filters.kenmerk is not None:
@@ -335,23 +305,17 @@ def blocked_usernames(*, usernames: Iterable[str]) -> set[str]:
 
 
 def account_status(*, account: Account, blocked: set[str]) -> GebruikerStatus:
-    """Derive one status from the annotations of ``accounts_for_beheerder``.
+    """The account's status: its stored progress (``Account.progress``), unless it is blocked.
 
     Order matters: a removed account is removed whatever else is true; a block is what the user
-    runs into first; a code sent after the last unlink means the user is on his way back.
+    runs into first. The progress holds the rest of the rule (linked; else a code sent after the
+    last unlink, the user on the way back; else unlinked; else registered).
     """
     if account.removed_at is not None:
         return GebruikerStatus.VERWIJDERD
     if account.username in blocked:
         return GebruikerStatus.GEBLOKKEERD
-    if account.is_linked:
-        return GebruikerStatus.GEKOPPELD
-    code_at = max(filter(None, [account.last_code_mail_at, account.last_code_at]), default=None)
-    if code_at is not None and (account.last_unlinked_at is None or code_at > account.last_unlinked_at):
-        return GebruikerStatus.ACTIVATIECODE_VERSTUURD
-    if account.last_unlinked_at is not None:
-        return GebruikerStatus.ONTKOPPELD
-    return GebruikerStatus.AANGEMELD
+    return PROGRESS_STATUS[account.progress]
 
 
 def accounts_with_status(*, accounts: Iterable[Account]) -> list[Account]:

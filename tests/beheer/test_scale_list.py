@@ -184,6 +184,24 @@ def test_list_needs_a_beheerautorisatie(client, organisatie):
     assert client.get(URL, {"status": "gekoppeld"}).status_code == 403
 
 
+def _status_from_history(account, blocked_keys):
+    """The status rule as the list documents it, applied to an account's annotated history."""
+    from beheer.constants import GebruikerStatus
+
+    if account.removed_at is not None:
+        return GebruikerStatus.VERWIJDERD
+    if f"u:{account.username}" in blocked_keys:
+        return GebruikerStatus.GEBLOKKEERD
+    if account.is_linked:
+        return GebruikerStatus.GEKOPPELD
+    code_at = max(filter(None, [account.last_code_mail_at, account.last_code_at]), default=None)
+    if code_at is not None and (account.last_unlinked_at is None or code_at > account.last_unlinked_at):
+        return GebruikerStatus.ACTIVATIECODE_VERSTUURD
+    if account.last_unlinked_at is not None:
+        return GebruikerStatus.ONTKOPPELD
+    return GebruikerStatus.AANGEMELD
+
+
 def test_status_filter_and_sort_agree_with_the_status_column_for_every_history(organisatie, beheerder):
     """The SQL rule (filter, sort) and the Python rule (the column) give every account the same status.
 
@@ -253,6 +271,11 @@ def test_status_filter_and_sort_agree_with_the_status_column_for_every_history(o
     for account in accounts_with_status(accounts=everyone):
         by_status.setdefault(account.status, set()).add(account.pk)
     assert len(by_status) == 6, sorted(by_status)
+    # The column reads the stored progress the database keeps; it must be the rule applied to the
+    # history itself (the annotations of accounts_for_beheerder: links, codes, code mails).
+    blocked = set(KoppelAttemptCounter.objects.filter(blocked_until__gt=now).values_list("key", flat=True))
+    for account in everyone:
+        assert account.status == _status_from_history(account, blocked), account.name
     for status, pks in by_status.items():
         assert {account.pk for account in listed(status=status)} == pks, status
 

@@ -1,0 +1,242 @@
+"""Database triggers that keep ``Account.progress`` (accounts.models.Progress) true, and its backfill.
+
+The progress follows from the account's history by the rule of the user list's status
+(beheer.selectors.account_status, without the block): removed; else linked (an active link); else
+"activation code sent" (a code, or a code mail, with no undone link at or after it); else unlinked
+(an undone link); else registered. The history's tables are written from many places: the koppel
+wizard, the beheer and helpdesk screens, the set-based 18-month unlinking in raw SQL, bulk inserts,
+the admin. Triggers keep the stored value in step with every one of them, in the same transaction.
+
+PostgreSQL: one SQL function computes the rule for an account; statement-level triggers with
+transition tables recompute only the accounts a statement touched, in one UPDATE (the unlinking of
+100,000 links is one statement per batch, not 100,000 trigger calls). An account's own UPDATE
+recomputes when Django writes a stale ``progress`` (a full ``save()`` of an instance read before
+a link was made) or a removal. The UPDATEs only touch rows whose value changes: an unchanged account
+row is not locked, so a code mail queued while the mail worker holds the account (FOR NO KEY UPDATE
+during the SMTP exchange, koppeling.services.activation_code_issue) does not wait for it.
+
+SQLite (the embedded default of ``make run``): row-level triggers with the same rule.
+"""
+
+# ruff: noqa: S608  (every SQL text here is made of this file's constants; nothing comes from input)
+from django.db import migrations
+
+CODE_MAIL = "koppeling/email/activation_code"
+
+# The rule, for the account ``{account}`` whose removal time is ``{removed}``.
+RULE = """
+CASE
+  WHEN {removed} IS NOT NULL THEN 5
+  WHEN EXISTS (SELECT 1 FROM koppeling_koppeling k WHERE k.account_id = {account} AND k.ended_at IS NULL)
+    THEN 2
+  WHEN EXISTS (
+      SELECT 1 FROM accounts_emailoutbox m
+      WHERE m.account_id = {account} AND m.template = '{mail}'
+        AND NOT EXISTS (
+          SELECT 1 FROM koppeling_koppeling k WHERE k.account_id = {account} AND k.ended_at >= m.created_at
+        )
+    ) OR EXISTS (
+      SELECT 1 FROM koppeling_activationcode c
+      WHERE c.account_id = {account}
+        AND NOT EXISTS (
+          SELECT 1 FROM koppeling_koppeling k WHERE k.account_id = {account} AND k.ended_at >= c.created_at
+        )
+    )
+    THEN 1
+  WHEN EXISTS (SELECT 1 FROM koppeling_koppeling k WHERE k.account_id = {account} AND k.ended_at IS NOT NULL)
+    THEN 3
+  ELSE 0
+END
+""".replace("{mail}", CODE_MAIL)
+
+POSTGRESQL = [
+    f"""
+    CREATE FUNCTION mijnduo_account_progress(account bigint, removed timestamptz) RETURNS smallint
+    LANGUAGE sql STABLE AS $$ SELECT ({RULE.format(account="account", removed="removed")})::smallint $$;
+    """,
+    """
+    CREATE FUNCTION mijnduo_account_progress_own() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'INSERT' THEN
+        NEW.progress := CASE WHEN NEW.removed_at IS NULL THEN 0 ELSE 5 END;
+      ELSE
+        NEW.progress := mijnduo_account_progress(NEW.id, NEW.removed_at);
+      END IF;
+      RETURN NEW;
+    END $$;
+    """,
+    """
+    CREATE TRIGGER account_progress_insert BEFORE INSERT ON accounts_account
+    FOR EACH ROW EXECUTE FUNCTION mijnduo_account_progress_own();
+    """,
+    """
+    CREATE TRIGGER account_progress_update BEFORE UPDATE ON accounts_account FOR EACH ROW
+    WHEN (NEW.progress IS DISTINCT FROM OLD.progress OR NEW.removed_at IS DISTINCT FROM OLD.removed_at)
+    EXECUTE FUNCTION mijnduo_account_progress_own();
+    """,
+    # The accounts a statement touched are in its transition table ``changed``; for an UPDATE of
+    # links only those whose end changed (every login updates a link's last_login_at).
+    """
+    CREATE FUNCTION mijnduo_account_progress_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'koppeling_koppeling' THEN
+        UPDATE accounts_account a SET progress = mijnduo_account_progress(a.id, a.removed_at)
+        WHERE a.id IN (
+            SELECT unnest(ARRAY[n.account_id, o.account_id])
+            FROM changed n JOIN changed_before o ON o.id = n.id
+            WHERE o.ended_at IS DISTINCT FROM n.ended_at OR o.account_id <> n.account_id
+          )
+          AND a.progress IS DISTINCT FROM mijnduo_account_progress(a.id, a.removed_at);
+      ELSIF TG_OP = 'UPDATE' THEN
+        UPDATE accounts_account a SET progress = mijnduo_account_progress(a.id, a.removed_at)
+        WHERE a.id IN (
+            SELECT unnest(ARRAY[n.account_id, o.account_id])
+            FROM changed n JOIN changed_before o ON o.id = n.id
+            WHERE o.created_at IS DISTINCT FROM n.created_at OR o.account_id IS DISTINCT FROM n.account_id
+          )
+          AND a.progress IS DISTINCT FROM mijnduo_account_progress(a.id, a.removed_at);
+      ELSIF TG_TABLE_NAME = 'accounts_emailoutbox' THEN
+        UPDATE accounts_account a SET progress = mijnduo_account_progress(a.id, a.removed_at)
+        WHERE a.id IN (SELECT account_id FROM changed WHERE template = '{mail}')
+          AND a.progress IS DISTINCT FROM mijnduo_account_progress(a.id, a.removed_at);
+      ELSE
+        UPDATE accounts_account a SET progress = mijnduo_account_progress(a.id, a.removed_at)
+        WHERE a.id IN (SELECT account_id FROM changed)
+          AND a.progress IS DISTINCT FROM mijnduo_account_progress(a.id, a.removed_at);
+      END IF;
+      RETURN NULL;
+    END $$;
+    """.replace("{mail}", CODE_MAIL),
+]
+for table, events in (
+    ("koppeling_koppeling", ("INSERT", "UPDATE", "DELETE")),
+    ("koppeling_activationcode", ("INSERT", "UPDATE", "DELETE")),
+    ("accounts_emailoutbox", ("INSERT", "UPDATE", "DELETE")),
+):
+    for event in events:
+        tables = {
+            "INSERT": "NEW TABLE AS changed",
+            "DELETE": "OLD TABLE AS changed",
+            "UPDATE": "NEW TABLE AS changed OLD TABLE AS changed_before",
+        }[event]
+        POSTGRESQL.append(
+            f"CREATE TRIGGER account_progress_{event.lower()} AFTER {event} ON {table} "
+            f"REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION mijnduo_account_progress_refresh();"
+        )
+
+POSTGRESQL_REVERSE = [
+    "DROP TRIGGER IF EXISTS account_progress_insert ON accounts_account;",
+    "DROP TRIGGER IF EXISTS account_progress_update ON accounts_account;",
+    *(
+        f"DROP TRIGGER IF EXISTS account_progress_{event} ON {table};"
+        for table in ("koppeling_koppeling", "koppeling_activationcode", "accounts_emailoutbox")
+        for event in ("insert", "update", "delete")
+    ),
+    "DROP FUNCTION IF EXISTS mijnduo_account_progress_refresh();",
+    "DROP FUNCTION IF EXISTS mijnduo_account_progress_own();",
+    "DROP FUNCTION IF EXISTS mijnduo_account_progress(bigint, timestamptz);",
+]
+
+
+def _sqlite_refresh(name: str, timing: str, accounts: str, when: str = "") -> str:
+    rule = RULE.format(account="accounts_account.id", removed="accounts_account.removed_at")
+    return (
+        f"CREATE TRIGGER {name} {timing} {when} BEGIN "
+        f"UPDATE accounts_account SET progress = ({rule}) WHERE id IN ({accounts}); END;"
+    )
+
+
+SQLITE = [
+    _sqlite_refresh("account_progress_insert", "AFTER INSERT ON accounts_account", "NEW.id"),
+    # SQLite's triggers do not fire themselves again (recursive_triggers is off): the inner UPDATE
+    # of this one does not re-enter it.
+    _sqlite_refresh(
+        "account_progress_update",
+        "AFTER UPDATE OF progress, removed_at ON accounts_account",
+        "NEW.id",
+        when="FOR EACH ROW WHEN NEW.progress IS NOT ({})".format(
+            RULE.format(account="NEW.id", removed="NEW.removed_at")
+        ),
+    ),
+    _sqlite_refresh("link_progress_insert", "AFTER INSERT ON koppeling_koppeling", "NEW.account_id"),
+    _sqlite_refresh(
+        "link_progress_update",
+        "AFTER UPDATE OF ended_at, account_id ON koppeling_koppeling",
+        "NEW.account_id, OLD.account_id",
+    ),
+    _sqlite_refresh("link_progress_delete", "AFTER DELETE ON koppeling_koppeling", "OLD.account_id"),
+    _sqlite_refresh("code_progress_insert", "AFTER INSERT ON koppeling_activationcode", "NEW.account_id"),
+    _sqlite_refresh(
+        "code_progress_update",
+        "AFTER UPDATE OF account_id, created_at ON koppeling_activationcode",
+        "NEW.account_id, OLD.account_id",
+    ),
+    _sqlite_refresh("code_progress_delete", "AFTER DELETE ON koppeling_activationcode", "OLD.account_id"),
+    _sqlite_refresh(
+        "mail_progress_insert",
+        "AFTER INSERT ON accounts_emailoutbox",
+        "NEW.account_id",
+        when=f"FOR EACH ROW WHEN NEW.template = '{CODE_MAIL}'",
+    ),
+    _sqlite_refresh(
+        "mail_progress_update",
+        "AFTER UPDATE OF account_id, created_at ON accounts_emailoutbox",
+        "NEW.account_id, OLD.account_id",
+        when=f"FOR EACH ROW WHEN NEW.template = '{CODE_MAIL}'",
+    ),
+    _sqlite_refresh(
+        "mail_progress_delete",
+        "AFTER DELETE ON accounts_emailoutbox",
+        "OLD.account_id",
+        when=f"FOR EACH ROW WHEN OLD.template = '{CODE_MAIL}'",
+    ),
+]
+
+SQLITE_REVERSE = [
+    f"DROP TRIGGER IF EXISTS {name};"
+    for name in (
+        "account_progress_insert",
+        "account_progress_update",
+        "link_progress_insert",
+        "link_progress_update",
+        "link_progress_delete",
+        "code_progress_insert",
+        "code_progress_update",
+        "code_progress_delete",
+        "mail_progress_insert",
+        "mail_progress_update",
+        "mail_progress_delete",
+    )
+]
+
+BACKFILL = "UPDATE accounts_account SET progress = ({rule})".format(
+    rule=RULE.format(account="accounts_account.id", removed="accounts_account.removed_at")
+)
+
+
+def _run(statements_by_vendor):
+    def run(apps, schema_editor):
+        statements = statements_by_vendor.get(schema_editor.connection.vendor)
+        if statements is None:
+            raise RuntimeError(
+                f"Account.progress has no triggers for {schema_editor.connection.vendor}: "
+                "the project supports PostgreSQL and SQLite."
+            )
+        for statement in statements:
+            schema_editor.execute(statement, params=None)
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0011_account_progress"),
+        ("koppeling", "0006_unlink_reason_wording"),
+    ]
+
+    operations = [
+        migrations.RunPython(
+            _run({"postgresql": [*POSTGRESQL, BACKFILL], "sqlite": [*SQLITE, BACKFILL]}),
+            _run({"postgresql": POSTGRESQL_REVERSE, "sqlite": SQLITE_REVERSE}),
+        ),
+    ]
