@@ -17,6 +17,7 @@ from accounts.token_login import SESSION_AUTH_METHOD
 from koppeling.identity import identity_from_session
 from koppeling.models import Koppeling
 
+from . import selectors
 from .models import Dienst, Handoff
 
 # The acr of a login with the legacy token (username, password and TOTP): no eHerkenning level,
@@ -122,10 +123,9 @@ def handoff_for_code(
     """The hand-off of ``code``, with its Dienst and account: joined in, or — when the caller has
     them loaded already (the token request: the client's Dienst, the grant's user) — taken from the
     caller when they are the hand-off's own (no join to build and read)."""
-    queryset = Handoff.objects.filter(code_hash=_sha256(code))
     if dienst is None or account is None:
-        return queryset.select_related("dienst", "account").first()
-    handoff = queryset.first()
+        return Handoff.objects.filter(code_hash=_sha256(code)).select_related("dienst", "account").first()
+    handoff = selectors.handoff_for_code_hash(code_hash=_sha256(code))  # P9: SQL built once
     if handoff is not None:
         if handoff.dienst_id == dienst.pk:
             handoff.dienst = dienst
