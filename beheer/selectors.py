@@ -209,10 +209,6 @@ def accounts_list_page_for_beheerder(
         queryset = queryset.filter(_status_filter(status=GebruikerStatus(filters.status), now=now))
     else:
         queryset = queryset.filter(removed_at__isnull=True)
-    if filters.sort == "status":
-        queryset = _with_status_rank(queryset, now=now)
-    if filters.sort == "last_login":
-        queryset = _with_last_seen(queryset)
     if filters.rol is not None or filters.kenmerk is not None:
         toekenningen = RolToekenning.objects.filter(account=OuterRef("pk"))
         if filters.rol is not None:
@@ -220,18 +216,31 @@ def accounts_list_page_for_beheerder(
         if filters.kenmerk is not None:
             toekenningen = toekenningen.filter(kenmerk=filters.kenmerk)
         queryset = queryset.filter(Exists(toekenningen))
+    # Counted before the sort's annotations: the last-login sort's join with the links would be in
+    # the COUNT too.
+    page = Paginator(queryset.values_list("pk", flat=True), per_page).get_page(page_number)
+    if filters.sort == "status":
+        queryset = _with_status_rank(queryset, now=now)
+    if filters.sort == "last_login":
+        queryset = _with_last_seen(queryset)
     fields = SORTS.get(filters.sort, SORTS["name"])
     if filters.descending:
         ordering = [F(fields[0]).desc(nulls_last=True), *(F(field).desc() for field in fields[1:])]
     else:
         ordering = [F(fields[0]).asc(nulls_last=True), *fields[1:]]
     ids = queryset.order_by(*ordering).values_list("pk", flat=True)
-    page = Paginator(ids, per_page).get_page(page_number)
-    page_ids = list(page.object_list)
+    page_ids = list(ids[page.start_index() - 1 : page.end_index()]) if page.paginator.count else []
+    page.object_list = page_ids
     if not page_ids:
         return page, []
+    # Only what the row shows: the status comes from the stored progress, so the page does not read
+    # the history (links, codes, mails) that the detail page and the export show.
+    active_link = Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=True)
     rows = {
-        account.pk: account for account in accounts_for_beheerder(beheerder=beheerder).filter(pk__in=page_ids)
+        account.pk: account
+        for account in Account.objects.filter(organisatie_id=beheerder.organisatie_id, pk__in=page_ids)
+        .only("pk", "name", "username", "email", "removed_at", "progress", "last_login")
+        .annotate(link_last_login_at=Subquery(active_link.values("last_login_at")[:1]))
     }
     accounts = accounts_with_status(accounts=[rows[pk] for pk in page_ids if pk in rows])
     # The roles column needs two texts per role: read as values, not as four model instances each

@@ -20,4 +20,8 @@ class Migration(migrations.Migration):
             model_name='account',
             index=models.Index(fields=['organisatie', 'progress', 'name'], name='account_org_progress_name'),
         ),
+        migrations.AddIndex(
+            model_name='account',
+            index=models.Index(condition=models.Q(('removed_at__isnull', True)), fields=['organisatie', 'username', 'id'], name='account_org_username'),
+        ),
     ]

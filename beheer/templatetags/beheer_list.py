@@ -4,14 +4,14 @@ The same markup as a ``{% for %}`` over the rows in the template, but Django's t
 ~0.6 ms a row on it (a URL reversal, a translation and a date filter per row, and some 15 variable
 lookups): 16 ms of a 25-row page, a third of the page's time at 10,000 users (bench P3). Here the
 texts that are the same on every row are translated once, the detail URL is reversed once, and each
-row is one ``format_html`` call, which escapes every value as the template would.
+row is one ``str.format`` of escaped values.
 """
 
 from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
@@ -38,41 +38,49 @@ _SELECT = (
 
 @register.simple_tag
 def gebruikers_rows(accounts, columns) -> SafeString:
-    """The ``<tr>`` of each account of the page, in order (``columns``: the view's sortable headers)."""
+    """The ``<tr>`` of each account of the page, in order (``columns``: the view's sortable headers).
+
+    Every value is escaped (``escape``, as the template's autoescape would); the texts that are the
+    same on every row are escaped once. ``format_html`` would run ``conditional_escape`` over every
+    argument of every row, the fixed labels too: 22 calls a row, 10 ms of a 100-row page.
+    """
     url_zero = reverse("beheer:gebruiker", args=[0])
     url_prefix, url_suffix = url_zero[: url_zero.rindex("0")], url_zero[url_zero.rindex("0") + 1 :]
     labels = {
-        "username_label": columns["username"]["label"],
-        "email_label": gettext("E-mail address"),
-        "status_label": columns["status"]["label"],
-        "roles_label": gettext("Roles"),
-        "login_label": columns["last_login"]["label"],
+        "username_label": escape(columns["username"]["label"]),
+        "email_label": escape(gettext("E-mail address")),
+        "status_label": escape(columns["status"]["label"]),
+        "roles_label": escape(gettext("Roles")),
+        "login_label": escape(columns["last_login"]["label"]),
     }
-    never = gettext("never")
+    never = escape(gettext("never"))
     select_text = gettext("Select %(name)s")
+    status_texts = {status: escape(status.label) for status in GebruikerStatus}
     rows = []
     for account in accounts:
         status = account.status
         select = ""
         if status != GebruikerStatus.VERWIJDERD:
-            select = format_html(_SELECT, pk=account.pk, label=select_text % {"name": account.name})
+            select = _SELECT.format(pk=int(account.pk), label=escape(select_text % {"name": account.name}))
         roles = (
-            format_html_join(mark_safe("<br>"), "{} ({})", account.rol_labels) if account.rol_labels else "—"
+            "<br>".join(f"{escape(naam)} ({escape(waarde)})" for naam, waarde in account.rol_labels)
+            if account.rol_labels
+            else "—"
         )
         seen = account.last_seen_at
+        last_login = escape(date_format(timezone.localtime(seen), "DATETIME_FORMAT")) if seen else never
         rows.append(
-            format_html(
-                _ROW,
+            _ROW.format(
                 select=select,
-                url=f"{url_prefix}{account.pk}{url_suffix}",
-                name=account.name,
-                username=account.username,
-                email=account.email,
-                status=status.value,
-                status_text=status.label,
+                url=escape(f"{url_prefix}{int(account.pk)}{url_suffix}"),
+                name=escape(account.name),
+                username=escape(account.username),
+                email=escape(account.email),
+                status=escape(status.value),
+                status_text=status_texts[status],
                 roles=roles,
-                last_login=date_format(timezone.localtime(seen), "DATETIME_FORMAT") if seen else never,
+                last_login=last_login,
                 **labels,
             )
         )
-    return mark_safe("\n    ".join(rows))  # noqa: S308  (each row built by format_html)
+    return mark_safe("\n    ".join(rows))  # noqa: S308  (every value in the rows escaped above)
