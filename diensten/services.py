@@ -140,15 +140,15 @@ def handoff_token_link(*, handoff: Handoff, access_token: AccessToken) -> None:
 
 
 @transaction.atomic
-def code_reuse_refuse(*, code: str, request=None) -> None:
+def code_reuse_refuse(*, code: str, request=None) -> bool:
     """A code presented a second time: revoke every token of its first use (RFC 6749 §4.1.2).
 
     Whoever presents a used code may have stolen it: the tokens it already gave are no longer
-    trusted, whoever holds them. Audited either way.
+    trusted, whoever holds them. Audited either way. Return whether the code was a spent one.
     """
     handoff = handoff_for_code(code=code)
     if handoff is None or get_grant_model().objects.filter(code=code).exists():
-        return  # never issued, or not yet spent (expired, or refused for another reason)
+        return False  # never issued, or not yet spent (expired, or refused for another reason)
     revoked = False
     if handoff.access_token_id is not None:
         token = AccessToken.objects.filter(pk=handoff.access_token_id).first()
@@ -165,6 +165,7 @@ def code_reuse_refuse(*, code: str, request=None) -> None:
         ip=getattr(request, "client_ip", None),
         detail={"reason_code": "code_reused", "account_id": handoff.account_id, "revoked": revoked},
     )
+    return True
 
 
 def account_may_use_dienst(*, account: Account, handoff: Handoff | None) -> bool:

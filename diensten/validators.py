@@ -27,6 +27,9 @@ from . import client_auth, selectors, services
 # The clients loaded during one HTTP request, for views that run oauthlib more than once on it
 # (views.DienstAuthorizationView sets and resets it); None outside such a view.
 clients_of_request: ContextVar[dict | None] = ContextVar("clients_of_request", default=None)
+# The access tokens saved during one token request (views.DienstTokenView sets and resets it), so
+# that a refusal after they were saved can take them back; None outside that view.
+tokens_of_request: ContextVar[list | None] = ContextVar("tokens_of_request", default=None)
 
 
 class DienstValidator(OAuth2Validator):
@@ -282,6 +285,9 @@ class DienstValidator(OAuth2Validator):
         )
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
+        saved = tokens_of_request.get()
+        if saved is not None:
+            saved.append(access_token.pk)
         handoff = getattr(request, "duo_handoff", None)
         if handoff is not None:
             services.handoff_token_link(handoff=handoff, access_token=access_token)

@@ -24,7 +24,7 @@ from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 
 from . import selectors, services
-from .validators import clients_of_request
+from .validators import clients_of_request, tokens_of_request
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -190,10 +190,29 @@ class DienstTokenView(TokenView):
         # What one token request writes (the ID token, the access token, its hand-off link, the
         # audit event, the spent grant; or a refusal's audit and revocation) is committed together:
         # one commit instead of three, each a WAL flush (P9). Nothing half-issued survives an error.
-        with transaction.atomic():
-            response = super().post(request, *args, **kwargs)
+        saved = []
+        reset = tokens_of_request.set(saved)
+        try:
+            with transaction.atomic():
+                response = super().post(request, *args, **kwargs)
+                # oauthlib refuses after the tokens were saved when spending the code fails (the
+                # grant gone meanwhile). That refusal is an answer, not an exception: without this
+                # the tokens of a refused request would be committed.
+                refused_after_saving = response.status_code >= 400 and bool(saved)
+                if refused_after_saving:
+                    transaction.set_rollback(True)
+        finally:
+            tokens_of_request.reset(reset)
         if response.status_code >= 400:
-            token_refusal_audit(request=request, response=response)
+            token_error_headers(response)
+            if refused_after_saving:
+                code = request.POST.get("code", "")
+                # Spent by another request: revoke that use's tokens, as for any reused code
+                # (audited there); else audited here, with what happened.
+                if not (code and len(code) <= 512 and services.code_reuse_refuse(code=code, request=request)):
+                    token_refusal_audit(request=request, response=response, reason="refused_after_issue")
+            else:
+                token_refusal_audit(request=request, response=response)
         return response
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
@@ -209,14 +228,25 @@ class DienstTokenView(TokenView):
         return response
 
 
-def token_refusal_audit(*, request, response) -> None:
+def token_error_headers(response) -> None:
+    """A token endpoint error is JSON and must not be cached (RFC 6749 §5.2). oauthlib's errors
+    raised outside its validation (spending the code) reach django-oauth-toolkit's view with the
+    error's own headers only, without a Content-Type: the JSON body went out as text/html."""
+    response["Content-Type"] = "application/json"
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+
+
+def token_refusal_audit(*, request, response, reason: str = "") -> None:
     try:
         error = str(json.loads(response.content).get("error", ""))[:64]
     except (ValueError, AttributeError):
         error = ""
     code = request.POST.get("code", "")
     handoff = services.handoff_for_code(code=code) if code and len(code) <= 512 else None
-    if error == "invalid_client":
+    if reason:
+        pass  # the caller knows what happened
+    elif error == "invalid_client":
         if "client_assertion" in request.POST:
             return  # audited with the assertion's reason (validators.py)
         reason = "client_auth"
