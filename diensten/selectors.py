@@ -35,23 +35,33 @@ _ROLLEN_CLAIM_SQL: dict[str, str] = {}  # per database alias, built on first use
 
 
 def _rollen_claim_sql(quote) -> str:
-    """The rollen claim's query, with the tables and columns of the models (no input in it)."""
+    """The rollen claim's query, with the tables and columns of the models (no input in it).
+
+    The rol's code and name and the kenmerk's type are scalar subqueries by primary key, not joins:
+    the rows are the same (the foreign keys are NOT NULL), and PostgreSQL plans a three-table join
+    in well under half the time of a five-table one. Planning was most of this query's time (P9:
+    ~1.1 -> ~0.7 ms per token request and per userinfo request)."""
     toekenning, rol, kenmerk = RolToekenning._meta, Rol._meta, Kenmerk._meta
     soort, dienst_rol = KenmerkType._meta, Dienst.rollen.through._meta
 
     def column(meta, name):
         return quote(meta.get_field(name).column)
 
+    def of_rol(name):
+        return (
+            f"(SELECT r.{column(rol, name)} FROM {quote(rol.db_table)} r "  # noqa: S608  (names from _meta)
+            f"WHERE r.{quote(rol.pk.column)} = rt.{column(toekenning, 'rol')})"
+        )
+
     return (
-        f"SELECT r.{column(rol, 'code')}, r.{column(rol, 'naam')}, "  # noqa: S608  (names from _meta)
-        f"t.{column(soort, 'code')}, k.{column(kenmerk, 'waarde')} "
+        f"SELECT {of_rol('code')}, {of_rol('naam')}, "  # noqa: S608  (names from _meta)
+        f"(SELECT t.{column(soort, 'code')} FROM {quote(soort.db_table)} t "
+        f"WHERE t.{quote(soort.pk.column)} = k.{column(kenmerk, 'type')}), k.{column(kenmerk, 'waarde')} "
         f"FROM {quote(toekenning.db_table)} rt "
-        f"INNER JOIN {quote(rol.db_table)} r ON r.{quote(rol.pk.column)} = rt.{column(toekenning, 'rol')} "
         f"INNER JOIN {quote(dienst_rol.db_table)} dr "
-        f"ON dr.{column(dienst_rol, 'rol')} = r.{quote(rol.pk.column)} "
+        f"ON dr.{column(dienst_rol, 'rol')} = rt.{column(toekenning, 'rol')} "
         f"INNER JOIN {quote(kenmerk.db_table)} k "
         f"ON k.{quote(kenmerk.pk.column)} = rt.{column(toekenning, 'kenmerk')} "
-        f"INNER JOIN {quote(soort.db_table)} t ON t.{quote(soort.pk.column)} = k.{column(kenmerk, 'type')} "
         f"WHERE rt.{column(toekenning, 'account')} = %s AND dr.{column(dienst_rol, 'dienst')} = %s "
         f"AND k.{column(kenmerk, 'organisatie')} = %s "
         "ORDER BY 1, 3, 4"
