@@ -1,12 +1,14 @@
 """Reads for the OpenID Connect provider: which Dienst a client is, and what a Dienst may learn."""
 
+import hashlib
 from dataclasses import dataclass
 
 from django.db import connections, router
 from django.db.models import OuterRef, Subquery
-from oauth2_provider.models import Application, get_grant_model
+from oauth2_provider.models import Application, get_access_token_model, get_grant_model
 
 from accounts.models import Account, Kenmerk, KenmerkType, Organisatie, Rol, RolToekenning
+from koppeling.models import Koppeling
 
 from .models import Dienst, Handoff
 
@@ -136,20 +138,23 @@ def account_holds_dienst_rol(*, account: Account, dienst: Dienst) -> bool:
         return cursor.fetchone() is not None
 
 
+ORGANISATIE_CLAIM_FIELDS = (
+    "instellingscode",
+    "bestuursnummer",
+    "gemeentecode",
+    "crediteurnummer",
+    "kvk_nummer",
+    "rsin",
+)
+
+
 def organisatie_claim(*, account: Account) -> dict:
     """The account's organisation: its name, type and numbers (no address: the Dienst does not need it)."""
     organisatie = account.organisatie
     if organisatie is None:
         return {}
     claim = {"naam": organisatie.naam, "type": organisatie.type}
-    for field in (
-        "instellingscode",
-        "bestuursnummer",
-        "gemeentecode",
-        "crediteurnummer",
-        "kvk_nummer",
-        "rsin",
-    ):
+    for field in ORGANISATIE_CLAIM_FIELDS:
         value = getattr(organisatie, field)
         if value:
             claim[field] = value
@@ -180,17 +185,26 @@ class _Part:
     model: type
     alias: str
     join: str = ""  # "" for the first table, else the JOIN clause with {t} for the quoted table name
+    fields: tuple[str, ...] = ()  # only these attnames (the primary key among them); () for all
 
 
 class _JoinedRead:
     """One row of ``parts[0]`` with its to-one relations in ``parts[1:]`` (possibly NULL: LEFT JOIN)."""
 
-    def __init__(self, connection, parts: list[_Part], where: str, *, suffix: str = ""):
+    def __init__(
+        self, connection, parts: list[_Part], where: str, *, suffix: str = "", extra: tuple[str, ...] = ()
+    ):
         quote = connection.ops.quote_name
         self.parts = []
         columns = []
         for part in parts:
             fields = list(part.model._meta.concrete_fields)
+            if part.fields:  # the others deferred, as with .only(): read when first used
+                unknown = set(part.fields) - {field.attname for field in fields}
+                assert not unknown, unknown
+                # In the model's order, the primary key first: as Model.from_db takes them.
+                fields = [field for field in fields if field.attname in part.fields]
+                assert fields[0].primary_key
             converters = []
             for field in fields:
                 columns.append(f"{part.alias}.{quote(field.column)}")
@@ -207,10 +221,12 @@ class _JoinedRead:
             )
             for part in parts
         )
+        columns += extra  # plain values after the instances (expressions with no input in them)
         self.sql = f"SELECT {', '.join(columns)} FROM {tables} WHERE {where}{suffix}"  # noqa: S608
 
     def fetch(self, connection, params) -> list | None:
-        """The row's instances, one per part (None for a part whose LEFT JOIN found nothing)."""
+        """The row's instances, one per part (None for a part whose LEFT JOIN found nothing), then
+        the values of the ``extra`` columns."""
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             row = cursor.fetchone()
@@ -227,6 +243,7 @@ class _JoinedRead:
                 for function in functions:
                     values[index] = function(values[index], col, connection)
             instances.append(model.from_db(connection.alias, names, values))
+        instances.extend(row[start:])
         return instances
 
 
@@ -333,3 +350,107 @@ def handoff_for_code_hash(*, code_hash: str) -> Handoff | None:
 
     found = _read(connection, "handoff_for_code_hash", build).fetch(connection, [code_hash])
     return found[0] if found is not None else None
+
+
+# What a bearer request reads of each row (the rest deferred, read only if used): the token's
+# validity and scopes, the account's state and claims (and its str() for the audit trail), the
+# organisation claim, the hand-off's login and link, the Dienst's pairwise key, state and name.
+_BEARER_FIELDS = {
+    "token": ("id", "user_id", "application_id", "expires", "scope", "resource"),
+    "account": ("id", "username", "name", "email", "is_active", "removed_at", "organisatie_id"),
+    "organisatie": ("id", "naam", "type", *ORGANISATIE_CLAIM_FIELDS),
+    "handoff": (
+        "id",
+        "dienst_id",
+        "account_id",
+        "access_token_id",
+        "sid",
+        "acr",
+        "amr",
+        "koppeling_id",
+        "intermediair",
+    ),
+    "dienst": ("id", "application_id", "code", "naam_nl", "naam_en", "enabled", "sub_secret"),
+}
+
+
+def access_token_for_bearer(*, token: str):
+    """The access token whose value is ``token``, with everything a bearer request checks, in one
+    statement: ``(access_token, account, handoff, link_in_place)`` or None for an unknown token.
+
+    ``access_token.user`` is the account (None for a token without one) with its organisation
+    (``account.organisatie``); ``access_token.handoff`` the hand-off that issued it (None without
+    one) with its Dienst; ``link_in_place`` whether the hand-off's eHerkenning link
+    (``handoff.koppeling_id``) exists and has not ended. The same objects as
+    ``AccessToken.objects.select_related("user__organisatie", "handoff__dienst")`` gives, plus the
+    link's check that services.account_may_use_dienst asks in a query of its own.
+
+    django-oauth-toolkit stores the token's SHA-256 (``token_checksum``, unique), so the lookup is
+    by that. Userinfo reads this on every request (P9): the ORM's joined SELECT was compiled anew
+    each time, and the link's check was a second round trip.
+    """
+    access_token_model = get_access_token_model()
+    connection = connections[router.db_for_read(access_token_model)]
+
+    def build(connection):
+        quote = connection.ops.quote_name
+
+        def column(model, name):
+            return quote(model._meta.get_field(name).column)
+
+        def pk(model):
+            return quote(model._meta.pk.column)
+
+        link = (
+            f"CASE WHEN EXISTS (SELECT 1 FROM {quote(Koppeling._meta.db_table)} k "  # noqa: S608
+            f"WHERE k.{pk(Koppeling)} = h.{column(Handoff, 'koppeling_id')} "
+            f"AND k.{column(Koppeling, 'ended_at')} IS NULL) THEN 1 ELSE 0 END"
+        )
+        return _JoinedRead(
+            connection,
+            [
+                _Part(access_token_model, "t", fields=_BEARER_FIELDS["token"]),
+                _Part(
+                    Account,
+                    "a",
+                    f"LEFT OUTER JOIN {{t}} a ON a.{pk(Account)} = t.{column(access_token_model, 'user')}",
+                    fields=_BEARER_FIELDS["account"],
+                ),
+                _Part(
+                    Organisatie,
+                    "o",
+                    f"LEFT OUTER JOIN {{t}} o ON o.{pk(Organisatie)} = a.{column(Account, 'organisatie')}",
+                    fields=_BEARER_FIELDS["organisatie"],
+                ),
+                _Part(
+                    Handoff,
+                    "h",
+                    f"LEFT OUTER JOIN {{t}} h "
+                    f"ON h.{column(Handoff, 'access_token')} = t.{pk(access_token_model)}",
+                    fields=_BEARER_FIELDS["handoff"],
+                ),
+                _Part(
+                    Dienst,
+                    "d",
+                    f"LEFT OUTER JOIN {{t}} d ON d.{pk(Dienst)} = h.{column(Handoff, 'dienst')}",
+                    fields=_BEARER_FIELDS["dienst"],
+                ),
+            ],
+            f"t.{column(access_token_model, 'token_checksum')} = %s",
+            extra=(link,),
+        )
+
+    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    found = _read(connection, "access_token_for_bearer", build).fetch(connection, [checksum])
+    if found is None:
+        return None
+    access_token, account, organisatie, handoff, dienst, link_in_place = found
+    access_token_model._meta.get_field("user").set_cached_value(access_token, account)
+    if account is not None:
+        Account._meta.get_field("organisatie").set_cached_value(account, organisatie)
+    handoff_field = Handoff._meta.get_field("access_token")
+    handoff_field.remote_field.set_cached_value(access_token, handoff)
+    if handoff is not None:
+        handoff_field.set_cached_value(handoff, access_token)
+        Handoff._meta.get_field("dienst").set_cached_value(handoff, dienst)
+    return access_token, account, handoff, bool(link_in_place)

@@ -20,6 +20,6 @@ urlpatterns = [
     path("o/revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("o/introspect/", views.DienstIntrospectionView.as_view(), name="introspect"),
     path("o/jwks/", oauth2_views.JwksInfoView.as_view(), name="jwks-info"),
-    path("o/userinfo/", oauth2_views.UserInfoView.as_view(), name="user-info"),
+    path("o/userinfo/", views.DienstUserInfoView.as_view(), name="user-info"),
     path("o/logout/", views.DienstLogoutView.as_view(), name="rp-initiated-logout"),
 ]

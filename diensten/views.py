@@ -14,16 +14,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.exceptions import InvalidOIDCRedirectURIError, OAuthToolkitError, OIDCError
-from oauth2_provider.models import get_access_token_model, get_grant_model
+from oauth2_provider.models import get_access_token_model, get_application_model, get_grant_model
 from oauth2_provider.oauth2_backends import get_oauthlib_core
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
-from oauth2_provider.views import AuthorizationView, RPInitiatedLogoutView, TokenView
+from oauth2_provider.views import AuthorizationView, RPInitiatedLogoutView, TokenView, UserInfoView
 from oauthlib.common import Request as OauthlibRequest
+from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 
 from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 
-from . import selectors, services
+from . import bearer, selectors, services
 from .validators import clients_of_request, tokens_of_request
 
 
@@ -175,6 +177,67 @@ class DienstIntrospectionView(View):
                 "token_type": "Bearer",
             }
         )
+
+
+class _ClaimsRequest:
+    """What the validator's claims builder reads of oauthlib's request: the account, the scopes,
+    the client and the hand-off (validators.DienstValidator.get_additional_claims)."""
+
+    __slots__ = ("user", "scopes", "client", "duo_handoff")
+
+    def __init__(self, *, user, scopes, client, duo_handoff):
+        self.user = user
+        self.scopes = scopes
+        self.client = client
+        self.duo_handoff = duo_handoff
+
+
+class DienstUserInfoView(UserInfoView):
+    """The userinfo endpoint (OIDC Core §5.3), GET or POST, without oauthlib on the way of a
+    Dienst's request with ``Authorization: Bearer …`` (P9: ~0.14x the bare view's requests/s).
+
+    The token, its account, hand-off, Dienst and link are checked in one statement (bearer.py,
+    the validator's rules and refusals), the claims are the validator's (the same builder as the
+    ID token's, ``get_oidc_claims``: the same claims for the same scopes), the rollen current at
+    request time (a second statement). The answer is django-oauth-toolkit's byte for byte: the
+    claims as oauthlib serialises them, ``application/json``; a refusal 401 ``invalid_token`` with
+    ``WWW-Authenticate``, or 403 ``insufficient_scope``. What bearer.py leaves alone (no
+    Authorization header, and other rare cases) goes django-oauth-toolkit's way.
+    """
+
+    def get(self, request, *args, **kwargs):
+        return self._userinfo(request)
+
+    def post(self, request, *args, **kwargs):
+        return self._userinfo(request)
+
+    def _userinfo(self, request):
+        access = bearer.bearer_access(request)
+        if access is None:
+            return self._create_userinfo_response(request)
+        if isinstance(access, HttpResponse):
+            return access
+        if "openid" not in access.scopes:  # not among the configured scopes: oauthlib's answer
+            return bearer.error_response(oauth2_errors.InsufficientScopeError())
+        application_id = access.access_token.application_id
+        claims = oauth2_settings.OAUTH2_VALIDATOR_CLASS().get_oidc_claims(
+            access.access_token,
+            None,
+            _ClaimsRequest(
+                user=access.account,
+                scopes=access.scopes,
+                # Only its primary key is read (the hand-off's Dienst is the client's).
+                client=(
+                    None
+                    if application_id is None
+                    else get_application_model().from_db(
+                        access.access_token._state.db, ["id"], [application_id]
+                    )
+                ),
+                duo_handoff=access.handoff,
+            ),
+        )
+        return HttpResponse(json.dumps(claims), content_type="application/json")
 
 
 class DienstTokenView(TokenView):
