@@ -230,22 +230,24 @@ class AccountManager(BaseUserManager):
 
 
 class Progress(models.IntegerChoices):
-    """How far an account has come from registration to a login: the user list's status, less the block.
+    """The user list's status of an account as it is without an active link and without the block.
 
     Stored on the account so the list of an organisation of 10,000 users filters and sorts by status
-    with an index (design.md §7 P3) instead of reading every account's links, codes and mails on each
-    page. The database keeps it (triggers, koppeling migration 0007), because every write of a link,
-    an undone link, a code, a code mail or a removal must move it, including the set-based unlinking
-    (accounts.lifecycle) and rows any other code or the admin writes. The koppel block is not stored:
-    it ends by the clock, and the blocked usernames are few.
+    on the account's own row (design.md §7 P3) instead of reading every account's codes, mails and
+    undone links on each page. The database keeps it (triggers, koppeling migration 0007), because
+    every write of a link, an undone link, a code, a code mail or a removal must move it, including
+    the set-based unlinking (accounts.lifecycle) and rows any other code or the admin writes.
 
-    The values are the status's place in the list's status sort (beheer.selectors.STATUS_RANK); 4
-    is the block's.
+    An active link and the koppel block are read live (beheer.selectors.account_status): an account
+    with an active link stores UNLINKED, what it is the moment the link ends, so that undoing a
+    link, 100,000 at a time in the 18-month job, writes no account; the block ends by the clock.
+
+    The values are the status's place in the list's status sort (beheer.selectors.STATUS_RANK); 2
+    is the active link's, 4 the block's.
     """
 
     REGISTERED = 0, _("registered")
     CODE_SENT = 1, _("activation code sent")
-    LINKED = 2, _("linked")
     UNLINKED = 3, _("unlinked")
     REMOVED = 5, _("removed")
 
@@ -315,8 +317,6 @@ class Account(AbstractBaseUser, PermissionsMixin):
         ordering = ["name"]
         indexes = [
             models.Index(fields=["organisatie", "name"]),
-            # The user list filtered by status, in name order: an index range, whatever the size.
-            models.Index(fields=["organisatie", "progress", "name"], name="account_org_progress_name"),
             # Sorted by username, a deep page of the list (which leaves the removed out) reads this
             # index alone instead of sorting the organisation's rows (PostgreSQL: index-only scan).
             models.Index(

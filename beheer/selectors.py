@@ -104,11 +104,12 @@ def accounts_for_beheerder(*, beheerder: Account, search: str = "") -> QuerySet[
 
 # The status in SQL, for filtering and sorting the whole list; ``account_status`` is the same rule in
 # Python for the rows of one page. Ranked in the order of the way from registration to a login.
-# The stored ``Account.progress`` has the same values; the block, which is not stored, is 4.
+# The stored ``Account.progress`` has the same values; the active link (2) and the block (4) are
+# read live.
 STATUS_RANK = {
     GebruikerStatus.AANGEMELD: Progress.REGISTERED,
     GebruikerStatus.ACTIVATIECODE_VERSTUURD: Progress.CODE_SENT,
-    GebruikerStatus.GEKOPPELD: Progress.LINKED,
+    GebruikerStatus.GEKOPPELD: 2,
     GebruikerStatus.ONTKOPPELD: Progress.UNLINKED,
     GebruikerStatus.GEBLOKKEERD: 4,
     GebruikerStatus.VERWIJDERD: Progress.REMOVED,
@@ -137,26 +138,44 @@ def _blocked(*, now: datetime) -> Q:
     )
 
 
+def _with_active_link(queryset: QuerySet[Account]) -> QuerySet[Account]:
+    """Join the account's active link (at most one: ``uniq_active_account``) as ``active_link``.
+
+    A join the database does for the whole organisation at once; a correlated subquery inside the
+    status sort's CASE ran once per account.
+    """
+    if "active_link" in queryset.query._filtered_relations:
+        return queryset
+    return queryset.annotate(
+        active_link=FilteredRelation("koppelingen", condition=Q(koppelingen__ended_at__isnull=True))
+    )
+
+
 def _status_filter(*, status: GebruikerStatus, now: datetime) -> Q:
-    """The accounts in ``status``: the stored progress (``Account.progress``) and the block.
+    """The accounts in ``status`` (on a queryset ``_with_active_link``): the stored progress
+    (``Account.progress``), the active link and the block.
 
     The progress is kept by the database for every write of the history it follows from, so the
-    filter is a range of the (organisatie, progress, name) index; only the block, which ends by the
-    clock, is looked up live.
+    filter is a comparison on the account's own row and the active link; only the block, which ends
+    by the clock, is looked up in the counters. (No index on the progress: an update of an indexed
+    column cannot be heap-only; see accounts migration 0012.)
     """
     if status == GebruikerStatus.VERWIJDERD:
         return Q(removed_at__isnull=False)
     if status == GebruikerStatus.GEBLOKKEERD:
         return Q(removed_at__isnull=True) & _blocked(now=now)
-    return Q(progress=STATUS_RANK[status]) & ~_blocked(now=now)
+    if status == GebruikerStatus.GEKOPPELD:
+        return Q(removed_at__isnull=True, active_link__isnull=False) & ~_blocked(now=now)
+    return Q(progress=STATUS_RANK[status], active_link__isnull=True) & ~_blocked(now=now)
 
 
 def _with_status_rank(queryset: QuerySet[Account], *, now: datetime) -> QuerySet[Account]:
     """Annotate ``status_rank``, the status's place on the way from registration to a login."""
-    return queryset.annotate(
+    return _with_active_link(queryset).annotate(
         status_rank=Case(
             When(Q(removed_at__isnull=False), then=Value(STATUS_RANK[GebruikerStatus.VERWIJDERD])),
             When(_blocked(now=now), then=Value(STATUS_RANK[GebruikerStatus.GEBLOKKEERD])),
+            When(Q(active_link__isnull=False), then=Value(STATUS_RANK[GebruikerStatus.GEKOPPELD])),
             default=F("progress"),
             output_field=IntegerField(),
         )
@@ -166,9 +185,7 @@ def _with_status_rank(queryset: QuerySet[Account], *, now: datetime) -> QuerySet
 def _with_last_seen(queryset: QuerySet[Account]) -> QuerySet[Account]:
     # A join with the active link (at most one per account: ``uniq_active_account``), which the
     # database can do for the whole organisation at once; a correlated subquery ran once per account.
-    queryset = queryset.annotate(
-        active_link=FilteredRelation("koppelingen", condition=Q(koppelingen__ended_at__isnull=True))
-    )
+    queryset = _with_active_link(queryset)
     link_login = F("active_link__last_login_at")
     return queryset.annotate(
         last_seen=Greatest(Coalesce("last_login", link_login), Coalesce(link_login, "last_login")),
@@ -206,7 +223,9 @@ def accounts_list_page_for_beheerder(
     now = now or timezone.now()
     queryset = _accounts_base(beheerder=beheerder, search=filters.search)
     if filters.status:
-        queryset = queryset.filter(_status_filter(status=GebruikerStatus(filters.status), now=now))
+        queryset = _with_active_link(queryset).filter(
+            _status_filter(status=GebruikerStatus(filters.status), now=now)
+        )
     else:
         queryset = queryset.filter(removed_at__isnull=True)
     if filters.rol is not None or filters.kenmerk is not None:
@@ -240,7 +259,10 @@ def accounts_list_page_for_beheerder(
         account.pk: account
         for account in Account.objects.filter(organisatie_id=beheerder.organisatie_id, pk__in=page_ids)
         .only("pk", "name", "username", "email", "removed_at", "progress", "last_login")
-        .annotate(link_last_login_at=Subquery(active_link.values("last_login_at")[:1]))
+        .annotate(
+            is_linked=Exists(active_link),
+            link_last_login_at=Subquery(active_link.values("last_login_at")[:1]),
+        )
     }
     accounts = accounts_with_status(accounts=[rows[pk] for pk in page_ids if pk in rows])
     # The roles column needs two texts per role: read as values, not as four model instances each
@@ -314,16 +336,19 @@ def blocked_usernames(*, usernames: Iterable[str]) -> set[str]:
 
 
 def account_status(*, account: Account, blocked: set[str]) -> GebruikerStatus:
-    """The account's status: its stored progress (``Account.progress``), unless it is blocked.
+    """The account's status (``account`` annotated with ``is_linked``).
 
     Order matters: a removed account is removed whatever else is true; a block is what the user
-    runs into first. The progress holds the rest of the rule (linked; else a code sent after the
-    last unlink, the user on the way back; else unlinked; else registered).
+    runs into first; then an active link. The stored progress (``Account.progress``) holds the rest
+    of the rule: a code sent after the last unlink (the user on the way back); else unlinked; else
+    registered.
     """
     if account.removed_at is not None:
         return GebruikerStatus.VERWIJDERD
     if account.username in blocked:
         return GebruikerStatus.GEBLOKKEERD
+    if account.is_linked:
+        return GebruikerStatus.GEKOPPELD
     return PROGRESS_STATUS[account.progress]
 
 

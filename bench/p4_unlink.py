@@ -64,9 +64,10 @@ def fill(*, links: int, first: int = 1, stale_every: int = 10, all_stale: bool =
         cursor.execute(
             f"""
             INSERT INTO accounts_account (id, password, is_superuser, username, name, job_title, phone,
-                email, language, is_active, is_staff, date_joined)
+                email, language, is_active, is_staff, date_joined, password_change_required, progress)
             SELECT i, '!', FALSE, 'B' || lpad(i::text, 10, '0'), 'Gebruiker ' || i, '', '',
-                'gebruiker' || i || '@school.example', 'nl', TRUE, FALSE, now() - interval '3 years'
+                'gebruiker' || i || '@school.example', 'nl', TRUE, FALSE, now() - interval '3 years',
+                FALSE, 0
             FROM generate_series({first}, {last}) AS i;
             INSERT INTO koppeling_koppeling (account_id, acting_subject_id, legal_subject_id,
                 intermediate_entity_id, level, created_at, last_login_at, ended_reason, terms_version)

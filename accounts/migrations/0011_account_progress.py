@@ -14,11 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='account',
             name='progress',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'registered'), (1, 'activation code sent'), (2, 'linked'), (3, 'unlinked'), (5, 'removed')], default=0, editable=False, help_text="Kept by the database from the account's links, activation codes and removal.", verbose_name='progress'),
-        ),
-        migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['organisatie', 'progress', 'name'], name='account_org_progress_name'),
+            field=models.PositiveSmallIntegerField(choices=[(0, 'registered'), (1, 'activation code sent'), (3, 'unlinked'), (5, 'removed')], default=0, editable=False, help_text="Kept by the database from the account's links, activation codes and removal.", verbose_name='progress'),
         ),
         migrations.AddIndex(
             model_name='account',

@@ -1,7 +1,8 @@
-"""``Account.progress``: the stored status the user list filters and sorts by, kept by the database.
+"""``Account.progress``: the stored part of the user list's status, kept by the database.
 
 Each test walks a history through the real services (or through the raw writes other code does) and
-reads the stored value back from the database, on PostgreSQL and on SQLite alike.
+reads back what the list shows (the stored value with the live active link and block), and the
+stored value itself, on PostgreSQL and on SQLite alike.
 """
 
 from datetime import timedelta
@@ -11,10 +12,12 @@ from django.utils import timezone
 
 from accounts.lifecycle import inactive_links_unlink
 from accounts.models import Account, Progress
+from beheer.constants import GebruikerStatus
+from beheer.selectors import ListFilter, accounts_list_page_for_beheerder
 from beheer.services import account_remove
 from koppeling.models import ActivationCode, Koppeling, UnlinkReason
 from koppeling.services import activation_code_issue, activation_code_send, link_create, link_undo
-from tests.factories import AccountFactory, KoppelingFactory
+from tests.factories import AccountFactory, KoppelingFactory, beheerder_create
 from tests.koppeling.conftest import identity_for
 
 pytestmark = pytest.mark.django_db
@@ -24,24 +27,48 @@ def stored(account: Account) -> int:
     return Account.objects.values_list("progress", flat=True).get(pk=account.pk)
 
 
+def listed(account: Account) -> GebruikerStatus:
+    """The account's status in its organisation's user list, and the same by the status filter."""
+    beheerder = beheerder_create(organisatie=account.organisatie)
+    statuses = {
+        row.status
+        for row in accounts_list_page_for_beheerder(
+            beheerder=beheerder, filters=ListFilter(search=account.username, status=""), per_page=100
+        )[1]
+        + accounts_list_page_for_beheerder(
+            beheerder=beheerder,
+            filters=ListFilter(search=account.username, status="verwijderd"),
+            per_page=100,
+        )[1]
+        if row.pk == account.pk
+    }
+    (status,) = statuses
+    by_filter = accounts_list_page_for_beheerder(
+        beheerder=beheerder, filters=ListFilter(search=account.username, status=status), per_page=100
+    )[1]
+    assert [row.pk for row in by_filter] == [account.pk], status
+    return status
+
+
 def test_progress_follows_the_way_from_registration_to_a_login_and_back(beheerder):
     account = AccountFactory(organisatie=beheerder.organisatie)
-    assert stored(account) == Progress.REGISTERED
+    assert (stored(account), listed(account)) == (Progress.REGISTERED, GebruikerStatus.AANGEMELD)
 
     activation_code_send(account=account, issued_by=beheerder)
-    assert stored(account) == Progress.CODE_SENT
+    assert (stored(account), listed(account)) == (Progress.CODE_SENT, GebruikerStatus.ACTIVATIECODE_VERSTUURD)
 
     link = link_create(account=account, identity=identity_for(account), ip="127.0.0.1")
-    assert stored(account) == Progress.LINKED
+    # while linked it stores what it is once the link ends
+    assert (stored(account), listed(account)) == (Progress.UNLINKED, GebruikerStatus.GEKOPPELD)
 
     activation_code_issue(account=account)  # a code for a linked account does not unlink it
-    assert stored(account) == Progress.LINKED
+    assert listed(account) == GebruikerStatus.GEKOPPELD
 
     link_undo(koppeling=link, reason=UnlinkReason.LOST, actor=beheerder)
-    assert stored(account) == Progress.UNLINKED
+    assert (stored(account), listed(account)) == (Progress.UNLINKED, GebruikerStatus.ONTKOPPELD)
 
     activation_code_issue(account=account, issued_by=beheerder)
-    assert stored(account) == Progress.CODE_SENT
+    assert (stored(account), listed(account)) == (Progress.CODE_SENT, GebruikerStatus.ACTIVATIECODE_VERSTUURD)
 
     account_remove(
         account=Account.objects.get(pk=account.pk),
@@ -50,7 +77,7 @@ def test_progress_follows_the_way_from_registration_to_a_login_and_back(beheerde
         unlink_reason=UnlinkReason.OTHER,
         rol_reason="test",
     )
-    assert stored(account) == Progress.REMOVED
+    assert (stored(account), listed(account)) == (Progress.REMOVED, GebruikerStatus.VERWIJDERD)
 
 
 def test_the_set_based_18_month_unlinking_moves_the_progress(organisatie):
@@ -60,25 +87,40 @@ def test_the_set_based_18_month_unlinking_moves_the_progress(organisatie):
     for account in stale:
         KoppelingFactory(account=account, last_login_at=now - timedelta(days=600))
     KoppelingFactory(account=fresh, last_login_at=now - timedelta(days=1))
-    assert {stored(account) for account in [*stale, fresh]} == {Progress.LINKED}
+    assert {listed(account) for account in [*stale, fresh]} == {GebruikerStatus.GEKOPPELD}
 
     assert inactive_links_unlink(now=now, publish=False) == 3
 
-    assert [stored(account) for account in stale] == [Progress.UNLINKED] * 3
-    assert stored(fresh) == Progress.LINKED
+    assert [listed(account) for account in stale] == [GebruikerStatus.ONTKOPPELD] * 3
+    assert listed(fresh) == GebruikerStatus.GEKOPPELD
+
+
+def test_a_code_newer_than_the_end_of_a_link_makes_it_code_sent_when_the_link_ends(organisatie):
+    """Ending a link normally writes no account; it does when a code is newer than the end."""
+    now = timezone.now()
+    account = AccountFactory(organisatie=organisatie)
+    link = KoppelingFactory(account=account)
+    ActivationCode.objects.create(account=account, code_hash="x", created_at=now, expires_at=now)
+    assert listed(account) == GebruikerStatus.GEKOPPELD
+
+    Koppeling.objects.filter(pk=link.pk).update(ended_at=now - timedelta(hours=1))
+    assert listed(account) == GebruikerStatus.ACTIVATIECODE_VERSTUURD
+
+    Koppeling.objects.filter(pk=link.pk).update(ended_at=now + timedelta(hours=1))  # an ended link edited
+    assert listed(account) == GebruikerStatus.ONTKOPPELD
 
 
 def test_a_stale_save_of_the_account_cannot_overwrite_the_progress(organisatie):
     """A full ``save()`` of an instance read before the link was made writes ``progress=0``."""
     account = AccountFactory(organisatie=organisatie)
     instance = Account.objects.get(pk=account.pk)
-    KoppelingFactory(account=account)
-    assert stored(account) == Progress.LINKED
+    ActivationCode.objects.create(account=account, code_hash="x", expires_at=timezone.now())
+    assert stored(account) == Progress.CODE_SENT
 
     instance.name = "Nieuwe Naam"
     instance.save()
 
-    assert stored(account) == Progress.LINKED
+    assert stored(account) == Progress.CODE_SENT
     assert Account.objects.get(pk=account.pk).name == "Nieuwe Naam"
 
 
@@ -105,14 +147,19 @@ def test_progress_is_recomputed_when_a_link_is_deleted_or_moved(organisatie):
     first, second = AccountFactory(organisatie=organisatie), AccountFactory(organisatie=organisatie)
     link = KoppelingFactory(account=first)
     Koppeling.objects.filter(pk=link.pk).update(account=second)
-    assert (stored(first), stored(second)) == (Progress.REGISTERED, Progress.LINKED)
+    assert (listed(first), listed(second)) == (GebruikerStatus.AANGEMELD, GebruikerStatus.GEKOPPELD)
+    assert (stored(first), stored(second)) == (Progress.REGISTERED, Progress.UNLINKED)
+
+    Koppeling.objects.filter(pk=link.pk).update(ended_at=timezone.now())
+    Koppeling.objects.filter(pk=link.pk).update(account=first)
+    assert (listed(first), listed(second)) == (GebruikerStatus.ONTKOPPELD, GebruikerStatus.AANGEMELD)
 
     Koppeling.objects.filter(pk=link.pk).delete()
-    assert stored(second) == Progress.REGISTERED
+    assert listed(first) == GebruikerStatus.AANGEMELD
 
 
 def test_a_login_that_only_touches_the_link_changes_nothing(organisatie):
     account = AccountFactory(organisatie=organisatie)
     link = KoppelingFactory(account=account)
     Koppeling.objects.filter(pk=link.pk).update(last_login_at=timezone.now())
-    assert stored(account) == Progress.LINKED
+    assert (stored(account), listed(account)) == (Progress.UNLINKED, GebruikerStatus.GEKOPPELD)
