@@ -33,6 +33,35 @@ def launch_url_expression():
     )
 
 
+def execute(connection, cursor, sql: str, params, *, prepared_as: str = "") -> None:
+    """Run ``sql`` (``%s`` placeholders, no other ``%``) on ``cursor``; on PostgreSQL, with
+    ``prepared_as``, as that prepared statement of the connection (made on first use).
+
+    For the statements of every userinfo request (P9): PostgreSQL spent more time planning their
+    joins (~0.3-0.4 ms each) than running them (<0.1 ms); a prepared statement is planned once per
+    connection (a generic plan after its first five runs). The PREPARE is the connection's own
+    setup, made on its raw cursor like Django's own setup statements (not among the request's
+    statements); it survives a rolled-back transaction, and a new connection prepares again.
+    SQLite compiles each statement once per connection anyway (sqlite3's statement cache).
+    """
+    if not prepared_as or connection.vendor != "postgresql":
+        cursor.execute(sql, params)
+        return
+    raw = connection.connection
+    known = getattr(connection, "_diensten_prepared", None)
+    if known is None or known[0] is not raw:
+        with raw.cursor() as setup:
+            setup.execute("SELECT name FROM pg_prepared_statements")
+            known = (raw, {name for (name,) in setup.fetchall()})
+        connection._diensten_prepared = known
+    if prepared_as not in known[1]:
+        numbered = sql % tuple(f"${number}" for number in range(1, len(params) + 1))
+        with raw.cursor() as setup:
+            setup.execute(f"PREPARE {prepared_as} AS {numbered}")
+        known[1].add(prepared_as)
+    cursor.execute(f"EXECUTE {prepared_as} ({', '.join(['%s'] * len(params))})", params)
+
+
 _ROLLEN_CLAIM_SQL: dict[str, str] = {}  # per database alias, built on first use
 
 
@@ -87,7 +116,13 @@ def rollen_claim(*, account: Account, dienst: Dienst) -> list[dict]:
     if sql is None:
         sql = _ROLLEN_CLAIM_SQL[connection.alias] = _rollen_claim_sql(connection.ops.quote_name)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [account.pk, dienst.pk, account.organisatie_id])
+        execute(
+            connection,
+            cursor,
+            sql,
+            [account.pk, dienst.pk, account.organisatie_id],
+            prepared_as="diensten_rollen_claim",
+        )
         rows = cursor.fetchall()
     rollen: dict[str, dict] = {}
     for code, naam, kenmerk_type, waarde in rows:
@@ -224,11 +259,12 @@ class _JoinedRead:
         columns += extra  # plain values after the instances (expressions with no input in them)
         self.sql = f"SELECT {', '.join(columns)} FROM {tables} WHERE {where}{suffix}"  # noqa: S608
 
-    def fetch(self, connection, params) -> list | None:
+    def fetch(self, connection, params, *, prepared_as: str = "") -> list | None:
         """The row's instances, one per part (None for a part whose LEFT JOIN found nothing), then
-        the values of the ``extra`` columns."""
+        the values of the ``extra`` columns. ``prepared_as``: a PostgreSQL prepared statement's name
+        (``execute``)."""
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+            execute(connection, cursor, self.sql, params, prepared_as=prepared_as)
             row = cursor.fetchone()
         if row is None:
             return None
@@ -441,7 +477,9 @@ def access_token_for_bearer(*, token: str):
         )
 
     checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    found = _read(connection, "access_token_for_bearer", build).fetch(connection, [checksum])
+    found = _read(connection, "access_token_for_bearer", build).fetch(
+        connection, [checksum], prepared_as="diensten_access_token_for_bearer"
+    )
     if found is None:
         return None
     access_token, account, organisatie, handoff, dienst, link_in_place = found

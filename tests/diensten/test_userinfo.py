@@ -264,3 +264,21 @@ def test_a_token_of_a_disabled_dienst_is_answered_as_before(dienst, rollen):
     Dienst.objects.filter(pk=dienst.pk).update(enabled=False)
     ours, theirs = _both(**_bearer(value))
     assert ours == theirs
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_userinfo_answers_on_a_new_connection_and_when_its_statements_are_prepared_already(dienst, rollen):
+    """On PostgreSQL the two statements are prepared once per connection (selectors.execute): a new
+    connection prepares them again, and a connection that has them without the portal knowing (its
+    bookkeeping lost) uses them instead of failing to prepare them twice."""
+    value = _token(dienst, _account(rollen))
+    client = Client()
+    first = client.get("/o/userinfo/", **_bearer(value))
+    assert first.status_code == 200
+    connection.close()
+    again = client.get("/o/userinfo/", **_bearer(value))
+    assert (again.status_code, again.content) == (200, first.content)
+    if hasattr(connection, "_diensten_prepared"):
+        del connection._diensten_prepared
+    once_more = client.get("/o/userinfo/", **_bearer(value))
+    assert (once_more.status_code, once_more.content) == (200, first.content)
