@@ -75,8 +75,9 @@ def bearer_access(request, *, scope: str = "openid") -> BearerAccess | HttpRespo
     The rules are validators.DienstValidator's, in its order: a token must be sent, exist, not be
     expired and hold ``scope``; its account must be active and not removed, and for an eHerkenning
     hand-off the link it logged in with must still be in place (services.account_may_use_dienst;
-    a token login needs no link). Only the Authorization header is read, as oauthlib reads it: two
-    words, the first ``Bearer`` in any case; anything else is no token.
+    a token login needs no link); its Dienst must be enabled. Only the Authorization header is
+    read, as oauthlib reads it: two words, the first ``Bearer`` in any case; anything else is no
+    token.
     """
     header = request.META.get("HTTP_AUTHORIZATION")
     if header is None or _oauthlib_way_only():
@@ -102,6 +103,8 @@ def bearer_access(request, *, scope: str = "openid") -> BearerAccess | HttpRespo
         or (handoff.acr != ACR_TOKEN and (handoff.koppeling_id is None or not link_in_place))
     ):
         return _refused("account_closed", actor=account, obj=handoff.dienst if handoff else None)
+    if not handoff.dienst.enabled:
+        return _refused("dienst_disabled", actor=account, obj=handoff.dienst)
     return BearerAccess(
         access_token=access_token,
         account=account,

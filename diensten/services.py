@@ -168,10 +168,19 @@ def code_reuse_refuse(*, code: str, request=None) -> bool:
     return True
 
 
+def refusal_reason(*, handoff: Handoff | None) -> str:
+    """The audit's reason code when ``account_may_use_dienst`` says no."""
+    return "dienst_disabled" if handoff is not None and not handoff.dienst.enabled else "account_closed"
+
+
 def account_may_use_dienst(*, account: Account, handoff: Handoff | None) -> bool:
-    """Whether tokens for ``account`` still stand: an active, not removed account, and for an
-    eHerkenning hand-off, the link it logged in with still in place (an undone link ends access)."""
+    """Whether tokens for ``account`` still stand: an enabled Dienst, an active, not removed
+    account, and for an eHerkenning hand-off, the link it logged in with still in place (an undone
+    link ends access). A Dienst the helpdesk switches off loses its users' tokens at once, not when
+    they expire."""
     if account is None or not account.is_active or account.removed_at is not None or handoff is None:
+        return False
+    if not handoff.dienst.enabled:
         return False
     if handoff.acr == ACR_TOKEN:
         return True

@@ -324,7 +324,7 @@ class DienstValidator(OAuth2Validator):
                 result=AuditResult.REFUSED,
                 actor=request.user,
                 obj=handoff.dienst if handoff else None,
-                detail={"reason_code": "account_closed"},
+                detail={"reason_code": services.refusal_reason(handoff=handoff)},
             )
             return False
         request.duo_handoff = handoff

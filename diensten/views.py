@@ -164,7 +164,7 @@ class DienstIntrospectionView(View):
                 actor=token.user,
                 obj=handoff.dienst if handoff else None,
                 request=request,
-                detail={"reason_code": "account_closed", "via": "introspection"},
+                detail={"reason_code": services.refusal_reason(handoff=handoff), "via": "introspection"},
             )
             return JsonResponse({"active": False})
         return JsonResponse(

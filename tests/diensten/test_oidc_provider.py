@@ -296,7 +296,7 @@ def test_without_scope_duo_the_dienst_gets_no_organisation_or_rollen(
     assert claims["acr"] == LOA3
 
 
-@pytest.mark.parametrize("closing", ["removed", "unlinked"])
+@pytest.mark.parametrize("closing", ["removed", "unlinked", "dienst_disabled"])
 def test_a_token_of_a_removed_or_unlinked_account_is_refused_at_userinfo_and_introspection(
     issuer, rollen, dienst_register, portal_user, browser_for, closing
 ):
@@ -312,13 +312,20 @@ def test_a_token_of_a_removed_or_unlinked_account_is_refused_at_userinfo_and_int
     if closing == "removed":
         account.removed_at = timezone.now()
         account.save(update_fields=["removed_at"])
-    else:
+    elif closing == "unlinked":
         koppeling.ended_at = timezone.now()
         koppeling.save(update_fields=["ended_at"])
+    else:  # the helpdesk switches the Dienst off: its users' tokens end at once, not when they expire
+        type(osr.dienst).objects.filter(pk=osr.dienst.pk).update(enabled=False)
     assert flow.client.get(flow.metadata["userinfo_endpoint"], timeout=10).status_code == 401
     answer = requests.post(introspect, data={"token": token["access_token"]}, auth=auth, timeout=10).json()
     assert answer == {"active": False}
-    assert AuditEvent.objects.filter(action="dienst.userinfo", result="refused", actor_id=account.pk).exists()
+    reasons = set(
+        AuditEvent.objects.filter(
+            action="dienst.userinfo", result="refused", actor_id=account.pk
+        ).values_list("detail__reason_code", flat=True)
+    )
+    assert reasons == {"dienst_disabled" if closing == "dienst_disabled" else "account_closed"}
 
 
 def test_only_the_dienst_that_holds_a_token_may_introspect_it(

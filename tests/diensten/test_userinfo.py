@@ -257,13 +257,17 @@ def test_userinfo_costs_two_statements_whatever_the_number_of_rollen(dienst, rol
     assert counts == {1: 2, 12: 2}
 
 
-def test_a_token_of_a_disabled_dienst_is_answered_as_before(dienst, rollen):
-    """No rule refuses it today (validators.py checks the account and its link, not the Dienst):
-    the fast path must not differ from django-oauth-toolkit's way on it either."""
+def test_a_token_of_a_disabled_dienst_is_refused_at_once_on_both_ways(dienst, rollen):
+    """The helpdesk switches a Dienst off (a leak, an end of contract): its tokens stop working at
+    once, on the fast path and on django-oauth-toolkit's way alike, and the refusal is audited."""
     value = _token(dienst, _account(rollen))
     Dienst.objects.filter(pk=dienst.pk).update(enabled=False)
     ours, theirs = _both(**_bearer(value))
     assert ours == theirs
+    assert ours[0][0] == 401 and 'error="invalid_token"' in ours[0][3]
+    assert [(result, detail["reason_code"]) for result, *_rest, detail in ours[1]] == [
+        ("refused", "dienst_disabled")
+    ]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
