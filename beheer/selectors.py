@@ -298,7 +298,9 @@ def rollen_in_organisatie(*, beheerder: Account) -> QuerySet[Rol]:
     users: 10 ms on every page of the list, bench P3).
     """
     kenmerk_ids = list(
-        Kenmerk.objects.filter(organisatie_id=beheerder.organisatie_id).values_list("pk", flat=True)
+        Kenmerk.objects.filter(organisatie_id=beheerder.organisatie_id)
+        .order_by()
+        .values_list("pk", flat=True)
     )
     held = list(
         Rol.objects.filter(
