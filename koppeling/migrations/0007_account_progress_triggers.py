@@ -8,14 +8,16 @@ koppel wizard, the beheer and helpdesk screens, the set-based 18-month unlinking
 inserts, the admin. Triggers keep the stored value in step with every one of them, in the same
 transaction.
 
-PostgreSQL: one SQL function computes the rule for an account; statement-level triggers with
-transition tables recompute only the accounts whose value a statement can have changed, in one
-UPDATE (the unlinking of 100,000 links is one statement per batch, not 100,000 trigger calls, and
-only checks for codes newer than the end). An account's own UPDATE
-recomputes when Django writes a stale ``progress`` (a full ``save()`` of an instance read before
-a link was made) or a removal. The UPDATEs only touch rows whose value changes: an unchanged account
-row is not locked, so a code mail queued while the mail worker holds the account (FOR NO KEY UPDATE
-during the SMTP exchange, koppeling.services.activation_code_issue) does not wait for it.
+PostgreSQL: one SQL function computes the rule for an account. Links, which the 18-month job ends
+20,000 to a statement, have statement-level triggers with transition tables that recompute, in one
+UPDATE, only the accounts whose value the statement can have changed (for an ended link: only when
+a code is newer than the end, so the job writes no account); codes and code mails, written one or a
+few at a time, have row triggers (for mails with a WHEN on the template, so the job's notices cost
+nothing). An account's own UPDATE recomputes when Django writes a stale ``progress`` (a full
+``save()`` of an instance read before a code was sent) or a removal. The UPDATEs only touch rows
+whose value changes: an unchanged account row is not locked, so a code mail queued while the mail
+worker holds the account (FOR NO KEY UPDATE during the SMTP exchange,
+koppeling.services.activation_code_issue) does not wait for it.
 
 SQLite (the embedded default of ``make run``): row-level triggers with the same rule.
 """
