@@ -446,24 +446,23 @@ minutes before the recorded run). Ratios are measured within one run.
   in through our eHerkenning backend. Reaching 0.5× of the bare view would need the page without the
   per-request session and account reads and a compiled template engine (Jinja2) for the portal; we did
   neither.
-- **P3** (2026-11-29: **missed**; the bench now measures eight ways the list is used — the default,
-  status sort both ways, last-login sort, a status filter, rol + kenmerk filter with status sort, page 95
-  at 100 a page, a search — on an organisation with history: two roles each, links, unlinks, code mails
-  and codes, blocks, removed users; before, it measured only the default page of an organisation
-  without history). The status sort and filter evaluated correlated EXISTS tests per account inside
-  a CASE (~2 s at 10,000 users in the previous session's measurement); they are now organisation-scoped
-  `pk IN (…)` sets PostgreSQL hashes once per query, each input once (`beheer/selectors.py:
-  _status_tests`); the last-login sort joins the active link; the roles column reads values, not model
-  instances; the rows are rendered by one template tag with `format_html` (Django's engine spent
-  ~0.6 ms a row); the roles held in the organisation come from index probes on a new (kenmerk, rol)
-  index. A test checks that filter and sort give every combination of history the status the column
-  shows. What misses: on this machine (the calibration piece 11.4 ms, as on 27 November) the page
-  itself costs 25–45 ms at 10 users (19.6 ms on 27 November, before the filters, the roles column,
-  the pagination, the bulk actions and the session dialog), of which in-process ~6 ms is compiling
-  the ORM's queries; the status sets add 40–60 ms at 10,000 users, most of it joining the
-  organisation's 10,000 accounts once per set. A stored status (maintained by every write that
-  changes it, including the set-based unlink job) would make the sort an index scan; not done.
-- **P4** (met): each batch is one statement (`UPDATE … RETURNING` feeding the inserts of the audit
+- **P3** (2026-11-29, second run: **missed**; the bench measures eight ways the list is used — the
+  default, status sort both ways, last-login sort, a status filter, rol + kenmerk filter with status
+  sort, page 95 at 100 a page, a search — on an organisation with history). The status is now stored
+  on the account (`Account.progress`), kept by database triggers (koppeling migration 0007) for every
+  write of the history it follows from; the list reads it, the active link (one join) and the block
+  (few rows) instead of computing every account's status from its links, codes and mails: status
+  sort and filter 110–121 → ~50 ms. Search goes through trigram indexes on PostgreSQL (accounts
+  migration 0012; 75 → 38 ms), a deep page by username through a partial index, the rows read only
+  what they show and are escaped once per value. What misses: the rol + kenmerk filter with status
+  sort (61 ms) and, at the edge, the status variants and page 95. The same pages cost 23–39 ms at
+  10 users: the page itself (middleware, session, 13 queries, the filter form re-reading rollen and
+  kenmerken, the template) is most of the budget.
+- **P4** (2026-11-29: 7.8 s, but 48× [42–54] the per-row loop: missed by a hair; 72× [44–101] on 27
+  November — the ratio swings with the machine). The stored status of the user list (P3) is kept by
+  triggers that had made each undone link rewrite its account (11.5–19 s); the stored value now
+  holds what the account is once its link ends, so ending links writes no account, and the triggers'
+  cost for a 20,000-link batch is within the noise of no triggers. Each batch is one statement (`UPDATE … RETURNING` feeding the inserts of the audit
   events and outbox mails) over the next 20,000 due links in `last_login_at` order, read through the
   partial index `active_link_last_login` and resuming where the previous batch stopped (`id =
   ANY(ARRAY(…))`, so the update goes through the primary key). Before, each batch re-read the pages of
@@ -498,27 +497,20 @@ minutes before the recorded run). Ratios are measured within one run.
   into the standard library's `zipfile` on an unseekable stream while they are read (openpyxl and
   XlsxWriter write the zip only when the workbook closes; before, first byte = complete = 3.2 s), and
   openpyxl is imported with the module, not at the first export. The CSV sends 100 rows a chunk.
-- **P9** (2026-11-29: authorize 9.0× and token 12.1× the bare view of the same round — on this day's
-  machine, twice as slow as the day of the previous run, 15.4 and 20.5 ms: missed; userinfo 0.11× the
-  bare view: missed, 0.52× the same bare view behind the same bearer authentication). The first code
-  cost 11 statements for the authorize redirect, 27 for the token exchange and 5 for userinfo:
-  django-oauth-toolkit loads the client three times in one authorization request, reads the grant of
-  the code seven times in one token request, decodes the ID token it has just saved and reads the new
-  access token back for a signal nothing listens to. The validator (`diensten/validators.py`) reads
-  the client with its Dienst once per request, the grant once with its user and organisation, the
-  access token with its hand-off and Dienst, and takes the ID token from the request; the token
-  request is one transaction (one commit instead of three, and no token left half-issued when a
-  write fails); the rollen claim is one plain SQL join (the ORM spent ~2.6 ms compiling it, the query
-  0.8 ms): 8, 13 and 2 statements (`tests/diensten/test_query_counts.py`). Back to back against the
-  code before this session's change: token 28 → 17 ms in-process at load ~2.5. What remains per token
-  request: 4 reads and the writes the flow needs (ID token, access token, hand-off link, audit event,
-  grant deleted), one savepoint inside django-oauth-toolkit's ID-token code, the RSA signature
-  (~0.85 ms) and django-oauth-toolkit's and oauthlib's Python. userinfo: the bearer check alone
-  (token, expiry, account still active and linked) costs ~5 ms of CPU against ~1.1 ms for the bare
-  view — a ceiling of ~0.2× before any claim is read; with it userinfo reaches 0.52× the bare view
-  behind the same check (the row above). Reaching 0.5× of the bare view itself would mean not checking
-  the token against the database on every request, which the design forbids (a revoked rol or an
-  undone link must be refused at once).
+- **P9** (2026-11-29, second run: authorize 9.8 ms = 6.2× and token 13.3 ms = 8.4× the bare view of
+  the same round, userinfo 0.39× the bare view: missed). An hour earlier, on a faster moment of the
+  same machine (bare view 0.94 ms instead of 1.59), the same code gave authorize 6.0 ms and token
+  8.5 ms: the absolute target depends on the machine, the ratios held. Authorize is one transaction
+  and skips django-oauth-toolkit's second client read and consent machinery for the Diensten (which
+  have no consent screen); client, grant and hand-off are read by SQL built once from the models'
+  fields; the ID token is saved without a savepoint; the code is spent by deleting the locked grant;
+  the rollen claim reads code, name and kenmerk type by scalar sub-selects (the planner spent most of
+  the five-table join's time planning it). userinfo no longer goes through oauthlib for a Dienst's
+  bearer request: token, account, hand-off, Dienst and link in one statement, then the rollen, both
+  prepared once per PostgreSQL connection (in-process 9.95 → 2.06 ms); it reaches 0.66× the bare view
+  behind the same bearer check. What remains per token request: RSA signing (~0.8 ms), the client
+  secret hash (~0.3 ms), five writes and a commit, middleware, and django-oauth-toolkit's and
+  oauthlib's Python between the steps.
 
 ## Reproduce
 
