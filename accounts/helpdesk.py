@@ -43,6 +43,11 @@ HELPDESK_PERMISSIONS = [
     "beheer.view_accessreview",
     "beheer.view_accessreviewdecision",
     "beheer.decide_accessreview",
+    # The helpdesk registers the DUO services the portal hands users to (issue 18): a Dienst and,
+    # through its form, its OpenID Connect client. No delete: a Dienst is switched off, not removed.
+    "diensten.view_dienst",
+    "diensten.add_dienst",
+    "diensten.change_dienst",
 ]
 
 
