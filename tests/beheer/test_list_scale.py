@@ -93,7 +93,10 @@ def test_user_list_queries_per_page_are_constant_with_10000_users(beheer_client,
         assert response.status_code == 200
         assert response.content.decode().count('<th scope="row">') in (1, 25, 100)
         counts[label] = len(queries)
-    assert len(set(counts.values())) == 1, counts
+    plain = {label: count for label, count in counts.items() if label != "status filter"}
+    assert len(set(plain.values())) == 1, counts
+    # A status filter reads every match anyway: its page's query counts them too (one statement less).
+    assert counts["status filter"] == counts["page 1"] - 1, counts
     # 8 before issue 16, plus the roles column (one prefetch) and the role and kenmerk filter options
     # 13: two of them find the roles held in the organisation by index probes (its kenmerk ids, then
     # the roles), instead of one query reading all 20,000 toekenningen (bench P3).
