@@ -11,9 +11,11 @@ from datetime import datetime
 
 from django.core.paginator import Page, Paginator
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     FilteredRelation,
     IntegerField,
@@ -216,11 +218,9 @@ def accounts_list_page_for_beheerder(
 ) -> tuple[Page, list[Account]]:
     """One page of the filtered, sorted user list, each row with its status and roles.
 
-    Removed users are left out unless the status filter asks for them. The page's ids come first and
-    only those rows get their status inputs and roles: PostgreSQL would evaluate the status
-    subqueries for every row an OFFSET skips, and a page costs a fixed number of queries. The
-    status is computed in SQL only when the filter or the sort needs it; the plain list sorted by
-    name never pays for it.
+    Removed users are left out unless the status filter asks for them. The status is computed in SQL
+    only when the filter or the sort needs it; the plain list sorted by name never pays for it. A
+    page costs a fixed number of queries whatever the size of the organisation.
     """
     now = now or timezone.now()
     queryset = _accounts_base(beheerder=beheerder, search=filters.search)
@@ -249,29 +249,44 @@ def accounts_list_page_for_beheerder(
         ordering = [F(fields[0]).desc(nulls_last=True), *(F(field).desc() for field in fields[1:])]
     else:
         ordering = [F(fields[0]).asc(nulls_last=True), *fields[1:]]
-    ids = queryset.order_by(*ordering).values_list("pk", flat=True)
-    page_ids = None
-    if _filters_every_row(filters):
-        page_ids = _page_ids_counted(ids, paginator, page_number)
-    page = paginator.get_page(page_number)
-    if page_ids is None:
-        page_ids = list(ids[page.start_index() - 1 : page.end_index()]) if paginator.count else []
-    page.object_list = page_ids
+    ordered = queryset.order_by(*ordering)
+    if "active_link" in ordered.query._filtered_relations:
+        # The filter or the sort joins the active link already: the page's rows come from the same
+        # query, and with a filter its count too.
+        rows = _page_rows(ordered, paginator, page_number, counted=_filters_every_row(filters))
+        page = paginator.get_page(page_number)
+        if rows is None:
+            rows = (
+                list(_page_rows_query(ordered)[page.start_index() - 1 : page.end_index()])
+                if paginator.count
+                else []
+            )
+        page.object_list = page_ids = [account.pk for account in rows]
+        accounts = accounts_with_status(accounts=rows)
+    else:
+        # The ids first, then only the page's rows with their link: PostgreSQL would evaluate a
+        # row's subqueries for every row an OFFSET skips.
+        ids = ordered.values_list("pk", flat=True)
+        page_ids = None
+        if _filters_every_row(filters):
+            page_ids = _page_ids_counted(ids, paginator, page_number)
+        page = paginator.get_page(page_number)
+        if page_ids is None:
+            page_ids = list(ids[page.start_index() - 1 : page.end_index()]) if paginator.count else []
+        page.object_list = page_ids
+        active_link = Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=True)
+        by_pk = {
+            account.pk: account
+            for account in Account.objects.filter(organisatie_id=beheerder.organisatie_id, pk__in=page_ids)
+            .only(*ROW_FIELDS)
+            .annotate(
+                is_linked=Exists(active_link),
+                link_last_login_at=Subquery(active_link.values("last_login_at")[:1]),
+            )
+        }
+        accounts = accounts_with_status(accounts=[by_pk[pk] for pk in page_ids if pk in by_pk])
     if not page_ids:
         return page, []
-    # Only what the row shows: the status comes from the stored progress, so the page does not read
-    # the history (links, codes, mails) that the detail page and the export show.
-    active_link = Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=True)
-    rows = {
-        account.pk: account
-        for account in Account.objects.filter(organisatie_id=beheerder.organisatie_id, pk__in=page_ids)
-        .only("pk", "name", "username", "email", "removed_at", "progress", "last_login")
-        .annotate(
-            is_linked=Exists(active_link),
-            link_last_login_at=Subquery(active_link.values("last_login_at")[:1]),
-        )
-    }
-    accounts = accounts_with_status(accounts=[rows[pk] for pk in page_ids if pk in rows])
     # The roles column needs two texts per role: read as values, not as four model instances each
     # (a page of 100 users holds hundreds of roles).
     labels: dict[int, list[tuple[str, str]]] = {pk: [] for pk in page_ids}
@@ -286,6 +301,50 @@ def accounts_list_page_for_beheerder(
     return page, accounts
 
 
+# Only what a row of the list shows: the status comes from the stored progress, so the page does not
+# read the history (links, codes, mails) that the detail page and the export show.
+ROW_FIELDS = ("pk", "name", "username", "email", "removed_at", "progress", "last_login")
+
+
+def _page_rows_query(ordered: QuerySet[Account]) -> QuerySet[Account]:
+    """The rows of a list that joins the active link (``_with_active_link``), with what they show."""
+    return ordered.only(*ROW_FIELDS).annotate(
+        is_linked=ExpressionWrapper(Q(active_link__isnull=False), output_field=BooleanField()),
+        link_last_login_at=F("active_link__last_login_at"),
+    )
+
+
+def _page_rows(ordered: QuerySet[Account], paginator: Paginator, page_number, *, counted: bool):
+    """The page's rows of a list that joins the active link; with ``counted`` the count of all
+    matches in the same query, set on ``paginator``. None when the page is not a plain number
+    within the list: then ``Paginator.get_page`` picks it (and counts)."""
+    if not counted:
+        return None
+    number = _page_number(page_number)
+    if number is None:
+        return None
+    start = (number - 1) * paginator.per_page
+    rows = list(
+        _page_rows_query(ordered).annotate(matches=Window(Count("pk")))[start : start + paginator.per_page]
+    )
+    if not rows:
+        return None
+    paginator.count = rows[0].matches  # Paginator.count is a cached_property: set, it is not asked again
+    return rows
+
+
+def _page_number(page_number) -> int | None:
+    """The page asked for, read as ``Paginator.validate_number`` reads it but without its check
+    against the count: 1 for what is not a whole number; None below 1 (Paginator: the last page)."""
+    try:
+        if isinstance(page_number, float) and not page_number.is_integer():
+            raise ValueError
+        number = int(page_number) if page_number is not None else 1
+    except (TypeError, ValueError):
+        number = 1
+    return number if number >= 1 else None
+
+
 def _filters_every_row(filters: ListFilter) -> bool:
     """Whether the page's query reads every match anyway: a status, rol or kenmerk filter joins or
     probes per account. (A search is served by its trigram indexes and the name index, and a bare
@@ -298,17 +357,11 @@ def _page_ids_counted(ids: QuerySet, paginator: Paginator, page_number) -> list[
     """The page's ids with the count of all matches in the same query, set on ``paginator``.
 
     When the query reads every match anyway, a separate COUNT reads them all once more (bench P3:
-    5-8 ms at 10,000 users with a status or a rol filter). None when the page is not a plain number within the
-    list: then ``Paginator.get_page`` picks the page and the caller counts as usual.
+    5-8 ms at 10,000 users with a status or a rol filter). None when the page is not a plain number
+    within the list: then ``Paginator.get_page`` picks the page and the caller counts as usual.
     """
-    # Read as Paginator.validate_number reads it, without its check against the count.
-    try:
-        if isinstance(page_number, float) and not page_number.is_integer():
-            raise ValueError
-        number = int(page_number) if page_number is not None else 1
-    except (TypeError, ValueError):
-        number = 1
-    if number < 1:
+    number = _page_number(page_number)
+    if number is None:
         return None
     start = (number - 1) * paginator.per_page
     rows = list(
