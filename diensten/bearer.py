@@ -37,6 +37,8 @@ class BearerAccess:
     account: Account
     handoff: Handoff
     scopes: list[str]
+    # With ``with_rollen``: the rollen claim for the hand-off's Dienst, read with the token.
+    rollen: list[dict] | None = None
 
 
 def error_response(error: errors.OAuth2Error) -> HttpResponse:
@@ -68,9 +70,12 @@ def _oauthlib_way_only() -> bool:
     )
 
 
-def bearer_access(request, *, scope: str = "openid") -> BearerAccess | HttpResponse | None:
+def bearer_access(
+    request, *, scope: str = "openid", with_rollen: bool = False
+) -> BearerAccess | HttpResponse | None:
     """Check the bearer token of ``request`` for ``scope``: a BearerAccess, a refusal (401
     ``invalid_token``, audited), or None for a request this check leaves to django-oauth-toolkit.
+    ``with_rollen``: the rollen claim is read in the same statement (``BearerAccess.rollen``).
 
     The rules are validators.DienstValidator's, in its order: a token must be sent, exist, not be
     expired and hold ``scope``; its account must be active and not removed, and for an eHerkenning
@@ -86,10 +91,10 @@ def bearer_access(request, *, scope: str = "openid") -> BearerAccess | HttpRespo
     token = words[1] if len(words) == 2 and words[0].lower() == "bearer" else None
     if not token:
         return _refused("no_token")
-    found = selectors.access_token_for_bearer(token=token)
+    found = selectors.access_token_for_bearer(token=token, with_rollen=with_rollen)
     if found is None:
         return _refused("invalid_token")
-    access_token, account, handoff, link_in_place = found
+    access_token, account, handoff, link_in_place, rollen = found
     if access_token.resource:
         return None  # an RFC 8707 audience to check: django-oauth-toolkit's way
     if not access_token.is_valid([scope] if scope else None):
@@ -110,4 +115,5 @@ def bearer_access(request, *, scope: str = "openid") -> BearerAccess | HttpRespo
         account=account,
         handoff=handoff,
         scopes=list(access_token.scopes),
+        rollen=rollen,
     )

@@ -124,11 +124,50 @@ def rollen_claim(*, account: Account, dienst: Dienst) -> list[dict]:
             prepared_as="diensten_rollen_claim",
         )
         rows = cursor.fetchall()
+    return _rollen_from_rows(rows)
+
+
+def _rollen_from_rows(rows) -> list[dict]:
+    """The claim from rows (rol code, rol name, kenmerk type code, kenmerk value) in claim order."""
     rollen: dict[str, dict] = {}
     for code, naam, kenmerk_type, waarde in rows:
         rol = rollen.setdefault(code, {"code": code, "naam": naam, "kenmerken": []})
         rol["kenmerken"].append({"type": kenmerk_type, "waarde": waarde})
     return list(rollen.values())
+
+
+def _bearer_rollen(quote) -> dict:
+    """A bearer read's rollen claim (``_JoinedRead``'s ``join_after``, ``tail`` and ``suffix``): the
+    rollen claim's tables (``_rollen_claim_sql``'s, the rol and kenmerk type joined) as one LEFT JOIN
+    on the read's account (a) and hand-off (h) — the account's toekenningen whose rol the hand-off's
+    Dienst serves, with a kenmerk of the account's own organisation — their code, name, kenmerk type
+    and value on each row, in the claim's order. No input in it: names from the models."""
+    toekenning, rol, kenmerk = RolToekenning._meta, Rol._meta, Kenmerk._meta
+    soort, dienst_rol = KenmerkType._meta, Dienst.rollen.through._meta
+
+    def column(meta, name):
+        return quote(meta.get_field(name).column)
+
+    code, naam = f"rr.{column(rol, 'code')}", f"rr.{column(rol, 'naam')}"
+    kenmerk_type, waarde = f"rkt.{column(soort, 'code')}", f"rk.{column(kenmerk, 'waarde')}"
+    join = (
+        f" LEFT OUTER JOIN ({quote(toekenning.db_table)} rrt "
+        f"INNER JOIN {quote(dienst_rol.db_table)} rdr "
+        f"ON rdr.{column(dienst_rol, 'rol')} = rrt.{column(toekenning, 'rol')} "
+        f"INNER JOIN {quote(kenmerk.db_table)} rk "
+        f"ON rk.{quote(kenmerk.pk.column)} = rrt.{column(toekenning, 'kenmerk')} "
+        f"INNER JOIN {quote(rol.db_table)} rr ON rr.{quote(rol.pk.column)} = rrt.{column(toekenning, 'rol')} "
+        f"INNER JOIN {quote(soort.db_table)} rkt "
+        f"ON rkt.{quote(soort.pk.column)} = rk.{column(kenmerk, 'type')}) "
+        f"ON rrt.{column(toekenning, 'account')} = a.{quote(Account._meta.pk.column)} "
+        f"AND rdr.{column(dienst_rol, 'dienst')} = h.{quote(Handoff._meta.get_field('dienst').column)} "
+        f"AND rk.{column(kenmerk, 'organisatie')} = a.{quote(Account._meta.get_field('organisatie').column)}"
+    )
+    return {
+        "join_after": join,
+        "tail": (code, naam, kenmerk_type, waarde),
+        "suffix": f" ORDER BY {code}, {kenmerk_type}, {waarde}",
+    }
 
 
 _HOLDS_DIENST_ROL_SQL: dict[str, str] = {}  # per database alias, built on first use
@@ -227,7 +266,15 @@ class _JoinedRead:
     """One row of ``parts[0]`` with its to-one relations in ``parts[1:]`` (possibly NULL: LEFT JOIN)."""
 
     def __init__(
-        self, connection, parts: list[_Part], where: str, *, suffix: str = "", extra: tuple[str, ...] = ()
+        self,
+        connection,
+        parts: list[_Part],
+        where: str,
+        *,
+        suffix: str = "",
+        extra: tuple[str, ...] = (),
+        join_after: str = "",
+        tail: tuple[str, ...] = (),
     ):
         quote = connection.ops.quote_name
         self.parts = []
@@ -257,7 +304,9 @@ class _JoinedRead:
             for part in parts
         )
         columns += extra  # plain values after the instances (expressions with no input in them)
-        self.sql = f"SELECT {', '.join(columns)} FROM {tables} WHERE {where}{suffix}"  # noqa: S608
+        self.width = len(columns)
+        columns += tail  # fetch_all's per-row values
+        self.sql = f"SELECT {', '.join(columns)} FROM {tables}{join_after} WHERE {where}{suffix}"  # noqa: S608
 
     def fetch(self, connection, params, *, prepared_as: str = "") -> list | None:
         """The row's instances, one per part (None for a part whose LEFT JOIN found nothing), then
@@ -266,8 +315,21 @@ class _JoinedRead:
         with connection.cursor() as cursor:
             execute(connection, cursor, self.sql, params, prepared_as=prepared_as)
             row = cursor.fetchone()
-        if row is None:
+        return None if row is None else self.instances(connection, row)
+
+    def fetch_all(self, connection, params, *, prepared_as: str = "") -> list | None:
+        """As ``fetch`` for a statement whose rows repeat the parts' columns (a to-many join after
+        them): the first row's instances and ``extra`` values, then the list of every row's values
+        after the ``extra`` columns."""
+        with connection.cursor() as cursor:
+            execute(connection, cursor, self.sql, params, prepared_as=prepared_as)
+            rows = cursor.fetchall()
+        if not rows:
             return None
+        after = self.width
+        return [*self.instances(connection, rows[0]), [row[after:] for row in rows]]
+
+    def instances(self, connection, row) -> list:
         instances, start = [], 0
         for model, names, converters in self.parts:
             values = list(row[start : start + len(names)])
@@ -279,7 +341,7 @@ class _JoinedRead:
                 for function in functions:
                     values[index] = function(values[index], col, connection)
             instances.append(model.from_db(connection.alias, names, values))
-        instances.extend(row[start:])
+        instances.extend(row[start : self.width])
         return instances
 
 
@@ -410,9 +472,12 @@ _BEARER_FIELDS = {
 }
 
 
-def access_token_for_bearer(*, token: str):
+def access_token_for_bearer(*, token: str, with_rollen: bool = False):
     """The access token whose value is ``token``, with everything a bearer request checks, in one
-    statement: ``(access_token, account, handoff, link_in_place)`` or None for an unknown token.
+    statement: ``(access_token, account, handoff, link_in_place, rollen)`` or None for an unknown
+    token. ``rollen`` is None, or with ``with_rollen`` the rollen claim of the account for the
+    hand-off's Dienst, as ``rollen_claim`` gives it (``[]`` without a hand-off), read in the same
+    statement (userinfo, P9: one round trip instead of two).
 
     ``access_token.user`` is the account (None for a token without one) with its organisation
     (``account.organisatie``); ``access_token.handoff`` the hand-off that issued it (None without
@@ -428,7 +493,7 @@ def access_token_for_bearer(*, token: str):
     access_token_model = get_access_token_model()
     connection = connections[router.db_for_read(access_token_model)]
 
-    def build(connection):
+    def build(connection, *, with_rollen: bool):
         quote = connection.ops.quote_name
 
         def column(model, name):
@@ -474,15 +539,28 @@ def access_token_for_bearer(*, token: str):
             ],
             f"t.{column(access_token_model, 'token_checksum')} = %s",
             extra=(link,),
+            # The rollen claim's rows (rollen_claim's joins, the same rows in the same order)
+            # after the token's columns, which they repeat: one row with NULLs when there are none.
+            **(_bearer_rollen(quote) if with_rollen else {}),
         )
 
     checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    found = _read(connection, "access_token_for_bearer", build).fetch(
-        connection, [checksum], prepared_as="diensten_access_token_for_bearer"
-    )
+    if with_rollen:
+        found = _read(
+            connection, "access_token_for_bearer_rollen", lambda c: build(c, with_rollen=True)
+        ).fetch_all(connection, [checksum], prepared_as="diensten_access_token_for_bearer_rollen")
+    else:
+        found = _read(connection, "access_token_for_bearer", lambda c: build(c, with_rollen=False)).fetch(
+            connection, [checksum], prepared_as="diensten_access_token_for_bearer"
+        )
     if found is None:
         return None
-    access_token, account, organisatie, handoff, dienst, link_in_place = found
+    if with_rollen:
+        access_token, account, organisatie, handoff, dienst, link_in_place, rows = found
+        rollen = _rollen_from_rows(row for row in rows if row[0] is not None)
+    else:
+        access_token, account, organisatie, handoff, dienst, link_in_place = found
+        rollen = None
     access_token_model._meta.get_field("user").set_cached_value(access_token, account)
     if account is not None:
         Account._meta.get_field("organisatie").set_cached_value(account, organisatie)
@@ -491,4 +569,4 @@ def access_token_for_bearer(*, token: str):
     if handoff is not None:
         handoff_field.set_cached_value(handoff, access_token)
         Handoff._meta.get_field("dienst").set_cached_value(handoff, dienst)
-    return access_token, account, handoff, bool(link_in_place)
+    return access_token, account, handoff, bool(link_in_place), rollen

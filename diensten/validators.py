@@ -341,8 +341,11 @@ class DienstValidator(OAuth2Validator):
             and handoff.dienst.application_id == request.client.pk
         ):
             dienst = handoff.dienst
+            # Userinfo reads the hand-off's Dienst's rollen with the token (views.DienstUserInfoView).
+            rollen = getattr(request, "duo_rollen", None)
         else:
             dienst = selectors.dienst_for_client(client=request.client)
+            rollen = None
         if dienst is None:
             return {}
         claims = {
@@ -350,7 +353,9 @@ class DienstValidator(OAuth2Validator):
             "name": account.name,
             "email": account.email,
             "organisatie": selectors.organisatie_claim(account=account),
-            "rollen": selectors.rollen_claim(account=account, dienst=dienst),
+            "rollen": (
+                rollen if rollen is not None else selectors.rollen_claim(account=account, dienst=dienst)
+            ),
         }
         if handoff is not None:
             claims["acr"] = handoff.acr

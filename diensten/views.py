@@ -183,13 +183,14 @@ class _ClaimsRequest:
     """What the validator's claims builder reads of oauthlib's request: the account, the scopes,
     the client and the hand-off (validators.DienstValidator.get_additional_claims)."""
 
-    __slots__ = ("user", "scopes", "client", "duo_handoff")
+    __slots__ = ("user", "scopes", "client", "duo_handoff", "duo_rollen")
 
-    def __init__(self, *, user, scopes, client, duo_handoff):
+    def __init__(self, *, user, scopes, client, duo_handoff, duo_rollen):
         self.user = user
         self.scopes = scopes
         self.client = client
         self.duo_handoff = duo_handoff
+        self.duo_rollen = duo_rollen
 
 
 class DienstUserInfoView(UserInfoView):
@@ -212,7 +213,7 @@ class DienstUserInfoView(UserInfoView):
         return self._userinfo(request)
 
     def _userinfo(self, request):
-        access = bearer.bearer_access(request)
+        access = bearer.bearer_access(request, with_rollen=True)
         if access is None:
             return self._create_userinfo_response(request)
         if isinstance(access, HttpResponse):
@@ -235,6 +236,7 @@ class DienstUserInfoView(UserInfoView):
                     )
                 ),
                 duo_handoff=access.handoff,
+                duo_rollen=access.rollen,  # the hand-off's Dienst's, read with the token
             ),
         )
         return HttpResponse(json.dumps(claims), content_type="application/json")

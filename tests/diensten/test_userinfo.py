@@ -1,7 +1,7 @@
 """Userinfo (OIDC Core §5.3) served without oauthlib on a Dienst's bearer request (diensten/bearer.py,
 views.DienstUserInfoView): every answer — claims, refusals, their WWW-Authenticate header, the audit
 events — as django-oauth-toolkit's UserInfoView with the portal's validator gives it, asked the same
-question in the same test; and two statements whatever the number of rollen."""
+question in the same test; and one statement whatever the number of rollen."""
 
 import hashlib
 import secrets
@@ -244,7 +244,8 @@ def test_a_revoked_rol_disappears_at_once(dienst, rollen):
 
 
 @pytest.mark.parametrize("login", ["eherkenning", "token"])
-def test_userinfo_costs_two_statements_whatever_the_number_of_rollen(dienst, rollen, login):
+def test_userinfo_costs_one_statement_whatever_the_number_of_rollen(dienst, rollen, login):
+    """The token, its account, hand-off, Dienst and link, and the rollen claim: one statement."""
     counts = {}
     for count in (1, 12):
         value = _token(dienst, _account(rollen, count=count), login=login)
@@ -254,7 +255,7 @@ def test_userinfo_costs_two_statements_whatever_the_number_of_rollen(dienst, rol
         assert response.status_code == 200
         assert len(response.json()["rollen"]) == min(count, 6)
         counts[count] = len(queries)
-    assert counts == {1: 2, 12: 2}
+    assert counts == {1: 1, 12: 1}
 
 
 def test_a_token_of_a_disabled_dienst_is_refused_at_once_on_both_ways(dienst, rollen):
@@ -272,9 +273,9 @@ def test_a_token_of_a_disabled_dienst_is_refused_at_once_on_both_ways(dienst, ro
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_userinfo_answers_on_a_new_connection_and_when_its_statements_are_prepared_already(dienst, rollen):
-    """On PostgreSQL the two statements are prepared once per connection (selectors.execute): a new
-    connection prepares them again, and a connection that has them without the portal knowing (its
-    bookkeeping lost) uses them instead of failing to prepare them twice."""
+    """On PostgreSQL the statement is prepared once per connection (selectors.execute): a new
+    connection prepares it again, and a connection that has it without the portal knowing (its
+    bookkeeping lost) uses it instead of failing to prepare it twice."""
     value = _token(dienst, _account(rollen))
     client = Client()
     first = client.get("/o/userinfo/", **_bearer(value))
@@ -286,3 +287,44 @@ def test_userinfo_answers_on_a_new_connection_and_when_its_statements_are_prepar
         del connection._diensten_prepared
     once_more = client.get("/o/userinfo/", **_bearer(value))
     assert (once_more.status_code, once_more.content) == (200, first.content)
+
+
+@pytest.mark.parametrize(
+    "holding", ["none_of_the_dienst", "foreign_kenmerk", "two_kenmerken", "no_organisatie"]
+)
+def test_the_rollen_read_with_the_token_are_those_of_django_oauth_toolkits_userinfo(dienst, rollen, holding):
+    """The rollen claim comes with the token in one statement (selectors.access_token_for_bearer):
+    the same rollen, kenmerken and order as the claims builder's own query, also when there are
+    none, when a toekenning names another organisation's kenmerk (never shown), when a rol is held
+    for several kenmerken, and for an account without an organisation."""
+    account = _account(rollen, count=0)
+    served, other = rollen[:6], rollen[6:]
+    if holding == "none_of_the_dienst":
+        grant_rol(account, other[0].code, KenmerkFactory(organisatie=account.organisatie))
+    elif holding == "foreign_kenmerk":
+        grant_rol(account, served[0].code, KenmerkFactory())  # another organisation's kenmerk
+        grant_rol(account, served[1].code, KenmerkFactory(organisatie=account.organisatie))
+    elif holding == "two_kenmerken":
+        for waarde in ("99ZZ", "11AA"):
+            kenmerk = KenmerkFactory(organisatie=account.organisatie, waarde=waarde)
+            grant_rol(account, served[2].code, kenmerk)
+            grant_rol(account, served[0].code, kenmerk)
+    else:
+        grant_rol(account, served[0].code, KenmerkFactory())
+        account.organisatie = None
+        account.save(update_fields=["organisatie"])
+    # An account without an organisation: a token login (the eHerkenning link names one).
+    value = _token(dienst, account, login="token" if holding == "no_organisatie" else "eherkenning")
+    ours, theirs = _both(**_bearer(value))
+    assert ours == theirs
+    assert ours[0][0] == 200
+    claim = Client().get("/o/userinfo/", **_bearer(value)).json()["rollen"]
+    expected = {
+        "none_of_the_dienst": [],
+        "foreign_kenmerk": [served[1].code],
+        "two_kenmerken": sorted([served[0].code, served[2].code]),
+        "no_organisatie": [],
+    }[holding]
+    assert [rol["code"] for rol in claim] == expected
+    if holding == "two_kenmerken":
+        assert [kenmerk["waarde"] for kenmerk in claim[0]["kenmerken"]] == ["11AA", "99ZZ"]
