@@ -37,11 +37,12 @@ def execute(connection, cursor, sql: str, params, *, prepared_as: str = "") -> N
     """Run ``sql`` (``%s`` placeholders, no other ``%``) on ``cursor``; on PostgreSQL, with
     ``prepared_as``, as that prepared statement of the connection (made on first use).
 
-    For the statements of every userinfo request (P9): PostgreSQL spent more time planning their
-    joins (~0.3-0.4 ms each) than running them (<0.1 ms); a prepared statement is planned once per
-    connection (a generic plan after its first five runs). The PREPARE is the connection's own
-    setup, made on its raw cursor like Django's own setup statements (not among the request's
-    statements); it survives a rolled-back transaction, and a new connection prepares again.
+    For the statements of every userinfo, token and authorization request (P9): PostgreSQL spent
+    more time planning their joins (~0.3-0.4 ms each) than running them (<0.1 ms); a prepared
+    statement is planned once per connection (a generic plan after its first five runs). The
+    PREPARE is the connection's own setup, made on its raw cursor like Django's own setup
+    statements (not among the request's statements); it survives a rolled-back transaction (also
+    one it was made in), and a new connection prepares again.
     SQLite compiles each statement once per connection anyway (sqlite3's statement cache).
     """
     if not prepared_as or connection.vendor != "postgresql":
@@ -208,7 +209,13 @@ def account_holds_dienst_rol(*, account: Account, dienst: Dienst) -> bool:
     if sql is None:
         sql = _HOLDS_DIENST_ROL_SQL[connection.alias] = _holds_dienst_rol_sql(connection.ops.quote_name)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [account.pk, dienst.pk, account.organisatie_id])
+        execute(
+            connection,
+            cursor,
+            sql,
+            [account.pk, dienst.pk, account.organisatie_id],
+            prepared_as="diensten_holds_dienst_rol",
+        )
         return cursor.fetchone() is not None
 
 
@@ -376,7 +383,9 @@ def application_with_dienst(*, client_id: str) -> Application | None:
             f"c.{quote(Application._meta.get_field('client_id').column)} = %s",
         )
 
-    found = _read(connection, "application_with_dienst", build).fetch(connection, [client_id])
+    found = _read(connection, "application_with_dienst", build).fetch(
+        connection, [client_id], prepared_as="diensten_application_with_dienst"
+    )
     if found is None:
         return None
     application, dienst = found
@@ -424,7 +433,9 @@ def grant_for_code(*, code: str, lock: bool):
         )
 
     name = "grant_for_code_locked" if lock else "grant_for_code"
-    found = _read(connection, name, lambda c: build(c, for_update=lock)).fetch(connection, [code])
+    found = _read(connection, name, lambda c: build(c, for_update=lock)).fetch(
+        connection, [code], prepared_as=f"diensten_{name}"
+    )
     if found is None:
         return None
     grant, account, organisatie = found
@@ -446,7 +457,9 @@ def handoff_for_code_hash(*, code_hash: str) -> Handoff | None:
             f"h.{quote(Handoff._meta.get_field('code_hash').column)} = %s",
         )
 
-    found = _read(connection, "handoff_for_code_hash", build).fetch(connection, [code_hash])
+    found = _read(connection, "handoff_for_code_hash", build).fetch(
+        connection, [code_hash], prepared_as="diensten_handoff_for_code_hash"
+    )
     return found[0] if found is not None else None
 
 

@@ -125,3 +125,42 @@ def test_authorize_token_and_userinfo_cost_their_known_number_of_queries(django_
         TOKEN_QUERIES,
         USERINFO_QUERIES,
     )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL only")
+def test_the_reads_of_every_request_are_prepared_statements_on_postgresql():
+    """The reads of every authorization, token and userinfo request are prepared once per
+    connection (selectors.execute): PostgreSQL spent more time planning them than running them.
+    Prepared inside the requests' transactions, they outlive them (here the test's, rolled back)."""
+    _counts(6)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        prepared = {name for (name,) in cursor.fetchall()}
+    assert {
+        "diensten_application_with_dienst",
+        "diensten_holds_dienst_rol",
+        "diensten_grant_for_code_locked",
+        "diensten_handoff_for_code_hash",
+        "diensten_rollen_claim",
+        "diensten_access_token_for_bearer_rollen",
+    } <= prepared
+
+
+def test_the_claims_builder_takes_the_request_as_django_oauth_toolkit_would_find(monkeypatch):
+    """django-oauth-toolkit asks with inspect.signature, twice per token and userinfo request,
+    whether get_additional_claims takes the request; the portal's validator answers it without
+    looking (validators.py), and the answer is the one the signature gives."""
+    from oauth2_provider.oauth2_validators import OAuth2Validator
+
+    from diensten.validators import DienstValidator
+
+    assert DienstValidator._get_additional_claims_is_request_agnostic() is False
+    assert OAuth2Validator._get_additional_claims_is_request_agnostic.__func__(DienstValidator) is False
+    asked = []
+    monkeypatch.setattr(
+        OAuth2Validator,
+        "_get_additional_claims_is_request_agnostic",
+        classmethod(lambda cls: asked.append(cls) or False),
+    )
+    _counts(6)
+    assert asked == []
