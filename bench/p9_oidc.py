@@ -18,7 +18,7 @@ import base64
 import hashlib
 import secrets
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from bench.common import (
     bench_env,
@@ -94,15 +94,22 @@ class Flow:
         return elapsed, code, verifier
 
     def token(self, code, verifier):
-        started = time.perf_counter()
-        response = self.server.post(
-            "/o/token/",
+        # As a Dienst sends it: application/x-www-form-urlencoded (RFC 6749 §4.1.3), not the test
+        # client's default multipart body (its parsing cost ~0.7 ms no Dienst makes the portal pay);
+        # the body is encoded before the clock starts, as a Dienst's client does it, not the portal.
+        body = urlencode(
             {
                 "grant_type": "authorization_code",
                 "code": code,
                 "redirect_uri": REDIRECT_URI,
                 "code_verifier": verifier,
-            },
+            }
+        )
+        started = time.perf_counter()
+        response = self.server.post(
+            "/o/token/",
+            body,
+            content_type="application/x-www-form-urlencoded",
             HTTP_AUTHORIZATION=self.basic,
         )
         elapsed = time.perf_counter() - started
