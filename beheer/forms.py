@@ -1,4 +1,6 @@
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Kenmerk, Rol
@@ -87,6 +89,44 @@ class ZoekForm(forms.Form):
     )
 
 
+class ReadChoiceField(forms.Field):
+    """A ``ModelChoiceField`` over objects the view has read already: the list's filter options.
+
+    Cleans as ``ModelChoiceField`` does (empty: None; a primary key among the objects: that object;
+    anything else: its "invalid_choice" error), but looks the value up among the objects instead of
+    asking the database again: the list reads its options anyway to show them, and each
+    ``ModelChoiceField`` added a SELECT to every filtered page (bench P3). ``choices`` are the
+    options as (value, label), the empty one first.
+    """
+
+    widget = forms.Select
+    default_error_messages = forms.ModelChoiceField.default_error_messages
+
+    def __init__(self, *, empty_label, **kwargs):
+        super().__init__(**kwargs)
+        self.empty_label = empty_label
+        self.objects: dict = {}
+        self.choices: list[tuple[str, str]] = [("", empty_label)]
+
+    def set_objects(self, objects, label) -> None:
+        """Offer ``objects`` (in their order), each shown as ``label(object)``."""
+        self.objects = {instance.pk: instance for instance in objects}
+        self.choices = [("", self.empty_label)] + [
+            (str(pk), label(instance)) for pk, instance in self.objects.items()
+        ]
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        ProhibitNullCharactersValidator()(value)
+        try:
+            return self.objects[int(value)]
+        except (ValueError, TypeError, KeyError):
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+            ) from None
+
+
 class GebruikersFilterForm(ZoekForm):
     """The user list's state, all of it in the URL (a GET form): search, filters, sort, page size.
 
@@ -98,12 +138,8 @@ class GebruikersFilterForm(ZoekForm):
         required=False,
         choices=[("", _("All except removed")), *GebruikerStatus.choices],
     )
-    rol = forms.ModelChoiceField(
-        label=_("Role"), queryset=Rol.objects.none(), required=False, empty_label=_("All roles")
-    )
-    kenmerk = forms.ModelChoiceField(
-        label=_("Kenmerk"), queryset=Kenmerk.objects.none(), required=False, empty_label=_("All kenmerken")
-    )
+    rol = ReadChoiceField(label=_("Role"), required=False, empty_label=_("All roles"))
+    kenmerk = ReadChoiceField(label=_("Kenmerk"), required=False, empty_label=_("All kenmerken"))
     sort = forms.ChoiceField(
         required=False,
         choices=[
@@ -122,10 +158,12 @@ class GebruikersFilterForm(ZoekForm):
     )
 
     def __init__(self, *args, rollen, kenmerken, **kwargs):
+        """``rollen`` and ``kenmerken``: the options, read once (the kenmerken with their type)."""
         super().__init__(*args, **kwargs)
-        self.fields["rol"].queryset = rollen
-        self.fields["kenmerk"].queryset = kenmerken
-        self.fields["kenmerk"].label_from_instance = lambda kenmerk: f"{kenmerk.type.naam} {kenmerk.waarde}"
+        self.fields["rol"].set_objects(rollen, label=str)
+        self.fields["kenmerk"].set_objects(
+            kenmerken, label=lambda kenmerk: f"{kenmerk.type.naam} {kenmerk.waarde}"
+        )
         for name in ("status", "rol", "kenmerk", "per_page"):
             self.fields[name].widget.attrs["class"] = "utrecht-select"
 

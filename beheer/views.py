@@ -77,11 +77,12 @@ def _refuse(request, error, pk: int, status: int = 400):
 @beheerder_required
 @require_GET
 def gebruikers(request):
-    form = GebruikersFilterForm(
-        request.GET,
-        rollen=selectors.rollen_in_organisatie(beheerder=request.user),
-        kenmerken=selectors.kenmerken_for_beheerder(beheerder=request.user),
+    # The filter options are read once: the form checks the filter against them and the page shows them.
+    kenmerken = list(selectors.kenmerken_for_beheerder(beheerder=request.user))
+    rollen = selectors.rollen_in_organisatie(
+        beheerder=request.user, kenmerk_ids=[kenmerk.pk for kenmerk in kenmerken]
     )
+    form = GebruikersFilterForm(request.GET, rollen=rollen, kenmerken=kenmerken)
     if not form.is_valid():
         # A search or filter the list cannot run is said so, never silently replaced by the first page.
         return render(
@@ -143,14 +144,7 @@ def _filter_selects(form: GebruikersFilterForm) -> list[dict]:
     for name in ("status", "rol", "kenmerk", "per_page"):
         field = form.fields[name]
         current = str(form.data.get(name, "") or (field.empty_value if name == "per_page" else ""))
-        if hasattr(field, "queryset"):
-            # list(), not ModelChoiceIterator: that reads through a server-side cursor (three round trips).
-            choices = [("", field.empty_label)] + [
-                (instance.pk, field.label_from_instance(instance)) for instance in list(field.queryset)
-            ]
-        else:
-            choices = field.choices
-        options = [(str(value), str(label), str(value) == current) for value, label in choices]
+        options = [(str(value), str(label), str(value) == current) for value, label in field.choices]
         selects.append(
             {"name": name, "label": field.label, "options": options, "errors": form.errors.get(name)}
         )

@@ -1,0 +1,91 @@
+"""The user list's own work per page (bench P3): its filter options read once, the same page as before."""
+
+import re
+from html import unescape
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Rol
+from tests.factories import AccountFactory, grant_rol
+
+pytestmark = pytest.mark.django_db
+
+URL = "/beheer/"
+
+
+def _options(html: str, name: str) -> list[tuple[str, str]]:
+    select = re.search(rf'<select class="utrecht-select" name="{name}".*?</select>', html, re.S).group(0)
+    return [
+        (value, unescape(label))
+        for value, label in re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+    ]
+
+
+def test_the_role_and_kenmerk_filters_are_checked_against_the_options_read_once(
+    beheer_client, organisatie, kenmerk, other_kenmerk
+):
+    """One read of the roles and one of the kenmerken per page, whatever the filter: the form checks
+    the chosen role and kenmerk against the options the page shows instead of asking again."""
+    grant_rol(AccountFactory(organisatie=organisatie), "osr", kenmerk)
+    osr = Rol.objects.get(code="osr")
+    for params, status in [
+        ({}, 200),
+        ({"rol": osr.pk, "kenmerk": kenmerk.pk}, 200),
+        ({"kenmerk": other_kenmerk.pk}, 400),
+    ]:
+        with CaptureQueriesContext(connection) as queries:
+            assert beheer_client.get(URL, params).status_code == status, params
+        statements = [query["sql"] for query in queries]
+        assert sum('FROM "accounts_rol"' in sql for sql in statements) == 1, params
+        assert sum('FROM "accounts_kenmerk"' in sql for sql in statements) == 1, params
+
+
+def test_the_filters_offer_the_roles_held_or_handed_out_and_the_own_kenmerken(
+    beheer_client, organisatie, beheerder, kenmerk, other_kenmerk
+):
+    other_holder = AccountFactory(organisatie=other_kenmerk.organisatie)
+    grant_rol(other_holder, "croho", other_kenmerk)  # held elsewhere only: not offered
+    html = beheer_client.get(URL).content.decode()
+    roles = _options(html, "rol")
+    assert roles[0] == ("", "Alle rollen")
+    # a Beheerder VO hands out these five (tests/beheer/conftest.py); nobody holds one yet
+    assert [label for _value, label in roles[1:]] == list(
+        Rol.objects.filter(beheerautorisaties__accounts=beheerder)
+        .order_by("naam")
+        .values_list("naam", flat=True)
+    )
+    assert Rol.objects.get(code="croho").naam not in [label for _value, label in roles]
+    kenmerken = _options(html, "kenmerk")
+    assert kenmerken == [("", "Alle kenmerken"), (str(kenmerk.pk), f"{kenmerk.type.naam} {kenmerk.waarde}")]
+
+
+def test_an_organisation_without_kenmerken_still_lists_the_roles_she_may_hand_out(beheer_client, beheerder):
+    response = beheer_client.get(URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert (
+        len(_options(html, "rol")) == 1 + Rol.objects.filter(beheerautorisaties__accounts=beheerder).count()
+    )
+    assert _options(html, "kenmerk") == [("", "Alle kenmerken")]
+
+
+def test_a_role_filter_is_read_as_before(beheer_client, organisatie, beheerder, kenmerk):
+    """The value as ModelChoiceField read it: a primary key (surrounding blanks, leading zeros allowed);
+    anything else, or a role neither held nor handed out in her organisation, is the Dutch 400."""
+    holder = AccountFactory(organisatie=organisatie, name="Hanna Houder")
+    grant_rol(holder, "osr", kenmerk)
+    osr = Rol.objects.get(code="osr")
+    for value in (str(osr.pk), f" {osr.pk} ", f"0{osr.pk}"):
+        response = beheer_client.get(URL, {"rol": value})
+        assert response.status_code == 200, value
+        assert "Hanna Houder" in response.content.decode()
+    not_offered = Rol.objects.get(code="croho")  # neither held in her organisation nor handed out by her
+    assert not Rol.objects.filter(pk=not_offered.pk, beheerautorisaties__accounts=beheerder).exists()
+    for value in (str(not_offered.pk), "abc", "1.5", "99999999999999999999", "\x00"):
+        response = beheer_client.get(URL, {"rol": value})
+        assert response.status_code == 400, value
+        html = response.content.decode()
+        assert "Verbeter het volgende" in html
+        assert 'id="id_rol" aria-invalid="true" aria-describedby="rol-error"' in html
