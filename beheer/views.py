@@ -107,15 +107,21 @@ def gebruikers(request):
         page_number=request.GET.get("page"),
         per_page=data["per_page"],
     )
-    columns = [
-        _sort_column(key, label, sort)
-        for key, label in [
-            ("name", _("Name")),
-            ("username", _("Username")),
-            ("status", _("Status")),
-            ("last_login", _("Last login")),
-        ]
-    ]
+    # Each header's link: this list sorted by its column, from the first page (as the template's
+    # {% querystring sort=… page=None %} wrote it).
+    query = request.GET.copy()
+    query.pop("page", None)
+    columns = []
+    for key, label in [
+        ("name", _("Name")),
+        ("username", _("Username")),
+        ("status", _("Status")),
+        ("last_login", _("Last login")),
+    ]:
+        column = _sort_column(key, label, sort)
+        query["sort"] = column["next"]
+        column["href"] = f"?{query.urlencode()}"
+        columns.append(column)
     return render(
         request,
         "beheer/gebruikers.html",

@@ -89,3 +89,42 @@ def test_a_role_filter_is_read_as_before(beheer_client, organisatie, beheerder, 
         html = response.content.decode()
         assert "Verbeter het volgende" in html
         assert 'id="id_rol" aria-invalid="true" aria-describedby="rol-error"' in html
+
+
+def test_sort_headers_say_their_state_and_sort_from_the_first_page(beheer_client, organisatie):
+    """Each sortable header: aria-sort on the sorted one, a link with the other sort (or its own) that
+    keeps the filters and drops the page number, and a hidden text saying which."""
+    AccountFactory.create_batch(30, organisatie=organisatie, name="Jan & Piet")
+    html = beheer_client.get(URL, {"q": "n & P", "sort": "-name", "page": 2, "per_page": 25}).content.decode()
+    headers = re.findall(
+        r'<th scope="col"( aria-sort="[a-z]+")?><a class="utrecht-link" href="([^"]+)">([^<]+)'
+        r'<span class="visually-hidden"> \(([^)]+)\)</span></a></th>',
+        html,
+    )
+    assert headers == [
+        (
+            ' aria-sort="descending"',
+            "?q=n+%26+P&amp;sort=name&amp;per_page=25",
+            "Naam",
+            "aflopend gesorteerd; oplopend sorteren",
+        ),
+        ("", "?q=n+%26+P&amp;sort=username&amp;per_page=25", "Gebruikersnaam", "sorteren"),
+        ("", "?q=n+%26+P&amp;sort=status&amp;per_page=25", "Status", "sorteren"),
+        ("", "?q=n+%26+P&amp;sort=last_login&amp;per_page=25", "Laatst ingelogd", "sorteren"),
+    ]
+    html = beheer_client.get(URL, {"sort": "status"}).content.decode()
+    assert '<th scope="col" aria-sort="ascending"><a class="utrecht-link" href="?sort=-status">Status' in html
+    assert "(oplopend gesorteerd; aflopend sorteren)" in html
+
+
+def test_filter_options_are_escaped_and_the_chosen_one_selected(beheer_client, organisatie, kenmerk):
+    from accounts.models import Kenmerk
+
+    Kenmerk.objects.filter(pk=kenmerk.pk).update(waarde='<b>"x"</b>')
+    html = beheer_client.get(URL, {"kenmerk": kenmerk.pk, "per_page": 50}).content.decode()
+    assert (
+        f'<option value="{kenmerk.pk}" selected>{kenmerk.type.naam} &lt;b&gt;&quot;x&quot;&lt;/b&gt;</option>'
+        in html
+    )
+    assert '<option value="50" selected>50</option>' in html
+    assert '<option value="" selected>Alle rollen</option>' in html
