@@ -12,12 +12,16 @@ row is one ``str.format`` of escaped values. The sort headers (an ``{% include %
 a page). Every value is a ``str`` (``str()`` of a lazy text first).
 """
 
+import re
+from collections.abc import Callable
+from datetime import datetime
 from html import escape
 
 from django import template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.dates import MONTHS
+from django.utils.formats import date_format, get_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
@@ -42,6 +46,41 @@ _SELECT = (
 )
 
 
+# The format characters the rows' fast date writer knows (day, month name, year, hour, minute), and
+# the literal characters it copies; any other format goes through Django's date_format.
+_SIMPLE_DATETIME_FORMAT = re.compile(r"[jFYHi ,.:/-]*")
+
+
+def _datetime_writer() -> Callable[[datetime], str]:
+    """A function that writes a local datetime as ``date_format(value, "DATETIME_FORMAT")`` does.
+
+    Django's ``date_format`` looks the format up, splits it with a regular expression and translates
+    the month name again for every value: 35 µs a date, 1.7 ms for the 51 last logins of a page of
+    100 users (bench P3). For the portal's formats ("j F Y, H:i", mijnduo/formats) the same text is
+    written from the format's characters, each month name translated once per page; ``DateFormat``'s
+    own methods give the same values (j: the day, F: ``MONTHS``, Y: %04d, H and i: %02d).
+    """
+    format_string = get_format("DATETIME_FORMAT")
+    if not _SIMPLE_DATETIME_FORMAT.fullmatch(format_string):
+        return lambda value: date_format(value, "DATETIME_FORMAT")
+    months: dict[int, str] = {}
+
+    def write(value: datetime) -> str:
+        month = months.get(value.month)
+        if month is None:
+            month = months[value.month] = str(MONTHS[value.month])
+        values = {
+            "j": str(value.day),
+            "F": month,
+            "Y": f"{value.year:04d}",
+            "H": f"{value.hour:02d}",
+            "i": f"{value.minute:02d}",
+        }
+        return "".join(values.get(character, character) for character in format_string)
+
+    return write
+
+
 @register.simple_tag
 def gebruikers_rows(accounts, columns) -> SafeString:
     """The ``<tr>`` of each account of the page, in order (``columns``: the view's sortable headers).
@@ -62,6 +101,7 @@ def gebruikers_rows(accounts, columns) -> SafeString:
     never = escape(gettext("never"))
     select_text = gettext("Select %(name)s")
     status_texts = {status: escape(str(status.label)) for status in GebruikerStatus}
+    datetime_text = _datetime_writer()
     rows = []
     for account in accounts:
         status = account.status
@@ -74,7 +114,7 @@ def gebruikers_rows(accounts, columns) -> SafeString:
             else "—"
         )
         seen = account.last_seen_at
-        last_login = escape(date_format(timezone.localtime(seen), "DATETIME_FORMAT")) if seen else never
+        last_login = escape(datetime_text(timezone.localtime(seen))) if seen else never
         rows.append(
             _ROW.format(
                 select=select,

@@ -128,3 +128,52 @@ def test_filter_options_are_escaped_and_the_chosen_one_selected(beheer_client, o
     )
     assert '<option value="50" selected>50</option>' in html
     assert '<option value="" selected>Alle rollen</option>' in html
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_last_logins_are_written_as_date_format_writes_them(language):
+    """The rows' date writer gives Django's text for every month, day, hour and minute width, with the
+    portal's formats and with Django's own (which, in English, it leaves to date_format)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.test import override_settings
+    from django.utils import translation
+    from django.utils.formats import date_format, reset_format_cache
+
+    from beheer.templatetags.beheer_list import _datetime_writer
+
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    moments = [
+        datetime(2026, month, 1 + month * 2, month, month * 4, tzinfo=amsterdam) for month in range(1, 13)
+    ]
+    moments += [datetime(999, 3, 9, 0, 0, tzinfo=amsterdam), datetime(2026, 10, 25, 2, 30)]
+
+    def written():
+        with translation.override(language):
+            write = _datetime_writer()
+            texts = [write(moment) for moment in moments]
+            assert texts == [date_format(moment, "DATETIME_FORMAT") for moment in moments]
+            return texts
+
+    portal = written()
+    try:
+        with override_settings(FORMAT_MODULE_PATH=None):  # Django's: nl "j F Y H:i", en "N j, Y, P"
+            reset_format_cache()
+            assert written() != portal
+    finally:
+        reset_format_cache()
+
+
+def test_the_last_login_column_shows_the_local_time(beheer_client, organisatie):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    utc = ZoneInfo("UTC")
+    AccountFactory(organisatie=organisatie, name="Winter", last_login=datetime(2026, 1, 5, 23, 7, tzinfo=utc))
+    AccountFactory(
+        organisatie=organisatie, name="Zomer", last_login=datetime(2026, 7, 31, 22, 59, tzinfo=utc)
+    )
+    html = beheer_client.get(URL).content.decode()
+    assert '<td data-label="Laatst ingelogd">6 januari 2026, 00:07</td>' in html
+    assert '<td data-label="Laatst ingelogd">1 augustus 2026, 00:59</td>' in html
