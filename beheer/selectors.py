@@ -46,12 +46,23 @@ from .constants import ACTIVATION_CODE_EMAIL_TEMPLATE, GebruikerStatus
 
 
 def beheerder_is(*, account: Account) -> bool:
-    """True for an active account of an organisation that holds at least one beheerautorisatie."""
+    """True for an active account of an organisation that holds at least one beheerautorisatie.
+
+    Asked on every Autorisatiebeheer page (``beheer.views.beheerder_required``), so the statement is
+    written as text (mijnduo/rows.py): the ORM took 0.5 ms to build and run its EXISTS, the same
+    statement as text 0.17 ms (bench P3).
+    """
+    from django.db import connections, router
+
     if not account.is_authenticated or account.organisatie_id is None:
         return False
     if not account.is_active or account.removed_at is not None:
         return False
-    return BeheerautorisatieToekenning.objects.filter(account=account).exists()
+    connection = connections[router.db_for_read(BeheerautorisatieToekenning)]
+    table = connection.ops.quote_name(BeheerautorisatieToekenning._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE account_id = %s LIMIT 1", [account.pk])  # noqa: S608
+        return cursor.fetchone() is not None
 
 
 def rollen_for_beheerder(*, beheerder: Account) -> QuerySet[Rol]:

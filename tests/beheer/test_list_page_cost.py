@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Rol
-from tests.factories import AccountFactory, grant_rol
+from tests.factories import AccountFactory, beheerder_create, grant_rol
 
 pytestmark = pytest.mark.django_db
 
@@ -177,3 +177,23 @@ def test_the_last_login_column_shows_the_local_time(beheer_client, organisatie):
     html = beheer_client.get(URL).content.decode()
     assert '<td data-label="Laatst ingelogd">6 januari 2026, 00:07</td>' in html
     assert '<td data-label="Laatst ingelogd">1 augustus 2026, 00:59</td>' in html
+
+
+def test_beheerder_is_one_statement_per_account(beheerder, organisatie, other_organisatie):
+    """The check every Autorisatiebeheer page starts with: a beheerautorisatie of this account."""
+    from accounts.models import BeheerautorisatieToekenning
+    from beheer.selectors import beheerder_is
+
+    colleague = AccountFactory(organisatie=organisatie)
+    elsewhere = beheerder_create("vo", organisatie=other_organisatie)
+    with CaptureQueriesContext(connection) as queries:
+        assert beheerder_is(account=beheerder)
+        assert not beheerder_is(account=colleague)
+        assert beheerder_is(account=elsewhere)
+    assert len(queries) == 3
+    BeheerautorisatieToekenning.objects.filter(account=beheerder).delete()
+    assert not beheerder_is(account=beheerder)
+    elsewhere.removed_at, elsewhere.is_active = elsewhere.date_joined, False
+    with CaptureQueriesContext(connection) as queries:
+        assert not beheerder_is(account=elsewhere)
+    assert len(queries) == 0
