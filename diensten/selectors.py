@@ -3,7 +3,7 @@
 import hashlib
 from dataclasses import dataclass
 
-from django.db import connections, router
+from django.db import InterfaceError, OperationalError, connections, router
 from django.db.models import OuterRef, Subquery
 from oauth2_provider.models import Application, get_access_token_model, get_grant_model
 
@@ -463,6 +463,33 @@ def handoff_for_code_hash(*, code_hash: str) -> Handoff | None:
     return found[0] if found is not None else None
 
 
+def _as_health_check(connection, read):
+    """``read()``, a request's first statement outside a transaction, as the connection's health
+    check: Django sends ``SELECT 1`` before a request's first statement on a reused connection
+    (CONN_HEALTH_CHECKS), a round trip of its own for a bearer request whose whole work is one
+    statement (P9 userinfo). Here the statement itself is the check, with Django's outcome: should
+    it fail while the connection no longer answers (closed by the server meanwhile), the connection
+    is closed and the statement runs once more on a new one; any other error is raised as it is.
+    Without a check pending (a new connection, or one already checked in this request) it is just
+    ``read()``."""
+    pending = (
+        getattr(connection, "health_check_enabled", False)
+        and getattr(connection, "health_check_done", True) is False
+        and connection.connection is not None
+        and not connection.in_atomic_block
+    )
+    if not pending:
+        return read()
+    connection.health_check_done = True
+    try:
+        return read()
+    except (InterfaceError, OperationalError, connection.Database.Error):
+        if connection.is_usable():
+            raise  # the statement's own error, not the connection's
+        connection.close()
+    return read()
+
+
 # What a bearer request reads of each row (the rest deferred, read only if used): the token's
 # validity and scopes, the account's state and claims (and its str() for the audit trail), the
 # organisation claim, the hand-off's login and link, the Dienst's pairwise key, state and name.
@@ -559,12 +586,18 @@ def access_token_for_bearer(*, token: str, with_rollen: bool = False):
 
     checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
     if with_rollen:
-        found = _read(
-            connection, "access_token_for_bearer_rollen", lambda c: build(c, with_rollen=True)
-        ).fetch_all(connection, [checksum], prepared_as="diensten_access_token_for_bearer_rollen")
+        read = _read(connection, "access_token_for_bearer_rollen", lambda c: build(c, with_rollen=True))
+        found = _as_health_check(
+            connection,
+            lambda: read.fetch_all(
+                connection, [checksum], prepared_as="diensten_access_token_for_bearer_rollen"
+            ),
+        )
     else:
-        found = _read(connection, "access_token_for_bearer", lambda c: build(c, with_rollen=False)).fetch(
-            connection, [checksum], prepared_as="diensten_access_token_for_bearer"
+        read = _read(connection, "access_token_for_bearer", lambda c: build(c, with_rollen=False))
+        found = _as_health_check(
+            connection,
+            lambda: read.fetch(connection, [checksum], prepared_as="diensten_access_token_for_bearer"),
         )
     if found is None:
         return None

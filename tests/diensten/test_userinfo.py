@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -328,3 +328,57 @@ def test_the_rollen_read_with_the_token_are_those_of_django_oauth_toolkits_useri
     assert [rol["code"] for rol in claim] == expected
     if holding == "two_kenmerken":
         assert [kenmerk["waarde"] for kenmerk in claim[0]["kenmerken"]] == ["11AA", "99ZZ"]
+
+
+def _health_check_pending():
+    """As at the start of a request on a reused connection outside the test client (which keeps
+    Django's request_started handler away): the CONN_HEALTH_CHECKS check not yet made."""
+    connection.ensure_connection()
+    assert connection.health_check_enabled
+    connection.health_check_done = False
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_bearer_statement_is_the_connections_health_check(dienst, rollen, monkeypatch):
+    """Django would send SELECT 1 before the request's first statement; userinfo's one statement
+    serves as that check instead (selectors._as_health_check): no round trip of its own."""
+    value = _token(dienst, _account(rollen))
+    client = Client()
+    first = client.get("/o/userinfo/", **_bearer(value))
+    checks = []
+    monkeypatch.setattr(type(connections["default"]), "is_usable", lambda self: checks.append(self) or True)
+    _health_check_pending()
+    again = client.get("/o/userinfo/", **_bearer(value))
+    assert (again.status_code, again.content) == (200, first.content)
+    assert checks == []
+    assert connection.health_check_done
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a server-side end of the connection")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_userinfo_answers_when_the_server_closed_the_connection_meanwhile(dienst, rollen):
+    """The connection ended by the server between two requests (a restart, an idle timeout): as
+    with Django's own health check, the request is answered on a new connection, not with a 500."""
+    import psycopg2
+
+    value = _token(dienst, _account(rollen))
+    client = Client()
+    first = client.get("/o/userinfo/", **_bearer(value))
+    assert first.status_code == 200
+    _health_check_pending()
+    pid = connection.connection.info.backend_pid
+    settings = connection.settings_dict
+    killer = psycopg2.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+    )
+    killer.autocommit = True
+    with killer.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    killer.close()
+    again = client.get("/o/userinfo/", **_bearer(value))
+    assert (again.status_code, again.content) == (200, first.content)
+    assert connection.connection.info.backend_pid != pid
