@@ -251,6 +251,11 @@ def accounts_list_page_for_beheerder(
     # Counted before the sort's annotations: the last-login sort's join with the links would be in
     # the COUNT too.
     paginator = Paginator(queryset.values_list("pk", flat=True), per_page)
+    first_bucket_ids = None
+    if filters.sort == "status" and not filters.status:
+        first_bucket_ids = _status_sort_first_bucket(
+            queryset, descending=filters.descending, now=now, page=paginator.get_page(page_number)
+        )
     if filters.sort == "status":
         queryset = _with_status_rank(queryset, now=now)
     if filters.sort == "last_login":
@@ -261,11 +266,11 @@ def accounts_list_page_for_beheerder(
     else:
         ordering = [F(fields[0]).asc(nulls_last=True), *fields[1:]]
     ordered = queryset.order_by(*ordering)
-    if "active_link" in ordered.query._filtered_relations:
+    if first_bucket_ids is None and "active_link" in ordered.query._filtered_relations:
         # The filter or the sort joins the active link already: the page's rows come from the same
         # query, and with a filter its count too.
         rows = None
-        if _filters_every_row(filters):
+        if _filters_every_row(filters) and "count" not in paginator.__dict__:
             rows = _page_counted(_page_rows_query(ordered), paginator, page_number)
         page = paginator.get_page(page_number)
         if rows is None:
@@ -280,8 +285,8 @@ def accounts_list_page_for_beheerder(
         # The ids first, then only the page's rows with their link: PostgreSQL would evaluate a
         # row's subqueries for every row an OFFSET skips.
         ids = ordered.values_list("pk", flat=True)
-        page_ids = None
-        if _filters_every_row(filters):
+        page_ids = first_bucket_ids
+        if page_ids is None and _filters_every_row(filters):
             rows = _page_counted(ordered.values("pk"), paginator, page_number)
             page_ids = None if rows is None else [row["pk"] for row in rows]
         page = paginator.get_page(page_number)
@@ -313,6 +318,30 @@ def accounts_list_page_for_beheerder(
     for account in accounts:
         account.rol_labels = labels[account.pk]
     return page, accounts
+
+
+def _status_sort_first_bucket(filtered: QuerySet[Account], *, descending: bool, now: datetime, page: Page):
+    """The page's ids of a list sorted by status (no status filter), when the page lies within the
+    first status in that order: every registered user (rank 0) comes first, by name; sorted the
+    other way, every blocked user (rank 4: removed users are not listed). The users of that one
+    status are found by the account's own columns and a probe or two per account, walking the name
+    index until the page is full, instead of ranking and sorting every user of the organisation
+    (bench P3: 11-16 ms at 10,000 users, with a rol filter too). None when the page reaches past
+    that status: then the whole list is ranked (``_with_status_rank``)."""
+    if not page.paginator.count:
+        return []
+    if descending:
+        bucket = filtered.filter(_blocked(now=now)).order_by("-name", "-pk")
+    else:
+        active_link = Koppeling.objects.filter(account=OuterRef("pk"), ended_at__isnull=True)
+        bucket = (
+            filtered.filter(progress=STATUS_RANK[GebruikerStatus.AANGEMELD])
+            .filter(~Exists(active_link) & ~_blocked(now=now))
+            .order_by("name", "pk")
+        )
+    start, stop = page.start_index() - 1, page.end_index()
+    ids = list(bucket.values_list("pk", flat=True)[start:stop])
+    return ids if len(ids) == stop - start else None
 
 
 # Only what a row of the list shows: the status comes from the stored progress, so the page does not
