@@ -7,6 +7,11 @@ from accounts import views as account_views
 from koppeling.saml import views as saml_views
 
 urlpatterns = [
+    # The OpenID Connect provider for the DUO services (design.md §9): /o/… and the discovery document.
+    # First: the Diensten call these endpoints at machine rates (userinfo, token), and Django tries
+    # the patterns in order: resolving /o/userinfo/ behind the portal's pages took 66 µs, first 25 µs;
+    # a portal page pays ~14 µs for these eight (/overzicht/ 24 -> 38 µs, against ~3 ms for the page).
+    path("", include("diensten.urls")),
     path("", include("accounts.urls")),
     path("koppelen/", include("koppeling.urls")),
     path("beheer/", include("beheer.urls")),
@@ -17,8 +22,6 @@ urlpatterns = [
     path("toegankelijkheid", RedirectView.as_view(url="/toegankelijkheid/", permanent=True)),
     path("saml2/", include("koppeling.saml.urls")),
     path("uitloggen/", saml_views.logout_view, name="logout"),
-    # The OpenID Connect provider for the DUO services (design.md §9): /o/… and the discovery document.
-    path("", include("diensten.urls")),
 ]
 
 # The portal's own error pages, rendered without the database (mijnduo/errors.py; 405 by middleware).
