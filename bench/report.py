@@ -374,10 +374,12 @@ ANALYSIS = """## How each figure is measured
   on loopback, one request at a time, timed to the first body byte, the first user row and the end;
   baselines: the bare view behind the same login and the export of 1,000 users.
 - **P9** (`bench/p9_oidc.py`): a Dienst serving 5 of the user's 10 rollen; the authorize redirect
-  (logged-in user, PKCE S256) and the token exchange (client secret, Basic) in-process through the full
+  (logged-in user, PKCE S256) and the token exchange (client secret in HTTP Basic, the body
+  urlencoded as a Dienst sends it) in-process through the full
   middleware stack with Django's test client, timed per request, beside the bare view (`bench/urls.py`)
   the same way; userinfo with one bearer token from gunicorn on loopback under wrk (4 connections, 6 s),
-  against the bare view on the same server, the two taking turns. Query counts per request are recorded
+  against the bare view on the same server, the two taking turns, after both workers were warmed on
+  each URL. Query counts per request are recorded
   and asserted by `tests/diensten/test_query_counts.py` (constant in the number of rollen, and exact).
 
 ## Findings
@@ -446,18 +448,24 @@ minutes before the recorded run). Ratios are measured within one run.
   in through our eHerkenning backend. Reaching 0.5× of the bare view would need the page without the
   per-request session and account reads and a compiled template engine (Jinja2) for the portal; we did
   neither.
-- **P3** (2026-11-29, second run: **missed**; the bench measures eight ways the list is used — the
-  default, status sort both ways, last-login sort, a status filter, rol + kenmerk filter with status
-  sort, page 95 at 100 a page, a search — on an organisation with history). The status is now stored
-  on the account (`Account.progress`), kept by database triggers (koppeling migration 0007) for every
-  write of the history it follows from; the list reads it, the active link (one join) and the block
-  (few rows) instead of computing every account's status from its links, codes and mails: status
-  sort and filter 110–121 → ~50 ms. Search goes through trigram indexes on PostgreSQL (accounts
-  migration 0012; 75 → 38 ms), a deep page by username through a partial index, the rows read only
-  what they show and are escaped once per value. What misses: the rol + kenmerk filter with status
-  sort (61 ms) and, at the edge, the status variants and page 95. The same pages cost 23–39 ms at
-  10 users: the page itself (middleware, session, 13 queries, the filter form re-reading rollen and
-  kenmerken, the template) is most of the budget.
+- **P3** (2026-11-29 12:32 UTC: **met**, worst variant 40.6 ms — page 95 at 100 a page; the bench
+  measures eight ways the list is used — the default, status sort both ways, last-login sort, a status
+  filter, rol + kenmerk filter with status sort, page 95 at 100 a page, a search — on an organisation
+  with history). The status is stored on the account (`Account.progress`), kept by database triggers
+  (koppeling migration 0007) for every write of the history it follows from; the list reads it, the
+  active link (one join) and the block (few rows) instead of computing every account's status from
+  its links, codes and mails (status sort and filter 110–121 → ~50 ms). Then, this stop: a page sorted
+  by status that lies within the first status (every registered user, or sorted the other way every
+  blocked one) walks that status's users in name order until the page is full instead of ranking
+  everyone (status sort 51 → 33 ms, rol + kenmerk filter with status sort 61 → 40 ms); a status, rol or
+  kenmerk filter counts its matches in the page's own query (`COUNT(*) OVER ()`), and a list that
+  joins the active link reads its rows in that same query; the filter options are read once (the
+  form checks against that read), the role options by one statement written as text, the sort
+  headers, options and dates written in Python instead of template includes and `date_format`
+  (the page at 10 users 23–39 → 14–29 ms). Search goes through trigram indexes on PostgreSQL
+  (accounts migration 0012), a deep page by username through a partial index. What is left is
+  the page itself (the 10-user page costs half of the 10,000-user one) and, at 10,000 users, the
+  join of the active links for the last-login sort and a status filter.
 - **P4** (2026-11-29: 7.8 s, but 48× [42–54] the per-row loop: missed by a hair; 72× [44–101] on 27
   November — the ratio swings with the machine). The stored status of the user list (P3) is kept by
   triggers that had made each undone link rewrite its account (11.5–19 s); the stored value now
@@ -497,20 +505,20 @@ minutes before the recorded run). Ratios are measured within one run.
   into the standard library's `zipfile` on an unseekable stream while they are read (openpyxl and
   XlsxWriter write the zip only when the workbook closes; before, first byte = complete = 3.2 s), and
   openpyxl is imported with the module, not at the first export. The CSV sends 100 rows a chunk.
-- **P9** (2026-11-29, second run: authorize 9.8 ms = 6.2× and token 13.3 ms = 8.4× the bare view of
-  the same round, userinfo 0.39× the bare view: missed). An hour earlier, on a faster moment of the
-  same machine (bare view 0.94 ms instead of 1.59), the same code gave authorize 6.0 ms and token
-  8.5 ms: the absolute target depends on the machine, the ratios held. Authorize is one transaction
-  and skips django-oauth-toolkit's second client read and consent machinery for the Diensten (which
-  have no consent screen); client, grant and hand-off are read by SQL built once from the models'
-  fields; the ID token is saved without a savepoint; the code is spent by deleting the locked grant;
-  the rollen claim reads code, name and kenmerk type by scalar sub-selects (the planner spent most of
-  the five-table join's time planning it). userinfo no longer goes through oauthlib for a Dienst's
-  bearer request: token, account, hand-off, Dienst and link in one statement, then the rollen, both
-  prepared once per PostgreSQL connection (in-process 9.95 → 2.06 ms); it reaches 0.66× the bare view
-  behind the same bearer check. What remains per token request: RSA signing (~0.8 ms), the client
-  secret hash (~0.3 ms), five writes and a commit, middleware, and django-oauth-toolkit's and
-  oauthlib's Python between the steps.
+- **P9** (2026-11-29 12:39 UTC: authorize 9.1 ms = 5.7× and token 11.1 ms = 7.0× the bare view of the
+  same round (1.59 ms; 0.94 ms on a fast moment of this machine, where 7.0× is 6.6 ms); userinfo 0.44×
+  the bare view, 0.74× the bare view behind the same bearer check: **missed**. Earlier runs the same
+  day on the same code: userinfo 0.47–0.50×, 0.48× — it sits on the threshold and swings with the
+  machine). Authorize is one transaction and skips django-oauth-toolkit's second client read and
+  consent machinery for the Diensten (which have no consent screen); client, grant and hand-off are
+  read by SQL built once from the models' fields and prepared once per PostgreSQL connection; the ID
+  token is saved without a savepoint; the code is spent by deleting the locked grant. Client secrets
+  (128 random characters) are hashed with one PBKDF2 iteration instead of 1,000 (`diensten/hashers.py`:
+  0.3 ms per check). userinfo does not go through oauthlib for a Dienst's bearer request: token,
+  account, hand-off, Dienst, link and the rollen claim in one prepared statement, which is also the
+  connection's health check; the OpenID Connect URLs resolve first (66 → 25 µs). What remains per
+  token request: the commit's flush (~1 ms), RSA signing (~0.9 ms), nine statements, middleware,
+  and django-oauth-toolkit's and oauthlib's Python between the steps.
 
 ## Reproduce
 
