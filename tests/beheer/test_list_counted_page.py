@@ -4,6 +4,8 @@ Django's Paginator counting separately), and a page sorted by status that lies w
 is read without ranking every user.
 """
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -125,3 +127,17 @@ def test_the_first_page_by_status_is_read_without_ranking_every_user(
     with CaptureQueriesContext(connection) as ranked:
         ranked_whole(monkeypatch, per_page=4, **kwargs)
     assert any("CASE WHEN" in query["sql"] for query in ranked.captured_queries)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?status=geblokkeerd", "?status=verwijderd&sort=status", "?q=niemand", "?q=niemand&sort=-status"],
+)
+def test_a_list_without_matches_says_so(beheer_client, query):
+    """An empty page is falsy in a template: the count and "no users found" were both left out, so a
+    filter without matches showed an empty area and said nothing (found walking make run)."""
+    response = beheer_client.get("/beheer/" + query, HTTP_ACCEPT_LANGUAGE="nl")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert re.search(r'role="status">\s*0 gebruikers\s*</p>', text), query
+    assert "Geen gebruikers gevonden." in text
