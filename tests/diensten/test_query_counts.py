@@ -127,7 +127,7 @@ def test_authorize_token_and_userinfo_cost_their_known_number_of_queries(django_
     )
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements: PostgreSQL only")
+@pytest.mark.postgresql  # prepared statements: PostgreSQL only
 def test_the_reads_of_every_request_are_prepared_statements_on_postgresql():
     """The reads of every authorization, token and userinfo request are prepared once per
     connection (selectors.execute): PostgreSQL spent more time planning them than running them.

@@ -354,7 +354,7 @@ def test_the_bearer_statement_is_the_connections_health_check(dienst, rollen, mo
     assert connection.health_check_done
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="a server-side end of the connection")
+@pytest.mark.postgresql  # a server-side end of the connection
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_userinfo_answers_when_the_server_closed_the_connection_meanwhile(dienst, rollen):
     """The connection ended by the server between two requests (a restart, an idle timeout): as
