@@ -219,6 +219,10 @@ def run(*, rounds: int, seconds: int, only: str | None) -> dict:
         variants = _p3_variants(rol, kenmerk)
         small_variants = _p3_variants(small_rol, small_kenmerk)
         small_variants["page_200_of_100"] = "/beheer/?per_page=100&sort=username"  # 10 users: one page
+        # 10 users are "Gebruiker 00000" to "Gebruiker 00009": "Gebruiker 01" finds none of them, and
+        # an empty result needs fewer queries (no rows to complete), which is not the same page. This
+        # term finds all ten, as "Gebruiker 01" finds a thousand of the 10,000 (a page of them).
+        small_variants["search"] = "/beheer/?q=Gebruiker+0000"
         analyze()
         cookies = {
             "overview": session_cookie(overview_user),
