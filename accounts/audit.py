@@ -56,13 +56,37 @@ def audit_log(
     request, when given, supplies the client IP, the request id and — if no actor is given — the
     logged-in user. ``detail`` must not hold secrets: keys that look like one are refused.
     """
+    event = audit_event(
+        action=action, result=result, actor=actor, obj=obj, request=request, ip=ip, detail=detail
+    )
+    collected = _collected.get()
+    if collected is not None:
+        collected.append(event)
+    else:
+        event.save(force_insert=True)
+    return event
+
+
+def audit_event(
+    *,
+    action: AuditAction | str,
+    result: AuditResult | str = AuditResult.SUCCESS,
+    actor=None,
+    obj: models.Model | None = None,
+    request=None,
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """The event ``audit_log`` appends, with the same rules, not yet written: for a caller that
+    writes it in a statement of its own together with the change it records (the token request,
+    diensten/token_writes.py), in the same transaction."""
     action = AuditAction(action)
     result = AuditResult(result)
     if request is not None:
         ip = ip or client_ip(request)
         if actor is None and getattr(request, "user", None) is not None and request.user.is_authenticated:
             actor = request.user
-    event = AuditEvent(
+    return AuditEvent(
         action=action.value,
         result=result.value,
         actor_id=getattr(actor, "pk", None),
@@ -74,12 +98,6 @@ def audit_log(
         request_id=getattr(request, "request_id", None) or current_request_id(),
         detail=_clean_detail(detail),
     )
-    collected = _collected.get()
-    if collected is not None:
-        collected.append(event)
-    else:
-        event.save(force_insert=True)
-    return event
 
 
 # Events of ``audit_log`` calls inside ``audit_collect``, written when the block ends.

@@ -19,10 +19,10 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from accounts.audit import audit_log
+from accounts.audit import audit_event, audit_log
 from accounts.constants import AuditAction, AuditResult
 
-from . import client_auth, selectors, services
+from . import client_auth, selectors, services, token_writes
 
 # The clients loaded during one HTTP request, for views that run oauthlib more than once on it
 # (views.DienstAuthorizationView sets and resets it); None outside such a view.
@@ -215,6 +215,11 @@ class DienstValidator(OAuth2Validator):
         half a millisecond of Python for one row (P9); with nothing listening to a grant's deletion
         that is the same single DELETE. No row deleted means the code was spent meanwhile: refused.
         """
+        spent = getattr(request, "duo_grant_spent", None)
+        if spent is not None:  # deleted with the tokens' writes (_create_access_token)
+            if not spent:
+                raise errors.InvalidGrantError(request=request)
+            return
         grant_model = get_grant_model()
         grant = getattr(request, "duo_grant", None)
         if (
@@ -263,7 +268,18 @@ class DienstValidator(OAuth2Validator):
             header["kid"] = key.thumbprint()
         jwt_token = jwt.JWT(header=json.dumps(header, default=str), claims=json.dumps(id_token, default=str))
         jwt_token.make_signed_token(key)
-        saved = self._save_id_token(id_token["jti"], request, expiration_time)
+        if token_writes.batch_possible():
+            # Written with the access token, in one statement (_create_access_token, token_writes.py):
+            # the row django-oauth-toolkit's _save_id_token creates, not yet saved.
+            saved = IDToken(
+                user=request.user,
+                scope=request.scope or " ".join(request.scopes),
+                expires=expiration_time,
+                jti=id_token["jti"],
+                application=request.client,
+            )
+        else:
+            saved = self._save_id_token(id_token["jti"], request, expiration_time)
         request.access_token = saved
         request.id_token = saved
         return jwt_token.serialize()
@@ -284,19 +300,50 @@ class DienstValidator(OAuth2Validator):
             resource=getattr(request, "resource", []),
         )
         self._set_token_value(access_token, token["access_token"])
+        handoff = getattr(request, "duo_handoff", None)
+        grant = getattr(request, "duo_grant", None)
+        batch = (
+            id_token is not None
+            and id_token.pk is None  # finalize_id_token left it to be written here
+            and handoff is not None
+            and grant is not None
+            and grant.code == request.code
+            and grant.application_id == request.client.pk
+        )
+        if id_token is not None and id_token.pk is None and not batch:
+            id_token.save()  # not expected (a code flow always has its grant and hand-off): as before
+        if batch:
+            # Everything this request writes, spending the code included, in one statement:
+            # invalidate_authorization_code then only reports whether the grant was still there.
+            request.duo_grant_spent = token_writes.issue_and_spend(
+                id_token=id_token,
+                access_token=access_token,
+                handoff=handoff,
+                event=audit_event(**self._token_audit(request, handoff, access_token)),
+                grant=grant,
+            )
+            return self._token_saved(access_token)
         access_token.save()
+        if handoff is not None:
+            services.handoff_token_link(handoff=handoff, access_token=access_token)
+            audit_log(**self._token_audit(request, handoff, access_token))
+        return self._token_saved(access_token)
+
+    @staticmethod
+    def _token_audit(request, handoff, access_token) -> dict:
+        """The audit event of tokens issued for ``handoff``."""
+        return {
+            "action": AuditAction.DIENST_TOKEN,
+            "actor": request.user,
+            "obj": handoff.dienst,
+            "detail": {"scope": access_token.scope, "handoff_id": handoff.pk},
+        }
+
+    @staticmethod
+    def _token_saved(access_token):
         saved = tokens_of_request.get()
         if saved is not None:
             saved.append(access_token.pk)
-        handoff = getattr(request, "duo_handoff", None)
-        if handoff is not None:
-            services.handoff_token_link(handoff=handoff, access_token=access_token)
-            audit_log(
-                action=AuditAction.DIENST_TOKEN,
-                actor=request.user,
-                obj=handoff.dienst,
-                detail={"scope": access_token.scope, "handoff_id": handoff.pk},
-            )
         return access_token
 
     # --- resource requests (userinfo) ----------------------------------------------------------

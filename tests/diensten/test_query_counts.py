@@ -46,7 +46,10 @@ def _dienst(rollen):
 # django-oauth-toolkit's savepoint inside the token transaction. The authorization request's writes
 # are one transaction too (no savepoint: here they join the test's; in the bench BEGIN and COMMIT
 # are counted beside them). Userinfo 2 -> 1: the rollen claim is read with the token (selectors.py).
-AUTHORIZE_QUERIES, TOKEN_QUERIES, USERINFO_QUERIES = 7, 11, 1
+# Token 11 -> 7 on PostgreSQL: the ID token, the access token, the hand-off's link, the audit event
+# and the spent grant are one statement (diensten/token_writes.py); SQLite writes them one by one.
+AUTHORIZE_QUERIES, USERINFO_QUERIES = 7, 1
+TOKEN_QUERIES = {"postgresql": 7, "sqlite": 11}
 
 
 def _counts(role_count: int, capture=None) -> tuple[int, int, int]:
@@ -119,10 +122,11 @@ def test_authorize_token_and_userinfo_queries_do_not_grow_with_the_number_of_rol
 
 
 def test_authorize_token_and_userinfo_cost_their_known_number_of_queries(django_assert_num_queries):
-    expected = {"authorize": AUTHORIZE_QUERIES, "token": TOKEN_QUERIES, "userinfo": USERINFO_QUERIES}
+    token_queries = TOKEN_QUERIES[connection.vendor]
+    expected = {"authorize": AUTHORIZE_QUERIES, "token": token_queries, "userinfo": USERINFO_QUERIES}
     assert _counts(6, capture=lambda name: django_assert_num_queries(expected[name])) == (
         AUTHORIZE_QUERIES,
-        TOKEN_QUERIES,
+        token_queries,
         USERINFO_QUERIES,
     )
 

@@ -1,0 +1,184 @@
+"""A token request's writes as one statement (diensten/token_writes.py, PostgreSQL): the same rows as
+the ORM's way writes them one by one, and the ORM's way wherever a signal receiver would miss them."""
+
+import base64
+import hashlib
+import json
+import secrets
+from datetime import timedelta
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connection
+from django.db.models import signals
+from django.db.models.expressions import RawSQL
+from django.db.models.sql import InsertQuery
+from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Grant, IDToken
+
+from accounts.constants import AuditAction, AuditResult
+from accounts.models import AuditEvent, Rol
+from diensten import token_writes
+from diensten.models import Dienst, Handoff
+from diensten.services import dienst_client_save
+from tests.factories import AccountFactory, KenmerkFactory, grant_rol
+
+pytestmark = pytest.mark.django_db
+
+REDIRECT_URI = "https://osr.dienst.example/oidc/callback"
+
+
+@pytest.fixture
+def flow():
+    """A Dienst, its secret, and a logged-in browser of a user holding its rol."""
+    rol = Rol.objects.order_by("code").first()
+    dienst, secret = dienst_client_save(
+        dienst=Dienst(
+            code="osr", naam_nl="OSR", naam_en="OSR", launch_url="https://osr.dienst.example/", enabled=True
+        ),
+        redirect_uris=REDIRECT_URI,
+        post_logout_redirect_uris="",
+    )
+    dienst.rollen.set([rol])
+    account = AccountFactory()
+    grant_rol(account, rol.code, KenmerkFactory(organisatie=account.organisatie))
+    browser = Client()
+    browser.force_login(account)
+    return dienst, secret, browser
+
+
+def _tokens(dienst, secret, browser) -> dict:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    response = browser.get(
+        "/o/authorize/",
+        {
+            "response_type": "code",
+            "client_id": dienst.application.client_id,
+            "redirect_uri": REDIRECT_URI,
+            "scope": "openid duo",
+            "state": "s",
+            "nonce": "n",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
+    assert response.status_code == 302, response.content
+    code = parse_qs(urlsplit(response["Location"]).query)["code"][0]
+    auth = base64.b64encode(f"{dienst.application.client_id}:{secret}".encode()).decode()
+    response = Client().post(
+        "/o/token/",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+        HTTP_AUTHORIZATION=f"Basic {auth}",
+    )
+    assert response.status_code == 200, response.content
+    assert not Grant.objects.filter(code=code).exists()  # the code is spent
+    return {**response.json(), "code": code}
+
+
+def _jti(id_token: str) -> str:
+    payload = id_token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]
+
+
+def _written(tokens: dict) -> dict:
+    """What the token request wrote, without what differs between two requests by design (primary
+    keys, token values, times), each relation checked and replaced by what it points at."""
+    handoff = Handoff.objects.get(code_hash=hashlib.sha256(tokens["code"].encode()).hexdigest())
+    access_token = AccessToken.objects.get(
+        token_checksum=hashlib.sha256(tokens["access_token"].encode()).hexdigest()
+    )
+    id_token = IDToken.objects.get(jti=_jti(tokens["id_token"]))
+    event = AuditEvent.objects.get(
+        action=AuditAction.DIENST_TOKEN, result=AuditResult.SUCCESS, detail__handoff_id=handoff.pk
+    )
+    assert handoff.access_token_id == access_token.pk
+    assert access_token.id_token_id == id_token.pk
+    now = timezone.now()
+    for row in (access_token, id_token):
+        assert now - timedelta(seconds=30) < row.created <= row.updated < now
+    return {
+        "access_token": {
+            "token": access_token.token == tokens["access_token"],  # stored as django-oauth-toolkit stores it
+            "lifetime": round((access_token.expires - access_token.created).total_seconds()),
+            **{
+                name: getattr(access_token, name)
+                for name in ("user_id", "application_id", "scope", "resource", "source_refresh_token_id")
+            },
+        },
+        "id_token": {
+            "lifetime": round((id_token.expires - id_token.created).total_seconds()),
+            **{name: getattr(id_token, name) for name in ("user_id", "application_id", "scope")},
+        },
+        "event": {
+            "detail": {**event.detail, "handoff_id": "the hand-off"},
+            "request_id": bool(event.request_id),
+            **{
+                name: getattr(event, name)
+                for name in ("actor_id", "actor_repr", "object_type", "object_id", "object_repr", "ip")
+            },
+        },
+    }
+
+
+@pytest.mark.postgresql  # the one statement is PostgreSQL's; SQLite writes the rows one by one
+def test_the_one_statement_writes_the_rows_the_orm_writes(flow, django_assert_num_queries):
+    one_statement = _written(_tokens(*flow))
+    with mock.patch("diensten.token_writes.batch_possible", return_value=False):
+        one_by_one = _written(_tokens(*flow))
+    assert one_statement == one_by_one
+    assert one_statement["access_token"]["lifetime"] == 300  # OIDC_TOKEN_SECONDS
+    assert one_statement["event"]["actor_id"] is not None
+
+
+@pytest.mark.postgresql
+def test_the_compiled_inserts_take_their_values_as_django_s_compiler_does():
+    """``_Insert`` compiles the SQL once and computes the values itself: both as the insert compiler
+    makes them for the instance being written (the checksum, the auto_now times included)."""
+    now = timezone.now()
+    access_token = AccessToken(scope="openid duo", expires=now + timedelta(minutes=5), resource=["x"])
+    access_token.token = "t" * 40
+    id_attname = AccessToken._meta.get_field("id_token").attname
+    expression = '(SELECT "id" FROM i)'
+    insert = token_writes._Insert.compile(connection, AccessToken, {id_attname: expression})
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        params = insert.params(connection, access_token)
+        access_token.__dict__[id_attname] = RawSQL(expression, [])
+        query = InsertQuery(AccessToken)
+        fields = [field for field in AccessToken._meta.local_concrete_fields if not field.primary_key]
+        query.insert_values(fields, [access_token])
+        compiler = query.get_compiler(connection=connection)
+        compiler.returning_fields = [AccessToken._meta.pk]
+        [(sql, expected)] = compiler.as_sql()
+    assert insert.sql == sql
+    assert [getattr(value, "adapted", value) for value in params] == [
+        getattr(value, "adapted", value) for value in expected
+    ]
+    assert hashlib.sha256(b"t" * 40).hexdigest() in params
+
+
+def test_a_receiver_of_the_models_signals_gets_them_as_before(flow):
+    """Nobody listening is the condition for the one statement: a receiver of an access token's
+    post_save (a project's own, or a library's) sees the token saved, on every database."""
+    seen = []
+
+    def receiver(sender, instance, created, **kwargs):
+        seen.append((instance.pk, created))
+
+    signals.post_save.connect(receiver, sender=AccessToken)
+    try:
+        assert not token_writes.batch_possible()
+        tokens = _tokens(*flow)
+    finally:
+        signals.post_save.disconnect(receiver, sender=AccessToken)
+    access_token = AccessToken.objects.get(
+        token_checksum=hashlib.sha256(tokens["access_token"].encode()).hexdigest()
+    )
+    assert seen == [(access_token.pk, True)]
