@@ -102,8 +102,15 @@ def login_context(*, request: HttpRequest) -> dict:
 
 def handoff_create(*, dienst: Dienst, account: Account, code: str, context: dict) -> Handoff:
     """Record an authorization code's hand-off (only the code's hash: the code itself is a secret)."""
+    handoff = handoff_build(dienst=dienst, account=account, code=code, context=context)
+    handoff.save(force_insert=True)
+    return handoff
+
+
+def handoff_build(*, dienst: Dienst, account: Account, code: str, context: dict) -> Handoff:
+    """The hand-off ``handoff_create`` records, not yet saved (batched_writes.record_code)."""
     session_key = context.get("session_key") or ""
-    return Handoff.objects.create(
+    return Handoff(
         dienst=dienst,
         account=account,
         code_hash=_sha256(code),

@@ -9,10 +9,12 @@ tokens of a removed or unlinked account stop working.
 import hashlib
 import json
 from contextvars import ContextVar
+from datetime import timedelta
 
 from django.db import connections, router, transaction
 from django.db.models import signals
 from django.urls import reverse
+from django.utils import timezone
 from jwcrypto import jwt
 from oauth2_provider.models import AccessToken, Application, IDToken, get_grant_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -22,7 +24,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts.audit import audit_event, audit_log
 from accounts.constants import AuditAction, AuditResult
 
-from . import client_auth, selectors, services, token_writes
+from . import batched_writes, client_auth, selectors, services
 
 # The clients loaded during one HTTP request, for views that run oauthlib more than once on it
 # (views.DienstAuthorizationView sets and resets it); None outside such a view.
@@ -46,15 +48,49 @@ class DienstValidator(OAuth2Validator):
     # --- authorization -----------------------------------------------------------------------
 
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
-        super().save_authorization_code(client_id, code, request, *args, **kwargs)
         dienst = getattr(request, "duo_dienst", None)  # the authorization view's (views.py)
         if dienst is None or dienst.application_id != request.client.pk:
             dienst = selectors.dienst_for_client(client=request.client)
+        event = getattr(request, "duo_audit", None)  # the authorization view's, to write with the code
+        if (
+            event is not None
+            and event.pk is None
+            and request.code_challenge_method == "S256"  # else django-oauth-toolkit's checks decide
+            and batched_writes.code_batch_possible()
+        ):
+            # The grant, the hand-off and the audit event in one statement (batched_writes.py).
+            batched_writes.record_code(
+                grant=self._grant_unsaved(request, code),
+                handoff=services.handoff_build(
+                    dienst=dienst, account=request.user, code=code["code"], context=request.duo_login
+                ),
+                event=event,
+            )
+            return
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
         services.handoff_create(
             dienst=dienst,
             account=request.user,
             code=code["code"],
             context=request.duo_login,
+        )
+
+    @staticmethod
+    def _grant_unsaved(request, code):
+        """The grant django-oauth-toolkit's ``_create_authorization_code`` creates for an S256 code
+        challenge, not yet saved (tests/diensten/test_batched_writes.py compares the two rows)."""
+        return get_grant_model()(
+            application=request.client,
+            user=request.user,
+            code=code["code"],
+            expires=timezone.now() + timedelta(seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS),
+            redirect_uri=request.redirect_uri,
+            scope=" ".join(request.scopes),
+            code_challenge=request.code_challenge or "",
+            code_challenge_method=request.code_challenge_method or "",
+            nonce=request.nonce or "",
+            claims=json.dumps(request.claims or {}),
+            resource=getattr(request, "resource", []),
         )
 
     # --- client authentication -------------------------------------------------------------------
@@ -268,8 +304,8 @@ class DienstValidator(OAuth2Validator):
             header["kid"] = key.thumbprint()
         jwt_token = jwt.JWT(header=json.dumps(header, default=str), claims=json.dumps(id_token, default=str))
         jwt_token.make_signed_token(key)
-        if token_writes.batch_possible():
-            # Written with the access token, in one statement (_create_access_token, token_writes.py):
+        if batched_writes.token_batch_possible():
+            # Written with the access token, in one statement (_create_access_token, batched_writes.py):
             # the row django-oauth-toolkit's _save_id_token creates, not yet saved.
             saved = IDToken(
                 user=request.user,
@@ -315,7 +351,7 @@ class DienstValidator(OAuth2Validator):
         if batch:
             # Everything this request writes, spending the code included, in one statement:
             # invalidate_authorization_code then only reports whether the grant was still there.
-            request.duo_grant_spent = token_writes.issue_and_spend(
+            request.duo_grant_spent = batched_writes.issue_and_spend(
                 id_token=id_token,
                 access_token=access_token,
                 handoff=handoff,

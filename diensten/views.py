@@ -22,7 +22,7 @@ from oauth2_provider.views import AuthorizationView, RPInitiatedLogoutView, Toke
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors as oauth2_errors
 
-from accounts.audit import audit_log
+from accounts.audit import audit_event, audit_log
 from accounts.constants import AuditAction, AuditResult
 
 from . import bearer, selectors, services
@@ -122,7 +122,20 @@ class DienstAuthorizationView(AuthorizationView):
         else:
             credentials["duo_login"] = services.login_context(request=request)
             credentials["duo_dienst"] = dienst  # the validator records the hand-off with it
-            audit_log(action=AuditAction.DIENST_AUTHORIZE, obj=dienst, request=request)
+            # Written with the code's grant and hand-off, in one statement where it can be
+            # (validators.save_authorization_code); else, or without a code, here as before.
+            event = credentials["duo_audit"] = audit_event(
+                action=AuditAction.DIENST_AUTHORIZE, obj=dienst, request=request
+            )
+            try:
+                response = super().create_authorization_response(request, scopes, credentials, allow)
+            except OAuthToolkitError:  # refused after all (the view answers it): the decision stays audited
+                if event.pk is None:
+                    event.save(force_insert=True)
+                raise
+            if event.pk is None:
+                event.save(force_insert=True)
+            return response
         return super().create_authorization_response(request, scopes, credentials, allow)
 
 

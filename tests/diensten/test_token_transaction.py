@@ -78,7 +78,7 @@ def test_a_failure_while_issuing_leaves_no_token_behind_and_the_code_unspent():
         raise RuntimeError("audit trail unavailable")
 
     # The audit event is made by audit_event where the writes are one statement (PostgreSQL,
-    # diensten/token_writes.py), by audit_log where they are written one by one.
+    # diensten/batched_writes.py), by audit_log where they are written one by one.
     with (
         mock.patch("diensten.validators.audit_log", side_effect=audit_fails),
         mock.patch("diensten.validators.audit_event", side_effect=audit_fails),

@@ -1,5 +1,6 @@
-"""A token request's writes as one statement (diensten/token_writes.py, PostgreSQL): the same rows as
-the ORM's way writes them one by one, and the ORM's way wherever a signal receiver would miss them."""
+"""An authorization request's and a token request's writes, each as one statement
+(diensten/batched_writes.py, PostgreSQL): the same rows as the ORM's way (and django-oauth-toolkit's)
+writes them one by one, and the ORM's way wherever a signal receiver would miss them."""
 
 import base64
 import hashlib
@@ -20,7 +21,7 @@ from oauth2_provider.models import AccessToken, Grant, IDToken
 
 from accounts.constants import AuditAction, AuditResult
 from accounts.models import AuditEvent, Rol
-from diensten import token_writes
+from diensten import batched_writes
 from diensten.models import Dienst, Handoff
 from diensten.services import dienst_client_save
 from tests.factories import AccountFactory, KenmerkFactory, grant_rol
@@ -49,7 +50,8 @@ def flow():
     return dienst, secret, browser
 
 
-def _tokens(dienst, secret, browser) -> dict:
+def _code(dienst, browser) -> tuple[str, str]:
+    """An authorization request's code, and its PKCE verifier."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     response = browser.get(
@@ -66,7 +68,11 @@ def _tokens(dienst, secret, browser) -> dict:
         },
     )
     assert response.status_code == 302, response.content
-    code = parse_qs(urlsplit(response["Location"]).query)["code"][0]
+    return parse_qs(urlsplit(response["Location"]).query)["code"][0], verifier
+
+
+def _tokens(dienst, secret, browser) -> dict:
+    code, verifier = _code(dienst, browser)
     auth = base64.b64encode(f"{dienst.application.client_id}:{secret}".encode()).decode()
     response = Client().post(
         "/o/token/",
@@ -131,11 +137,56 @@ def _written(tokens: dict) -> dict:
 @pytest.mark.postgresql  # the one statement is PostgreSQL's; SQLite writes the rows one by one
 def test_the_one_statement_writes_the_rows_the_orm_writes(flow, django_assert_num_queries):
     one_statement = _written(_tokens(*flow))
-    with mock.patch("diensten.token_writes.batch_possible", return_value=False):
+    with mock.patch("diensten.batched_writes.token_batch_possible", return_value=False):
         one_by_one = _written(_tokens(*flow))
     assert one_statement == one_by_one
     assert one_statement["access_token"]["lifetime"] == 300  # OIDC_TOKEN_SECONDS
     assert one_statement["event"]["actor_id"] is not None
+
+
+def _recorded(code: str) -> dict:
+    """What the authorization request wrote for ``code``, as ``_written`` for the token request."""
+    grant = Grant.objects.get(code=code)
+    handoff = Handoff.objects.get(code_hash=hashlib.sha256(code.encode()).hexdigest())
+    event = AuditEvent.objects.filter(action=AuditAction.DIENST_AUTHORIZE).latest("pk")
+    now = timezone.now()
+    assert now - timedelta(seconds=30) < grant.created <= grant.updated < now
+    assert now - timedelta(seconds=30) < handoff.created_at < now
+    skip = {"id", "code", "code_challenge", "expires", "created", "updated", "code_hash", "created_at"}
+    return {
+        "grant": {
+            "lifetime": round((grant.expires - grant.created).total_seconds()),
+            **{
+                f.attname: getattr(grant, f.attname)
+                for f in Grant._meta.concrete_fields
+                if f.attname not in skip
+            },
+        },
+        "handoff": {
+            f.attname: getattr(handoff, f.attname)
+            for f in Handoff._meta.concrete_fields
+            if f.attname not in skip
+        },
+        "event": {
+            "request_id": bool(event.request_id),
+            **{
+                name: getattr(event, name)
+                for name in ("action", "result", "actor_id", "object_type", "object_id", "ip", "detail")
+            },
+        },
+    }
+
+
+@pytest.mark.postgresql
+def test_the_authorization_request_s_one_statement_writes_the_rows_the_orm_writes(flow):
+    dienst, _secret, browser = flow
+    one_statement = _recorded(_code(dienst, browser)[0])
+    with mock.patch("diensten.batched_writes.code_batch_possible", return_value=False):
+        one_by_one = _recorded(_code(dienst, browser)[0])  # django-oauth-toolkit's own grant
+    assert one_statement == one_by_one
+    assert one_statement["grant"]["lifetime"] == 60  # AUTHORIZATION_CODE_EXPIRE_SECONDS
+    assert one_statement["grant"]["code_challenge_method"] == "S256"
+    assert one_statement["handoff"]["sid"] and one_statement["event"]["actor_id"] is not None
 
 
 @pytest.mark.postgresql
@@ -147,7 +198,7 @@ def test_the_compiled_inserts_take_their_values_as_django_s_compiler_does():
     access_token.token = "t" * 40
     id_attname = AccessToken._meta.get_field("id_token").attname
     expression = '(SELECT "id" FROM i)'
-    insert = token_writes._Insert.compile(connection, AccessToken, {id_attname: expression})
+    insert = batched_writes._Insert.compile(connection, AccessToken, {id_attname: expression})
     with mock.patch("django.utils.timezone.now", return_value=now):
         params = insert.params(connection, access_token)
         access_token.__dict__[id_attname] = RawSQL(expression, [])
@@ -174,7 +225,7 @@ def test_a_receiver_of_the_models_signals_gets_them_as_before(flow):
 
     signals.post_save.connect(receiver, sender=AccessToken)
     try:
-        assert not token_writes.batch_possible()
+        assert not batched_writes.token_batch_possible()
         tokens = _tokens(*flow)
     finally:
         signals.post_save.disconnect(receiver, sender=AccessToken)

@@ -1,20 +1,23 @@
-"""A successful token request's writes in one statement (PostgreSQL).
+"""The writes of an authorization request and of a token request, each in one statement (PostgreSQL).
 
-Issuing tokens for a code writes five rows: the ID token, the access token (which points at the ID
-token), the hand-off's link to the access token, the audit event, and the spent code's grant
-(deleted). Through the ORM each is a statement and a round trip of its own: five of the token
-request's eleven, on the bench machine 0.2-0.45 ms each (P9). Here they are one data-modifying
-``WITH`` statement, prepared once per connection. The INSERTs of django-oauth-toolkit's two
-models and of the audit event are compiled by Django's own insert compiler (once per database),
-and their values are taken as that compiler takes them (each field's ``pre_save`` for a new row —
-the ``auto_now`` times, the token's checksum — then ``get_db_prep_save``), so the rows are exactly
-the ones ``Model.save()`` writes; the UPDATE and the DELETE are the single-row statements the ORM's
-``update()`` and validators.invalidate_authorization_code send.
+An authorization request that issues a code writes three rows: the grant (django-oauth-toolkit's
+record of the code), the hand-off (what the portal knows of the login behind it) and the audit
+event. A token request that spends the code writes five: the ID token, the access token (which
+points at the ID token), the hand-off's link to the access token, the audit event, and the spent
+grant (deleted). Through the ORM each is a statement and a round trip of its own, on the bench
+machine 0.2-0.45 ms each (P9). Here each request's writes are one data-modifying ``WITH``
+statement, prepared once per connection. The INSERTs are compiled by Django's own insert compiler
+(once per database), and their values are taken as that compiler takes them (each field's
+``pre_save`` for a new row — the ``auto_now`` times, the token's checksum — then
+``get_db_prep_save``), so the rows are exactly the ones ``Model.save()`` writes; the UPDATE and the
+DELETE are the single-row statements the ORM's ``update()`` and
+validators.invalidate_authorization_code send.
 
 Only where nothing else changes: PostgreSQL (SQLite has no data-modifying ``WITH``), inside the
-token view's transaction (one commit for the request already, views.DienstTokenView), and with
+view's transaction (one commit for the request already, views.py), all on one database, and with
 nobody listening to the signals ``Model.save()`` and ``delete()`` would send for these models
-(these statements send none). Elsewhere the ORM's way, as before (``batch_possible``).
+(these statements send none). Elsewhere the ORM's way, as before (``token_batch_possible``,
+``code_batch_possible``).
 """
 
 from dataclasses import dataclass
@@ -35,24 +38,34 @@ def _connection():
     return connections[router.db_for_write(AccessToken)]
 
 
-def batch_possible() -> bool:
-    """Whether this token request's writes can go as one statement (see the module)."""
+def _batch_possible(*, saved: tuple, deleted: tuple = ()) -> bool:
+    """Whether writes that save new rows of ``saved`` (and delete rows of ``deleted``) can go as one
+    statement (see the module)."""
     connection = _connection()
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
         return False
-    if any(
-        router.db_for_write(model) != connection.alias
-        for model in (IDToken, Handoff, AuditEvent, get_grant_model())
-    ):
+    models = (*saved, *deleted, Handoff)
+    if any(router.db_for_write(model) != connection.alias for model in models):
         return False
-    saved = (IDToken, AccessToken, AuditEvent)
     return not (
         any(
             signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model) for model in saved
         )
-        or signals.pre_delete.has_listeners(get_grant_model())
-        or signals.post_delete.has_listeners(get_grant_model())
+        or any(
+            signals.pre_delete.has_listeners(model) or signals.post_delete.has_listeners(model)
+            for model in deleted
+        )
     )
+
+
+def token_batch_possible() -> bool:
+    """Whether a token request's writes can go as one statement (``issue_and_spend``)."""
+    return _batch_possible(saved=(IDToken, AccessToken, AuditEvent), deleted=(get_grant_model(),))
+
+
+def code_batch_possible() -> bool:
+    """Whether an authorization request's writes can go as one statement (``record_code``)."""
+    return _batch_possible(saved=(get_grant_model(), Handoff, AuditEvent))
 
 
 @dataclass(frozen=True)
@@ -93,13 +106,13 @@ class _Insert:
         return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in self.fields]
 
 
-_STATEMENTS: dict[str, tuple] = {}  # per database alias: the statement and its three INSERTs
+_STATEMENTS: dict[tuple, tuple] = {}  # per database alias and statement: its SQL and its INSERTs
 
 
-def _statement(connection, grant_model) -> tuple:
-    known = _STATEMENTS.get(connection.alias)
-    if known is not None and known[0] is grant_model:
-        return known[1:]
+def _token_statement(connection, grant_model) -> tuple:
+    known = _STATEMENTS.get((connection.alias, "issue_and_spend", grant_model))
+    if known is not None:
+        return known
     quote = connection.ops.quote_name
     i_pk, a_pk, e_pk, h_pk, g_pk = (
         quote(model._meta.pk.column) for model in (IDToken, AccessToken, AuditEvent, Handoff, grant_model)
@@ -122,8 +135,13 @@ def _statement(connection, grant_model) -> tuple:
         f"SELECT (SELECT {i_pk} FROM i), (SELECT {a_pk} FROM a), (SELECT {e_pk} FROM e), "
         "(SELECT count(*) FROM h), (SELECT count(*) FROM g)"
     )
-    known = _STATEMENTS[connection.alias] = (grant_model, sql, id_insert, access_insert, event_insert)
-    return known[1:]
+    known = _STATEMENTS[(connection.alias, "issue_and_spend", grant_model)] = (
+        sql,
+        id_insert,
+        access_insert,
+        event_insert,
+    )
+    return known
 
 
 def issue_and_spend(
@@ -135,7 +153,7 @@ def issue_and_spend(
     still there to delete (the token view's lock on it makes that certain; else the request must be
     refused: the caller raises, the view rolls everything back)."""
     connection = _connection()
-    sql, id_insert, access_insert, event_insert = _statement(connection, type(grant))
+    sql, id_insert, access_insert, event_insert = _token_statement(connection, type(grant))
     params = [
         *id_insert.params(connection, id_token),
         *access_insert.params(connection, access_token),
@@ -152,11 +170,48 @@ def issue_and_spend(
             prepared_as="diensten_issue_and_spend",
         )
         id_token_pk, access_token_pk, event_pk, linked, spent = cursor.fetchone()
-    for instance, pk in ((id_token, id_token_pk), (access_token, access_token_pk), (event, event_pk)):
-        instance.pk = pk
-        instance._state.adding = False
-        instance._state.db = connection.alias
+    _saved(connection, ((id_token, id_token_pk), (access_token, access_token_pk), (event, event_pk)))
     access_token.id_token = id_token
     if linked:
         handoff.access_token = access_token
     return bool(spent)
+
+
+def _code_statement(connection, grant_model) -> tuple:
+    known = _STATEMENTS.get((connection.alias, "record_code", grant_model))
+    if known is not None:
+        return known
+    quote = connection.ops.quote_name
+    g_pk, h_pk, e_pk = (quote(model._meta.pk.column) for model in (grant_model, Handoff, AuditEvent))
+    inserts = [_Insert.compile(connection, model, {}) for model in (grant_model, Handoff, AuditEvent)]
+    # Django's compiled INSERTs; every value is a parameter.
+    sql = (
+        f"WITH g AS ({inserts[0].sql}), h AS ({inserts[1].sql}), e AS ({inserts[2].sql}) "  # noqa: S608
+        f"SELECT (SELECT {g_pk} FROM g), (SELECT {h_pk} FROM h), (SELECT {e_pk} FROM e)"
+    )
+    known = _STATEMENTS[(connection.alias, "record_code", grant_model)] = (sql, inserts)
+    return known
+
+
+def record_code(*, grant, handoff: Handoff, event: AuditEvent) -> None:
+    """Write the unsaved ``grant``, ``handoff`` and audit ``event`` of an authorization request in one
+    statement; the instances then are as ``save()`` leaves them."""
+    connection = _connection()
+    sql, inserts = _code_statement(connection, type(grant))
+    instances = (grant, handoff, event)
+    params = [
+        value
+        for insert, instance in zip(inserts, instances, strict=True)
+        for value in insert.params(connection, instance)
+    ]
+    with connection.cursor() as cursor:
+        execute(connection, cursor, sql, params, prepared_as="diensten_record_code")
+        pks = cursor.fetchone()
+    _saved(connection, zip(instances, pks, strict=True))
+
+
+def _saved(connection, instances_and_pks) -> None:
+    for instance, pk in instances_and_pks:
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = connection.alias
