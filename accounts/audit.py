@@ -79,7 +79,7 @@ def audit_event(
 ) -> AuditEvent:
     """The event ``audit_log`` appends, with the same rules, not yet written: for a caller that
     writes it in a statement of its own together with the change it records (the token request,
-    diensten/token_writes.py), in the same transaction."""
+    diensten/batched_writes.py), in the same transaction."""
     action = AuditAction(action)
     result = AuditResult(result)
     if request is not None:
