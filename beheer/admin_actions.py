@@ -19,6 +19,7 @@ from accounts.constants import AuditAction
 from accounts.models import BeheerautorisatieToekenning
 from accounts.services import beheerautorisaties_set, uncovered_rollen_preview
 from koppeling import services as koppel_services
+from koppeling.lockout import identities_kept_message
 from koppeling.models import Koppeling, UnlinkReason
 
 
@@ -144,8 +145,6 @@ def lift_block(modeladmin, request, queryset):
     message = ngettext("Block lifted for %(count)s account.", "Block lifted for %(count)s accounts.", lifted)
     _report(modeladmin, request, lifted, skipped, message % {"count": lifted})
     if kept:
-        from .helpdesk import identities_kept_message
-
         modeladmin.message_user(request, identities_kept_message(kept), messages.WARNING)
 
 

@@ -6,7 +6,6 @@ views check the helpdesk permissions. Every write is audited twice on purpose, a
 the action and the reason the helpdesk typed.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,7 +28,7 @@ from accounts.models import (
 )
 from accounts.services import beheerautorisaties_set
 from koppeling import services as koppel_services
-from koppeling.lockout import identity_key, username_key
+from koppeling.lockout import identity_key, identity_key_label, pseudonym_short, username_key
 from koppeling.models import KoppelAttemptCounter, Koppeling, UnlinkReason
 
 from .constants import GebruikerStatus
@@ -38,11 +37,6 @@ from .services import account_remove
 
 AUDIT_EVENTS_SHOWN = 20
 EMAILS_SHOWN = 20
-
-
-def pseudonym_short(pseudonym: str) -> str:
-    """Enough of the pseudonym to compare with what the caller reads out, not the whole identifier."""
-    return pseudonym if len(pseudonym) <= 12 else f"{pseudonym[:6]}…{pseudonym[-4:]}"
 
 
 @dataclass(frozen=True)
@@ -82,20 +76,6 @@ class AccountCard:
 
 def identity_label(koppeling: Koppeling) -> str:
     return f"{koppeling.legal_subject_id} / {pseudonym_short(koppeling.acting_subject_id)}"
-
-
-def identity_key_label(key: str) -> str:
-    """``EHerkenningIdentity.key`` as the helpdesk reads it: legal subject / short pseudonym."""
-    legal, _sep, pseudonym = key.partition(":")
-    return f"{legal} / {pseudonym_short(pseudonym)}"
-
-
-def identities_kept_message(keys: Iterable[str]) -> str:
-    """The warning after a lift of koppel blocks: the identities that stay blocked because they also
-    tried other usernames (an attacker's signature), each named once, in the order given."""
-    return _("Not lifted: %(identities)s — tried other usernames too.") % {
-        "identities": ", ".join(identity_key_label(key) for key in dict.fromkeys(keys))
-    }
 
 
 _identity_label = identity_key_label

@@ -23,6 +23,7 @@ from accounts.audit import audit_log
 from accounts.constants import AuditAction, AuditResult
 from accounts.models import Account, BeheerautorisatieToekenning
 from accounts.services import uncovered_rollen_preview
+from koppeling.lockout import identities_kept_message
 
 from . import helpdesk
 
@@ -149,7 +150,7 @@ class AccountHelpdeskAdminMixin:
         lift = helpdesk.helpdesk_blocks_lift(account=account, request=request)
         kept = ""
         if lift.identities_kept:
-            kept = " " + helpdesk.identities_kept_message(lift.identities_kept)
+            kept = " " + identities_kept_message(lift.identities_kept)
         if not lift:
             return self._done(request, account, _("There was no block to lift.") + kept, messages.INFO)
         return self._done(

@@ -9,6 +9,7 @@ from accounts.admin_confirm import bulk_confirmation
 from accounts.audit import audit_log
 from accounts.constants import AuditAction
 
+from .lockout import identities_kept_message
 from .models import KoppelAttemptCounter, Koppeling, UnlinkReason
 from .services import koppel_blocks_lift, koppel_identity_block_lift, link_undo
 
@@ -156,6 +157,4 @@ class KoppelAttemptCounterAdmin(admin.ModelAdmin):
         if kept:
             # As on the account screen: an identity that also tried other usernames stays blocked
             # (an attacker's signature); the helpdesk lifts it by its own i: row if it must.
-            from beheer.helpdesk import identities_kept_message
-
             self.message_user(request, identities_kept_message(kept), messages.WARNING)

@@ -30,6 +30,7 @@ The statement runs on PostgreSQL (production, tests) and SQLite ≥ 3.35 (the de
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +38,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from accounts.models import USERNAME_ALPHABET, USERNAME_LENGTH
 
@@ -69,6 +71,28 @@ def username_key(username: str) -> str:
 
 def identity_key(key: str) -> str:
     return f"i:{key}"
+
+
+def pseudonym_short(pseudonym: str) -> str:
+    """Enough of the pseudonym to compare with what the caller reads out, not the whole identifier."""
+    return pseudonym if len(pseudonym) <= 12 else f"{pseudonym[:6]}…{pseudonym[-4:]}"
+
+
+def identity_key_label(key: str) -> str:
+    """``EHerkenningIdentity.key`` as the helpdesk reads it: legal subject / short pseudonym."""
+    legal, _sep, pseudonym = key.partition(":")
+    return f"{legal} / {pseudonym_short(pseudonym)}"
+
+
+def identities_kept_message(keys: Iterable[str]) -> str:
+    """The warning after a lift of koppel blocks: the identities that stay blocked because they also
+    tried other usernames (an attacker's signature), each named once, in the order given.
+
+    Here and not in ``beheer`` because both the koppel counters' admin (this app) and the helpdesk
+    screens in ``beheer`` show it, and ``beheer`` uses ``koppeling``, never the other way round."""
+    return _("Not lifted: %(identities)s — tried other usernames too.") % {
+        "identities": ", ".join(identity_key_label(key) for key in dict.fromkeys(keys))
+    }
 
 
 @dataclass(frozen=True)
