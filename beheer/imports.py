@@ -9,6 +9,8 @@ organisation + e-mail address. Lookups of what already exists are done once for 
 
 import csv
 import datetime
+import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,10 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_collect, audit_log
 from accounts.constants import AuditAction, AuditResult, OrganisatieType
 from accounts.models import (
+    USERNAME_ALPHABET,
+    USERNAME_LENGTH,
     Account,
+    AuditEvent,
     Beheerautorisatie,
     BeheerautorisatieToekenning,
     BeheerderFormulier,
@@ -622,6 +627,70 @@ def _letter_partial(path: Path) -> Path:
 def _letters_discard(partials: list[Path]) -> None:
     for partial in partials:
         partial.unlink(missing_ok=True)
+
+
+# ``_letter_partial`` of ``letter_filename``; ``letters_partials_tidy`` checks that they still agree.
+_LETTER_PARTIAL_NAME = re.compile(
+    rf"\.gebruikersnaam-([{USERNAME_ALPHABET}]{{{USERNAME_LENGTH}}})\.pdf\.part"
+)
+
+
+@dataclass
+class LettersTidied:
+    """What ``letters_partials_tidy`` did with the temporary letters an interrupted run left behind."""
+
+    removed: list[Path] = field(default_factory=list)
+    completed: list[Path] = field(default_factory=list)  # the letters' final names
+
+
+def letters_partials_tidy(*, letters_dir: Path) -> LettersTidied:
+    """Finish or remove the temporary letters (``_letter_partial``) that a killed run left in ``letters_dir``.
+
+    Call only while no other import writes to ``letters_dir`` (the command holds an exclusive lock on
+    the directory): every temporary letter is then left over, never one that a running transaction is
+    about to name. Only hidden files of this import's own pattern (``.gebruikersnaam-<USERNAME>.pdf.part``,
+    a username of the portal's form) directly in ``letters_dir`` are touched; nothing else there is.
+
+    A temporary letter is either of a transaction that never committed (the run was killed before the
+    COMMIT: its account does not exist, or the username was handed out again since), or of one that did
+    commit when the run was killed before its ``on_commit`` rename. The second is the beheerder's only
+    letter — a re-run finds the beheerder "unchanged" and writes none — so it gets its name now; it is
+    recognised by the ``letter.write`` event committed with its account. Every other one is removed: a
+    letter with the username of an account that does not exist must never be sent.
+    """
+    tidied = LettersTidied()
+    partials: dict[str, Path] = {}
+    with os.scandir(letters_dir) as entries:
+        for entry in entries:
+            match = _LETTER_PARTIAL_NAME.fullmatch(entry.name)
+            if match and entry.is_file(follow_symlinks=False):
+                partials[match.group(1)] = Path(entry.path)
+    if not partials:
+        return tidied
+    accounts = {
+        str(pk): username
+        for pk, username in Account.objects.filter(username__in=partials).values_list("pk", "username")
+    }
+    written = {
+        (accounts[object_id], (detail or {}).get("file"))
+        for object_id, detail in AuditEvent.objects.filter(
+            action=AuditAction.LETTER_WRITE,
+            result=AuditResult.SUCCESS,
+            object_type=Account._meta.label,
+            object_id__in=list(accounts),
+        ).values_list("object_id", "detail")
+    }
+    for username, partial in sorted(partials.items()):
+        path = letters_dir / letter_filename(account=Account(username=username))
+        if _letter_partial(path) != partial:  # the pattern above no longer matches letter_filename
+            continue
+        if (username, path.name) in written and not path.exists():
+            partial.replace(path)
+            tidied.completed.append(path)
+        else:
+            partial.unlink(missing_ok=True)
+            tidied.removed.append(partial)
+    return tidied
 
 
 def _normalised_name(text: str) -> str:

@@ -1,6 +1,10 @@
 """python manage.py import_beheerders FILE.csv — bulk onboarding of beheerders (docs/import_beheerders.md)."""
 
+import fcntl
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,7 +14,46 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.email import email_publish_deferred
-from beheer.imports import BeheerdersImport, Outcome, csv_rows_read, header_check
+from beheer.imports import (
+    BeheerdersImport,
+    LettersTidied,
+    Outcome,
+    csv_rows_read,
+    header_check,
+    letters_partials_tidy,
+)
+
+
+@contextmanager
+def letters_dir_claimed(letters_dir: Path, *, dry_run: bool) -> Iterator[LettersTidied | None]:
+    """Hold a shared lock on ``letters_dir`` for the whole run; tidy it first when no other import runs.
+
+    A killed run (``kill -9``, OOM) leaves the hidden ``.part`` letters of its open transaction behind
+    (``BeheerdersImport._letter_write``). Age is no safe test of "left over": a chunk can wait on a lock
+    for minutes, and a re-run right after the kill is the usual case. So every run holds a shared
+    ``flock`` on the directory until it ends (the kernel drops it when the process dies, however it
+    dies), and a run that starts tidies only when it gets the exclusive lock at once — no other import
+    is writing there, so every ``.part`` of ours is left over. Otherwise it leaves them for a later run.
+    The exclusive lock is turned into a shared one only after tidying and before this run writes a
+    letter. (``flock`` is per machine: runs on two machines sharing one directory are not supported.)
+    Yield what was tidied, or None when nothing could be (another import runs, or ``dry_run``).
+    """
+    if dry_run:
+        yield None
+        return
+    letters_dir.mkdir(parents=True, exist_ok=True)
+    lock = os.open(letters_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            tidied = None
+        else:
+            tidied = letters_partials_tidy(letters_dir=letters_dir)
+        fcntl.flock(lock, fcntl.LOCK_SH)  # waits while a starting run tidies
+        yield tidied
+    finally:
+        os.close(lock)  # releases the lock
 
 
 class Command(BaseCommand):
@@ -47,17 +90,18 @@ class Command(BaseCommand):
         problems = header_check(header)
         if problems:
             raise CommandError(" ".join(problems))
-        if not dry_run:
-            letters_dir.mkdir(parents=True, exist_ok=True)
         if connection.vendor == "postgresql":
             # One transaction per row means one WAL flush per row; do not wait for it. A crash can
             # lose the last rows' commits, and running the (idempotent) import again restores them.
             with connection.cursor() as cursor:
                 cursor.execute("SET synchronous_commit TO OFF")
-        importer = BeheerdersImport(letters_dir=letters_dir, dry_run=dry_run)
-        importer.preload(row for _line, row in rows)
-        with email_publish_deferred():  # the mails go to the workers in chunks at the end
-            results = importer.rows_import(rows)
+        with letters_dir_claimed(letters_dir, dry_run=dry_run) as tidied:
+            if tidied is not None:
+                self._tidied_report(tidied)
+            importer = BeheerdersImport(letters_dir=letters_dir, dry_run=dry_run)
+            importer.preload(row for _line, row in rows)
+            with email_publish_deferred():  # the mails go to the workers in chunks at the end
+                results = importer.rows_import(rows)
 
         letter_label = _("letter")
         counts = {
@@ -132,4 +176,23 @@ class Command(BaseCommand):
             raise CommandError(
                 _("%(errors)s row(s) were not imported; correct them and run the command again.")
                 % {"errors": counts[Outcome.ERROR] + counts[Outcome.REFUSED]}
+            )
+
+    def _tidied_report(self, tidied: LettersTidied) -> None:
+        if tidied.removed:
+            count = len(tidied.removed)
+            self.stdout.write(
+                ngettext(
+                    "%(count)s unfinished letter of an interrupted run removed (its beheerder was not "
+                    "imported, or has the letter already).",
+                    "%(count)s unfinished letters of an interrupted run removed (their beheerders were not "
+                    "imported, or have the letter already).",
+                    count,
+                )
+                % {"count": count}
+            )
+        for path in tidied.completed:
+            self.stdout.write(
+                _("Letter of an interrupted run completed (its beheerder was imported): %(letter)s")
+                % {"letter": path}
             )
