@@ -77,3 +77,31 @@ def dev_broker_ars(request, dev_broker_ars_server):
     settings.EHERKENNING_DEV_BROKER_ARS_URL = url
     settings.EHERKENNING_TLS_CA_FILE = ca_file
     yield
+
+
+@pytest.fixture
+def helpdesk(db):
+    """A member of the Helpdesk group (staff, not a superuser) with the test password and no device yet."""
+    from accounts.helpdesk import helpdesk_group_sync
+    from tests.accounts.test_admin import PASSWORD
+    from tests.factories import StaffFactory
+
+    staff = StaffFactory()
+    staff.set_password(PASSWORD)
+    staff.save()
+    staff.groups.add(helpdesk_group_sync())
+    return staff
+
+
+@pytest.fixture
+def helpdesk_client(helpdesk):
+    """A test client logged in to the admin as ``helpdesk``, through the real password + TOTP login."""
+    from django.test import Client
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.accounts.test_admin import admin_login, current_code
+
+    client = Client()
+    device = TOTPDevice.objects.create(user=helpdesk, name="app", confirmed=True)
+    assert admin_login(client, helpdesk, token=current_code(device)).status_code == 302
+    return client

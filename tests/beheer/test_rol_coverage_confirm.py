@@ -8,8 +8,6 @@ from django.utils.html import escape
 from accounts.models import AuditEvent, BeheerautorisatieToekenning, Rol, RolToekenning
 from tests.factories import AccountFactory, KenmerkFactory, OrganisatieFactory, beheerder_create, grant_rol
 
-from .test_withdraw_admin import helpdesk, staff_client  # noqa: F401 (fixtures)
-
 pytestmark = pytest.mark.django_db
 
 
@@ -43,8 +41,8 @@ def _revoke_url(beheerder):
     return reverse("admin:accounts_account_helpdesk_revoke", args=[beheerder.pk, toekenning.pk])
 
 
-def test_the_revoke_page_lists_the_rollen_that_go_and_of_how_many_users(staff_client, school):  # noqa: F811
-    page = staff_client.get(_revoke_url(school["beheerder"])).content.decode()
+def test_the_revoke_page_lists_the_rollen_that_go_and_of_how_many_users(helpdesk_client, school):
+    page = helpdesk_client.get(_revoke_url(school["beheerder"])).content.decode()
     assert (
         f"De rol {_naam('osr')} wordt ingetrokken bij 2 gebruikers van De Klimop: "
         "geen beheerautorisatie van de organisatie geeft er nog recht op."
@@ -53,15 +51,15 @@ def test_the_revoke_page_lists_the_rollen_that_go_and_of_how_many_users(staff_cl
     assert RolToekenning.objects.count() == 5  # the page changes nothing
 
 
-def test_a_rol_another_beheerautorisatie_of_the_school_covers_is_not_listed(staff_client, school):  # noqa: F811
+def test_a_rol_another_beheerautorisatie_of_the_school_covers_is_not_listed(helpdesk_client, school):
     beheerder_create("vo", organisatie=school["beheerder"].organisatie)  # VO covers OSR
-    page = staff_client.get(_revoke_url(school["beheerder"])).content.decode()
+    page = helpdesk_client.get(_revoke_url(school["beheerder"])).content.decode()
     assert f"De rol {_naam('osr')}" not in page
     assert f"De rol {_naam('po_informatiediensten')} wordt ingetrokken bij 1 gebruiker" in page
 
 
-def test_confirming_revokes_the_listed_rollen_each_audited(staff_client, school, helpdesk):  # noqa: F811
-    response = staff_client.post(
+def test_confirming_revokes_the_listed_rollen_each_audited(helpdesk_client, school, helpdesk):
+    response = helpdesk_client.post(
         _revoke_url(school["beheerder"]), {"confirmed": "yes", "reason": "Belnotitie 7"}
     )
     assert response.status_code == 302
@@ -74,13 +72,13 @@ def test_confirming_revokes_the_listed_rollen_each_audited(staff_client, school,
     assert {event.actor_id for event in events} == {helpdesk.pk}
 
 
-def test_the_bulk_action_and_the_withdraw_page_list_them_too(staff_client, school):  # noqa: F811
-    bulk = staff_client.post(
+def test_the_bulk_action_and_the_withdraw_page_list_them_too(helpdesk_client, school):
+    bulk = helpdesk_client.post(
         reverse("admin:accounts_account_changelist"),
         {"action": "revoke_beheerautorisaties", "_selected_action": [school["beheerder"].pk]},
     ).content.decode()
     assert f"De rol {_naam('osr')} wordt ingetrokken bij 2 gebruikers van De Klimop" in bulk
-    withdraw = staff_client.get(
+    withdraw = helpdesk_client.get(
         reverse("admin:accounts_account_withdraw", args=[school["beheerder"].pk])
     ).content.decode()
     assert (
@@ -89,15 +87,15 @@ def test_the_bulk_action_and_the_withdraw_page_list_them_too(staff_client, schoo
     assert RolToekenning.objects.count() == 5
 
 
-def test_the_account_form_of_the_admin_goes_by_the_same_rule(staff_client, school, helpdesk):  # noqa: F811
+def test_the_account_form_of_the_admin_goes_by_the_same_rule(helpdesk_client, school, helpdesk):
     from tests.accounts.test_admin import account_form
 
     beheerder = school["beheerder"]
     data = {**account_form(beheerder.organisatie), "name": beheerder.name, "email": beheerder.email}
     url = reverse("admin:accounts_account_change", args=[beheerder.pk])
-    assert staff_client.post(url, data).status_code == 200  # the confirmation page first
+    assert helpdesk_client.post(url, data).status_code == 200  # the confirmation page first
     assert beheerder.beheerautorisaties.exists()
-    response = staff_client.post(url, {**data, "confirmed": "yes", "reason": "Belnotitie 8"})
+    response = helpdesk_client.post(url, {**data, "confirmed": "yes", "reason": "Belnotitie 8"})
     assert response.status_code == 302
     assert not beheerder.beheerautorisaties.exists()
     assert not RolToekenning.objects.filter(account__organisatie=beheerder.organisatie).exists()

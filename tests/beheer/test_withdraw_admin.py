@@ -3,12 +3,10 @@ and "Intrekken beheeraccount" (part 4) as one audited action behind a confirmati
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.constants import AuditAction
-from accounts.helpdesk import helpdesk_group_sync
 from accounts.models import (
     Account,
     AuditEvent,
@@ -17,33 +15,15 @@ from accounts.models import (
     RolToekenning,
 )
 from koppeling.models import Koppeling
-from tests.accounts.test_admin import PASSWORD, account_form, admin_login, current_code
+from tests.accounts.test_admin import account_form
 from tests.factories import (
     KenmerkFactory,
     KoppelingFactory,
     OrganisatieFactory,
-    StaffFactory,
     beheerder_create,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def helpdesk():
-    staff = StaffFactory()
-    staff.set_password(PASSWORD)
-    staff.save()
-    staff.groups.add(helpdesk_group_sync())
-    return staff
-
-
-@pytest.fixture
-def staff_client(helpdesk):
-    client = Client()
-    device = TOTPDevice.objects.create(user=helpdesk, name="app", confirmed=True)
-    assert admin_login(client, helpdesk, token=current_code(device)).status_code == 302
-    return client
 
 
 @pytest.fixture
@@ -71,8 +51,8 @@ def withdraw_url(account):
     return reverse("admin:accounts_account_withdraw", args=[account.pk])
 
 
-def test_the_withdraw_page_lists_the_changes_and_labels_every_field(staff_client, beheerder):
-    response = staff_client.get(withdraw_url(beheerder))
+def test_the_withdraw_page_lists_the_changes_and_labels_every_field(helpdesk_client, beheerder):
+    response = helpdesk_client.get(withdraw_url(beheerder))
     assert response.status_code == 200
     text = response.content.decode()
     assert "Beheeraccount van" in text and "intrekken?" in text
@@ -88,13 +68,13 @@ def test_the_withdraw_page_lists_the_changes_and_labels_every_field(staff_client
         assert f'for="id_{name}"' in text
 
 
-def test_a_post_without_the_confirmation_changes_nothing(staff_client, beheerder):
-    response = staff_client.post(withdraw_url(beheerder), {"keep_as_user": "nee", "reason": "Formulier"})
+def test_a_post_without_the_confirmation_changes_nothing(helpdesk_client, beheerder):
+    response = helpdesk_client.post(withdraw_url(beheerder), {"keep_as_user": "nee", "reason": "Formulier"})
     assert response.status_code == 200
-    response = staff_client.post(withdraw_url(beheerder), {"confirmed": "yes", "keep_as_user": "nee"})
+    response = helpdesk_client.post(withdraw_url(beheerder), {"confirmed": "yes", "keep_as_user": "nee"})
     assert response.status_code == 400
     assert "Geef de reden op." in response.content.decode()
-    response = staff_client.post(withdraw_url(beheerder), {"confirmed": "yes", "reason": "Formulier"})
+    response = helpdesk_client.post(withdraw_url(beheerder), {"confirmed": "yes", "reason": "Formulier"})
     assert response.status_code == 400
     assert "Beantwoord vraag 4.1 van het formulier." in response.content.decode()
     beheerder.refresh_from_db()
@@ -102,11 +82,11 @@ def test_a_post_without_the_confirmation_changes_nothing(staff_client, beheerder
     assert not AuditEvent.objects.filter(action=AuditAction.BEHEERACCOUNT_WITHDRAW).exists()
 
 
-def test_withdraw_with_keep_as_user_removes_only_the_beheerder_role(staff_client, beheerder, helpdesk):
+def test_withdraw_with_keep_as_user_removes_only_the_beheerder_role(helpdesk_client, beheerder, helpdesk):
     # Another Beheerder VO of the school still covers her rol, so she keeps it as a user
     # (a rol no beheerautorisatie of the organisation covers any more goes: tests/diensten/test_rol_coverage.py).
     beheerder_create("vo", organisatie=beheerder.organisatie)
-    response = staff_client.post(
+    response = helpdesk_client.post(
         withdraw_url(beheerder),
         {"confirmed": "yes", "keep_as_user": "ja", "reason": "Intrekkingsformulier 12-11", **SIGNATURE},
     )
@@ -136,13 +116,13 @@ def test_withdraw_with_keep_as_user_removes_only_the_beheerder_role(staff_client
         items = dict(detail_items(event.detail))
     assert items["4.1 houdt het account als gebruiker"] == "ja"
     assert items["reden"] == "Intrekkingsformulier 12-11"
-    page = staff_client.get(reverse("admin:accounts_account_change", args=[beheerder.pk])).content.decode()
+    page = helpdesk_client.get(reverse("admin:accounts_account_change", args=[beheerder.pk])).content.decode()
     assert "Ingetrokken beheerautorisaties" in page and "Beheerder RIO Algemeen —" in page
     assert "Intrekkingsformulier 12-11" in page  # the processed form, with its reason
 
 
-def test_withdraw_without_keep_as_user_removes_the_whole_account(staff_client, beheerder):
-    response = staff_client.post(
+def test_withdraw_without_keep_as_user_removes_the_whole_account(helpdesk_client, beheerder):
+    response = helpdesk_client.post(
         withdraw_url(beheerder), {"confirmed": "yes", "keep_as_user": "nee", "reason": "Vertrokken"}
     )
     assert response.status_code == 302
@@ -155,21 +135,21 @@ def test_withdraw_without_keep_as_user_removes_the_whole_account(staff_client, b
     assert AuditEvent.objects.filter(action=AuditAction.BEHEERACCOUNT_WITHDRAW).count() == 1
 
 
-def test_withdraw_page_unknown_account_404_and_view_only_staff_403(staff_client, helpdesk, beheerder):
-    assert staff_client.get(reverse("admin:accounts_account_withdraw", args=[987654])).status_code == 404
+def test_withdraw_page_unknown_account_404_and_view_only_staff_403(helpdesk_client, helpdesk, beheerder):
+    assert helpdesk_client.get(reverse("admin:accounts_account_withdraw", args=[987654])).status_code == 404
     helpdesk.groups.clear()
     helpdesk.user_permissions.add(Permission.objects.get(codename="view_account"))
-    assert staff_client.get(withdraw_url(beheerder)).status_code == 403
-    response = staff_client.post(
+    assert helpdesk_client.get(withdraw_url(beheerder)).status_code == 403
+    response = helpdesk_client.post(
         withdraw_url(beheerder), {"confirmed": "yes", "keep_as_user": "nee", "reason": "x"}
     )
     assert response.status_code == 403
     assert Account.objects.get(pk=beheerder.pk).removed_at is None
 
 
-def test_account_form_records_question_2_2_and_the_signature(staff_client):
+def test_account_form_records_question_2_2_and_the_signature(helpdesk_client):
     organisatie = OrganisatieFactory(bestuursnummer="30303")
-    response = staff_client.post(
+    response = helpdesk_client.post(
         reverse("admin:accounts_account_add"),
         {**account_form(organisatie, "po"), "formulier_has_account": "nee", **SIGNATURE},
     )
@@ -179,7 +159,7 @@ def test_account_form_records_question_2_2_and_the_signature(staff_client):
     assert formulier.kind == "aanmelding" and formulier.has_account is False
     assert formulier.signatory_job_title == "Voorzitter college van bestuur"
     assert str(formulier.signed_on) == "2026-11-02"
-    page = staff_client.get(reverse("admin:accounts_account_change", args=[account.pk])).content.decode()
+    page = helpdesk_client.get(reverse("admin:accounts_account_change", args=[account.pk])).content.decode()
     assert "Verwerkte aanmeldformulieren" in page and "Mr. P. Bestuur" in page
     assert 'for="id_formulier_signatory_name"' in page
 
@@ -198,9 +178,9 @@ def test_account_form_records_question_2_2_and_the_signature(staff_client):
         ),
     ],
 )
-def test_inconsistent_form_answers_are_refused_in_dutch(staff_client, extra, message):
+def test_inconsistent_form_answers_are_refused_in_dutch(helpdesk_client, extra, message):
     organisatie = OrganisatieFactory(bestuursnummer="30303")
-    response = staff_client.post(
+    response = helpdesk_client.post(
         reverse("admin:accounts_account_add"), {**account_form(organisatie, "po"), **extra}
     )
     assert response.status_code == 200
@@ -209,14 +189,16 @@ def test_inconsistent_form_answers_are_refused_in_dutch(staff_client, extra, mes
 
 
 def test_the_account_screen_offers_withdrawal_to_a_beheerder_and_token_registration_to_an_unlinked_user(
-    staff_client, beheerder
+    helpdesk_client, beheerder
 ):
     from tests.factories import AccountFactory
 
-    page = staff_client.get(reverse("admin:accounts_account_helpdesk", args=[beheerder.pk])).content.decode()
+    page = helpdesk_client.get(
+        reverse("admin:accounts_account_helpdesk", args=[beheerder.pk])
+    ).content.decode()
     assert withdraw_url(beheerder) in page and "Beheeraccount intrekken (formulier deel 4)" in page
     assert reverse("admin:accounts_account_token_user", args=[beheerder.pk]) not in page  # linked
     user = AccountFactory()
-    page = staff_client.get(reverse("admin:accounts_account_helpdesk", args=[user.pk])).content.decode()
+    page = helpdesk_client.get(reverse("admin:accounts_account_helpdesk", args=[user.pk])).content.decode()
     assert reverse("admin:accounts_account_token_user", args=[user.pk]) in page
     assert withdraw_url(user) not in page

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the fixtures helpdesk and staff_client come from tests/beheer)
 """Access ends when rights end (issue 18 item 4) on the admin's two other paths that take coverage
 away: a rol removed from a Beheerautorisatie (the catalogue) and a beheerautorisatie unticked on an
 account's form. Each first shows a confirmation page that lists the rollen of how many users of which
@@ -17,7 +16,6 @@ from accounts.hooks import access_withdrawn
 from accounts.models import AuditEvent, Beheerautorisatie, BeheerautorisatieToekenning, Rol, RolToekenning
 from diensten.models import BackchannelLogout, Handoff
 from diensten.services import pairwise_sub
-from tests.beheer.test_withdraw_admin import helpdesk, staff_client  # noqa: F401 (fixtures)
 from tests.factories import (
     AccountFactory,
     KenmerkFactory,
@@ -130,9 +128,9 @@ def _unchanged(world) -> None:
 
 
 def test_removing_a_rol_from_a_beheerautorisatie_asks_first_listing_who_loses_it(
-    staff_client, world, withdrawn
+    helpdesk_client, world, withdrawn
 ):
-    response = staff_client.post(_po_url(), _po_form(without="osr"))
+    response = helpdesk_client.post(_po_url(), _po_form(without="osr"))
     assert response.status_code == 200
     page = response.content.decode()
     osr = escape(world["osr"].naam)
@@ -146,15 +144,17 @@ def test_removing_a_rol_from_a_beheerautorisatie_asks_first_listing_who_loses_it
     assert withdrawn == []
 
 
-def test_confirming_without_a_reason_changes_nothing(staff_client, world):
-    response = staff_client.post(_po_url(), {**_po_form(without="osr"), "confirmed": "yes", "reason": "  "})
+def test_confirming_without_a_reason_changes_nothing(helpdesk_client, world):
+    response = helpdesk_client.post(
+        _po_url(), {**_po_form(without="osr"), "confirmed": "yes", "reason": "  "}
+    )
     assert response.status_code == 400
     assert "Geef de reden" in response.content.decode()
     _unchanged(world)
 
 
 def test_confirmed_the_uncovered_rol_goes_audited_and_the_dienst_is_told(
-    staff_client,
+    helpdesk_client,
     world,
     helpdesk,
     withdrawn,
@@ -162,7 +162,7 @@ def test_confirmed_the_uncovered_rol_goes_audited_and_the_dienst_is_told(
     django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(
+        response = helpdesk_client.post(
             _po_url(),
             {**_po_form(without="osr"), "confirmed": "yes", "reason": "Wijziging catalogus, ticket 12"},
         )
@@ -202,17 +202,17 @@ def test_confirmed_the_uncovered_rol_goes_audited_and_the_dienst_is_told(
     assert sorted(published) == sorted(logouts.values_list("pk", flat=True))
 
 
-def test_a_change_that_keeps_every_rol_saves_without_asking(staff_client, world):
-    response = staff_client.post(_po_url(), {**_po_form(), "naam": "Beheerder PO (nieuw)"})
+def test_a_change_that_keeps_every_rol_saves_without_asking(helpdesk_client, world):
+    response = helpdesk_client.post(_po_url(), {**_po_form(), "naam": "Beheerder PO (nieuw)"})
     assert response.status_code == 302
     assert Beheerautorisatie.objects.get(code="po").naam == "Beheerder PO (nieuw)"
     _unchanged(world)
 
 
-def test_at_scale_the_page_counts_and_names_a_bounded_sample(staff_client, world, monkeypatch):
+def test_at_scale_the_page_counts_and_names_a_bounded_sample(helpdesk_client, world, monkeypatch):
     rol_holders_create("osr", [f"Gebruiker {number}" for number in range(8)], naam="Achterhoek College")
     monkeypatch.setattr(coverage, "PREVIEW_LINES", 1)
-    page = staff_client.post(_po_url(), _po_form(without="osr")).content.decode()
+    page = helpdesk_client.post(_po_url(), _po_form(without="osr")).content.decode()
     osr = escape(world["osr"].naam)
     assert f"De rol {osr} wordt ingetrokken bij 10 gebruikers van 2 organisaties" in page
     assert f"Achterhoek College: 8 gebruikers verliezen de rol {osr}: Gebruiker 0 (" in page
@@ -272,8 +272,8 @@ def _account_url(world) -> str:
     return reverse("admin:accounts_account_change", args=[world["beheerder"].pk])
 
 
-def test_unticking_a_beheerautorisatie_on_the_account_form_asks_first(staff_client, world, withdrawn):
-    response = staff_client.post(_account_url(world), _account_form(world))
+def test_unticking_a_beheerautorisatie_on_the_account_form_asks_first(helpdesk_client, world, withdrawn):
+    response = helpdesk_client.post(_account_url(world), _account_form(world))
     assert response.status_code == 200
     page = response.content.decode()
     osr, po_info = escape(world["osr"].naam), escape(Rol.objects.get(code="po_informatiediensten").naam)
@@ -285,7 +285,7 @@ def test_unticking_a_beheerautorisatie_on_the_account_form_asks_first(staff_clie
     _unchanged(world)
     assert withdrawn == []
     # Without a reason: still nothing.
-    response = staff_client.post(
+    response = helpdesk_client.post(
         _account_url(world), {**_account_form(world), "confirmed": "yes", "reason": ""}
     )
     assert response.status_code == 400
@@ -294,7 +294,7 @@ def test_unticking_a_beheerautorisatie_on_the_account_form_asks_first(staff_clie
 
 
 def test_confirmed_on_the_account_form_the_rollen_go_audited_and_the_dienst_is_told(
-    staff_client,
+    helpdesk_client,
     world,
     helpdesk,
     withdrawn,
@@ -302,7 +302,7 @@ def test_confirmed_on_the_account_form_the_rollen_go_audited_and_the_dienst_is_t
     django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(
+        response = helpdesk_client.post(
             _account_url(world), {**_account_form(world), "confirmed": "yes", "reason": "Brief bevoegd gezag"}
         )
     assert response.status_code == 302
@@ -328,8 +328,8 @@ def test_confirmed_on_the_account_form_the_rollen_go_audited_and_the_dienst_is_t
     assert sorted(published) == sorted(logouts.values_list("pk", flat=True))
 
 
-def test_ticking_one_more_beheerautorisatie_saves_without_asking(staff_client, world):
-    response = staff_client.post(_account_url(world), _account_form(world, "po", "vo"))
+def test_ticking_one_more_beheerautorisatie_saves_without_asking(helpdesk_client, world):
+    response = helpdesk_client.post(_account_url(world), _account_form(world, "po", "vo"))
     assert response.status_code == 302
     assert set(world["beheerder"].beheerautorisaties.values_list("code", flat=True)) == {"po", "vo"}
     _unchanged(world)
