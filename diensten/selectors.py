@@ -442,9 +442,21 @@ def application_with_dienst(*, client_id: str) -> Application | None:
     return application
 
 
-def grant_for_code(*, code: str, lock: bool):
-    """The grant of ``code`` with its user and the user's organisation (``grant.user.organisatie``),
-    as ``Grant.objects.select_related("user__organisatie").filter(code=…).order_by("pk").first()``.
+@dataclass(frozen=True)
+class CodeRead:
+    """What a token request reads for its code (``code_read``)."""
+
+    grant: object  # the grant, with its user and the user's organisation (grant.user.organisatie)
+    handoff: Handoff | None  # the code's hand-off (by the code's hash), without its relations
+    rollen: list[dict] | None  # the rollen claim for the hand-off's Dienst; None: not read (SQLite)
+
+
+def code_read(*, code: str, lock: bool) -> CodeRead | None:
+    """The grant of ``code`` with its user and the user's organisation (as
+    ``Grant.objects.select_related("user__organisatie").filter(code=…).order_by("pk").first()``),
+    the code's hand-off, and on PostgreSQL the rollen claim of the grant's user for the hand-off's
+    Dienst (``rollen_claim``'s, as one JSON column: ``_bearer_rollen``), in one statement; None
+    without a grant: one round trip of every token request instead of three (P9).
 
     ``lock``: inside a transaction, lock the grant row until it ends (``SELECT … FOR UPDATE OF`` the
     grant only; databases without row locks, SQLite, serialise writers anyway).
@@ -452,6 +464,7 @@ def grant_for_code(*, code: str, lock: bool):
     grant_model = get_grant_model()
     connection = connections[router.db_for_read(grant_model)]
     lock = lock and connection.features.has_select_for_update_of
+    with_rollen = connection.vendor == "postgresql"
 
     def build(connection, *, for_update: bool):
         quote = connection.ops.quote_name
@@ -472,22 +485,35 @@ def grant_for_code(*, code: str, lock: bool):
                     f"LEFT OUTER JOIN {{t}} o "
                     f"ON o.{quote(Organisatie._meta.pk.column)} = a.{organisatie_column}",
                 ),
+                _Part(  # the first parameter: the code's hash
+                    Handoff,
+                    "h",
+                    f"LEFT OUTER JOIN {{t}} h ON h.{quote(Handoff._meta.get_field('code_hash').column)} = %s",
+                ),
             ],
             f"g.{quote(grant_model._meta.get_field('code').column)} = %s",
             suffix=f" ORDER BY g.{quote(grant_model._meta.pk.column)} LIMIT 1"
             + (" FOR UPDATE OF g" if for_update else ""),
+            extra=_bearer_rollen(quote, as_json=True)["extra"] if with_rollen else (),
         )
 
-    name = "grant_for_code_locked" if lock else "grant_for_code"
+    name = "code_read_locked" if lock else "code_read"
     found = _read(connection, name, lambda c: build(c, for_update=lock)).fetch(
-        connection, [code], prepared_as=f"diensten_{name}"
+        connection, [hashlib.sha256(code.encode()).hexdigest(), code], prepared_as=f"diensten_{name}"
     )
     if found is None:
         return None
-    grant, account, organisatie = found
+    if with_rollen:
+        grant, account, organisatie, handoff, rollen_json = found
+        rollen = _rollen_from_rows(json.loads(rollen_json)) if rollen_json is not None else []
+        if handoff is None:
+            rollen = None  # no Dienst to read them for
+    else:
+        grant, account, organisatie, handoff = found
+        rollen = None
     grant_model._meta.get_field("user").set_cached_value(grant, account)
     Account._meta.get_field("organisatie").set_cached_value(account, organisatie)
-    return grant
+    return CodeRead(grant=grant, handoff=handoff, rollen=rollen)
 
 
 def handoff_for_code_hash(*, code_hash: str) -> Handoff | None:

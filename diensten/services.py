@@ -125,14 +125,17 @@ def handoff_build(*, dienst: Dienst, account: Account, code: str, context: dict)
 
 
 def handoff_for_code(
-    *, code: str, dienst: Dienst | None = None, account: Account | None = None
+    *, code: str, dienst: Dienst | None = None, account: Account | None = None, read: Handoff | None = None
 ) -> Handoff | None:
     """The hand-off of ``code``, with its Dienst and account: joined in, or — when the caller has
     them loaded already (the token request: the client's Dienst, the grant's user) — taken from the
-    caller when they are the hand-off's own (no join to build and read)."""
+    caller when they are the hand-off's own (no join to build and read). ``read``: the hand-off as
+    the caller read it already by the code's hash (selectors.code_read), else it is read here."""
     if dienst is None or account is None:
         return Handoff.objects.filter(code_hash=_sha256(code)).select_related("dienst", "account").first()
-    handoff = selectors.handoff_for_code_hash(code_hash=_sha256(code))  # P9: SQL built once
+    handoff = read
+    if handoff is None:
+        handoff = selectors.handoff_for_code_hash(code_hash=_sha256(code))  # P9: SQL built once
     if handoff is not None:
         if handoff.dienst_id == dienst.pk:
             handoff.dienst = dienst

@@ -160,20 +160,26 @@ class DienstValidator(OAuth2Validator):
 
     # The token request asks django-oauth-toolkit for the grant of the code seven times (scopes,
     # validation, PKCE challenge and method, redirect URI, nonce, resource), each a query: it is
-    # read once per request here, with its user and organisation, and the same checks are made
-    # on it (the application wherever django-oauth-toolkit filters on it).
+    # read once per request here, with its user and organisation, the code's hand-off and (on
+    # PostgreSQL) the rollen claim (selectors.code_read), and the same checks are made on it (the
+    # application wherever django-oauth-toolkit filters on it).
 
-    def _grant(self, code, request):
-        cached = getattr(request, "duo_grant", None)
-        if cached is not None and cached.code == code:
+    def _code_read(self, code, request):
+        cached = getattr(request, "duo_code_read", None)
+        if cached is not None and cached.grant.code == code:
             return cached
         # Inside the token view's transaction: the grant row stays locked until the code is spent
         # and the tokens are saved, so a second request with the same code waits, then finds the
         # code used and is refused (RFC 6749 §4.1.2), instead of also getting tokens.
         lock = transaction.get_connection(router.db_for_read(get_grant_model())).in_atomic_block
-        grant = selectors.grant_for_code(code=code, lock=lock) if isinstance(code, str) else None
-        request.duo_grant = grant
-        return grant
+        read = selectors.code_read(code=code, lock=lock) if isinstance(code, str) else None
+        request.duo_code_read = read
+        request.duo_grant = read.grant if read is not None else None
+        return read
+
+    def _grant(self, code, request):
+        read = self._code_read(code, request)
+        return read.grant if read is not None else None
 
     def _client_grant(self, code, client, request):
         grant = self._grant(code, request)
@@ -234,14 +240,16 @@ class DienstValidator(OAuth2Validator):
         if not self._validate_grant(client, code, request):
             services.code_reuse_refuse(code=code)
             return False
-        handoff = services.handoff_for_code(
-            code=code, dienst=selectors.dienst_for_client(client=client), account=request.user
-        )
+        dienst = selectors.dienst_for_client(client=client)
+        read = self._code_read(code, request)  # read with the grant just validated
+        handoff = services.handoff_for_code(code=code, dienst=dienst, account=request.user, read=read.handoff)
         if handoff is None:
             return False
         if not services.account_may_use_dienst(account=request.user, handoff=handoff):
             return False  # removed or unlinked since the hand-off (audited by the token view)
         request.duo_handoff = handoff
+        if read.rollen is not None and dienst is not None and handoff.dienst_id == dienst.pk:
+            request.duo_rollen = read.rollen  # the ID token's rollen claim (get_additional_claims)
         return True
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):

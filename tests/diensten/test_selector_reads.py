@@ -2,6 +2,7 @@
 gives: the same rows, the same field values (converted as the ORM converts them, on PostgreSQL and
 SQLite), the relations cached, and nothing for what does not exist."""
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -73,7 +74,9 @@ def test_the_grant_is_read_with_its_user_and_organisation(with_organisatie, lock
         nonce="n",
     )
     expected = Grant.objects.select_related("user__organisatie").get(code="the-code")
-    grant = selectors.grant_for_code(code="the-code", lock=lock)
+    read = selectors.code_read(code="the-code", lock=lock)
+    grant = read.grant
+    assert read.handoff is None and read.rollen is None  # no hand-off for this code
     assert _values(grant) == _values(expected)
     assert _values(grant.user) == _values(expected.user)
     if with_organisatie:
@@ -81,7 +84,7 @@ def test_the_grant_is_read_with_its_user_and_organisation(with_organisatie, lock
     else:
         assert grant.user.organisatie is None
     assert not grant.is_expired()
-    assert selectors.grant_for_code(code="another-code", lock=lock) is None
+    assert selectors.code_read(code="another-code", lock=lock) is None
 
 
 def test_the_hand_off_of_a_code_hash_and_the_rol_check():
@@ -112,3 +115,46 @@ def test_the_hand_off_of_a_code_hash_and_the_rol_check():
     assert not selectors.account_holds_dienst_rol(account=account, dienst=dienst)
     grant_rol(account, rollen[0].code, own)
     assert selectors.account_holds_dienst_rol(account=account, dienst=dienst)
+
+
+@pytest.mark.parametrize("lock", [True, False])
+def test_a_code_is_read_with_its_hand_off_and_the_rollen_claim_of_its_dienst(lock):
+    """selectors.code_read: the hand-off of the code's hash, and (PostgreSQL) the grant's user's
+    rollen claim for the hand-off's Dienst, as rollen_claim gives it: only rollen the Dienst serves,
+    only kenmerken of the user's own organisation."""
+    from django.db import connection
+
+    dienst = _dienst()
+    rollen = list(Rol.objects.order_by("code")[:3])
+    dienst.rollen.set(rollen[:2])
+    account = AccountFactory()
+    kenmerken = [KenmerkFactory(organisatie=account.organisatie, waarde=f"0{n}XY") for n in range(2)]
+    for rol in rollen:  # the third is not the Dienst's
+        grant_rol(account, rol.code, kenmerken[0])
+    grant_rol(account, rollen[0].code, kenmerken[1])
+    grant_rol(account, rollen[1].code, KenmerkFactory())  # another organisation's kenmerk
+    handoff = Handoff.objects.create(
+        dienst=dienst,
+        account=account,
+        code_hash=hashlib.sha256(b"the-code").hexdigest(),
+        acr="urn:x",
+        amr=["eherkenning"],
+        auth_time=timezone.now(),
+    )
+    Grant.objects.create(
+        user=account,
+        code="the-code",
+        application=dienst.application,
+        expires=timezone.now() + timedelta(seconds=60),
+        redirect_uri="https://osr.dienst.example/cb",
+        scope="openid duo",
+    )
+    read = selectors.code_read(code="the-code", lock=lock)
+    assert _values(read.handoff) == _values(Handoff.objects.get(pk=handoff.pk))
+    expected = selectors.rollen_claim(account=account, dienst=dienst)
+    assert [rol["code"] for rol in expected] == [rol.code for rol in rollen[:2]]
+    assert sum(len(rol["kenmerken"]) for rol in expected) == 3
+    if connection.vendor == "postgresql":
+        assert read.rollen == expected
+    else:
+        assert read.rollen is None  # read by rollen_claim when the claims are made
