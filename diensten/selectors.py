@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 
 from django.db import InterfaceError, OperationalError, connections, router
-from django.db.models import DEFERRED, OuterRef, Subquery
+from django.db.models import DEFERRED, Model, OuterRef, Subquery
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from oauth2_provider.models import Application, get_access_token_model, get_grant_model
@@ -376,7 +376,11 @@ class _JoinedRead:
                 for index, functions, col in converters:
                     for function in functions:
                         values[index] = function(values[index], col, connection)
-            if not signals or not (pre_init.has_listeners(model) or post_init.has_listeners(model)):
+            if (
+                model.__init__ is Model.__init__  # nor a from_db or __init__ of the model's own
+                and model.from_db.__func__ is Model.from_db.__func__
+                and (not signals or not (pre_init.has_listeners(model) or post_init.has_listeners(model)))
+            ):
                 # What Model.from_db makes, without Model.__init__'s walk over every field and
                 # its two signals, which nothing receives for this model: the read values in the
                 # instance's __dict__ (the others deferred: absent, read when first used), the

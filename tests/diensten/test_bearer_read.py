@@ -187,6 +187,22 @@ def test_a_model_with_an_init_signal_receiver_is_made_through_its_init(dienst, r
     assert handoff.dienst.pk == dienst.pk
 
 
+def test_a_model_with_a_from_db_of_its_own_is_made_by_it(dienst, rollen, monkeypatch):
+    """Nor is a model with its own ``from_db`` (or ``__init__``) made around it."""
+    account = _account(rollen)
+    value = _token(dienst, account)
+    made = []
+    django_s = Account.from_db.__func__
+
+    def from_db(cls, db, field_names, values):
+        made.append(cls)
+        return django_s(cls, db, field_names, values)
+
+    monkeypatch.setattr(Account, "from_db", classmethod(from_db))
+    _token_, found_account, *_ = selectors.access_token_for_bearer(token=value, with_rollen=True)
+    assert made == [Account] and found_account.pk == account.pk
+
+
 def test_a_post_with_a_bearer_token_needs_no_csrf_token(dienst, rollen):
     """The userinfo view keeps django-oauth-toolkit's CSRF exemption (its own dispatch)."""
     value = _token(dienst, _account(rollen))
