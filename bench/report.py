@@ -448,7 +448,8 @@ minutes before the recorded run). Ratios are measured within one run.
   in through our eHerkenning backend. Reaching 0.5× of the bare view would need the page without the
   per-request session and account reads and a compiled template engine (Jinja2) for the portal; we did
   neither.
-- **P3** (2026-11-29 12:32 UTC: **met**, worst variant 40.6 ms — page 95 at 100 a page; the bench
+- **P3** (2026-11-29 15:31 UTC: **met**, worst variant 37.6 ms — rol + kenmerk filter with status sort;
+  the same queries at 10 and at 10,000 users for every variant. The bench
   measures eight ways the list is used — the default, status sort both ways, last-login sort, a status
   filter, rol + kenmerk filter with status sort, page 95 at 100 a page, a search — on an organisation
   with history). The status is stored on the account (`Account.progress`), kept by database triggers
@@ -505,20 +506,27 @@ minutes before the recorded run). Ratios are measured within one run.
   into the standard library's `zipfile` on an unseekable stream while they are read (openpyxl and
   XlsxWriter write the zip only when the workbook closes; before, first byte = complete = 3.2 s), and
   openpyxl is imported with the module, not at the first export. The CSV sends 100 rows a chunk.
-- **P9** (2026-11-29 12:39 UTC: authorize 9.1 ms = 5.7× and token 11.1 ms = 7.0× the bare view of the
-  same round (1.59 ms; 0.94 ms on a fast moment of this machine, where 7.0× is 6.6 ms); userinfo 0.44×
-  the bare view, 0.74× the bare view behind the same bearer check: **missed**. Earlier runs the same
-  day on the same code: userinfo 0.47–0.50×, 0.48× — it sits on the threshold and swings with the
-  machine). Authorize is one transaction and skips django-oauth-toolkit's second client read and
-  consent machinery for the Diensten (which have no consent screen); client, grant and hand-off are
-  read by SQL built once from the models' fields and prepared once per PostgreSQL connection; the ID
-  token is saved without a savepoint; the code is spent by deleting the locked grant. Client secrets
-  (128 random characters) are hashed with one PBKDF2 iteration instead of 1,000 (`diensten/hashers.py`:
+- **P9** (2026-11-29 15:32 UTC: **met** — authorize 6.9 ms = 4.6× and token 7.9 ms = 5.2× the bare view
+  of the same round (1.51 ms); userinfo 0.57× [0.45–0.62] the bare view, 0.93× the bare view behind
+  the same bearer check; at 12:39 the same day, before this stop's changes: 9.1 ms, 11.1 ms, 0.44×).
+  On this machine a PostgreSQL round trip costs 0.15–0.45 ms (it varies with the load), so the
+  statements count most. An authorization request writes its grant, hand-off and audit event, and a
+  token request its ID token, access token, the hand-off's link, the audit event and the spent grant,
+  as one data-modifying `WITH` statement each (`diensten/batched_writes.py`: the INSERTs compiled by
+  Django's insert compiler, the values taken as it takes them; SQLite, or a project with a receiver of
+  these models' save signals, keeps the ORM's way). The token request reads its code's grant, user,
+  organisation, hand-off and rollen claim in one statement (`selectors.code_read`). Authorize is one
+  transaction and skips django-oauth-toolkit's second client read and consent machinery for the
+  Diensten (which have no consent screen); the client and the code are read by SQL built once from the
+  models' fields, and every statement is prepared once per PostgreSQL connection. Client secrets (128
+  random characters) are hashed with one PBKDF2 iteration instead of 1,000 (`diensten/hashers.py`:
   0.3 ms per check). userinfo does not go through oauthlib for a Dienst's bearer request: token,
-  account, hand-off, Dienst, link and the rollen claim in one prepared statement, which is also the
-  connection's health check; the OpenID Connect URLs resolve first (66 → 25 µs). What remains per
-  token request: the commit's flush (~1 ms), RSA signing (~0.9 ms), nine statements, middleware,
-  and django-oauth-toolkit's and oauthlib's Python between the steps.
+  account, hand-off, Dienst, link and the rollen claim (one JSON column) in one prepared statement,
+  which is also the connection's health check; its objects are made without `Model.__init__` where
+  nothing would notice; the OpenID Connect URLs resolve first. Statements per request: authorize 5
+  (session, account, client, rol check, the writes), token 5 (client, code, the writes, plus BEGIN and
+  COMMIT), userinfo 1. What remains per token request: the commit's flush (~1 ms), RSA signing
+  (~0.9 ms), middleware, and django-oauth-toolkit's and oauthlib's Python between the steps.
 
 ## Reproduce
 
