@@ -13,7 +13,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.template import loader
 from django.utils import translation
@@ -71,7 +71,30 @@ def page_not_found(request, exception=None):
     return error_page(request, status=404)
 
 
+# The OpenID Connect provider's endpoints a Dienst's server calls (diensten/urls.py): its client
+# library reads JSON, also from a failure (RFC 6749 §5.2's form, ``server_error``), not a page.
+_MACHINE_ENDPOINTS = {
+    "token",
+    "user-info",
+    "introspect",
+    "revoke-token",
+    "jwks-info",
+    "oidc-connect-discovery-info",
+}
+
+
 def server_error(request):
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.namespace == "oauth2_provider" and match.url_name in _MACHINE_ENDPOINTS:
+        response = JsonResponse(
+            {
+                "error": "server_error",
+                "error_description": f"Internal error; request id {getattr(request, 'request_id', '')}",
+            },
+            status=500,
+        )
+        add_never_cache_headers(response)
+        return response
     return error_page(request, status=500)
 
 

@@ -1,0 +1,51 @@
+"""An internal failure at an endpoint a Dienst's server calls is answered in JSON (mijnduo/errors.py),
+as its client library reads every other answer there; the provider's browser pages keep the portal's
+500 page."""
+
+import base64
+from unittest import mock
+
+import pytest
+from django.test import Client, RequestFactory
+from django.urls import resolve
+
+from mijnduo.errors import server_error
+from tests.diensten.test_token_transaction import REDIRECT_URI, _code_for_a_logged_in_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_internal_failure_at_the_token_endpoint_is_a_json_server_error():
+    dienst, secret, code, verifier = _code_for_a_logged_in_user()
+    auth = base64.b64encode(f"{dienst.application.client_id}:{secret}".encode()).decode()
+    failing = mock.Mock(side_effect=RuntimeError("audit trail unavailable"))
+    with (
+        mock.patch("diensten.validators.audit_log", failing),
+        mock.patch("diensten.validators.audit_event", failing),
+    ):
+        response = Client(raise_request_exception=False).post(
+            "/o/token/",
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
+            HTTP_AUTHORIZATION=f"Basic {auth}",
+        )
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert "no-store" in response["Cache-Control"]
+    body = response.json()
+    assert body["error"] == "server_error"
+    assert response["X-Request-ID"] in body["error_description"]  # to quote to the helpdesk
+
+
+@pytest.mark.parametrize("path", ["/o/authorize/", "/o/logout/"])
+def test_the_provider_s_browser_pages_keep_the_portal_s_500_page(path):
+    request = RequestFactory().get(path)
+    request.resolver_match = resolve(path)
+    request.request_id = "r-1"
+    response = server_error(request)
+    assert response.status_code == 500 and response["Content-Type"].startswith("text/html")
+    assert b"r-1" in response.content
