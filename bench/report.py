@@ -506,9 +506,12 @@ minutes before the recorded run). Ratios are measured within one run.
   into the standard library's `zipfile` on an unseekable stream while they are read (openpyxl and
   XlsxWriter write the zip only when the workbook closes; before, first byte = complete = 3.2 s), and
   openpyxl is imported with the module, not at the first export. The CSV sends 100 rows a chunk.
-- **P9** (2026-11-29 15:32 UTC: **met** — authorize 6.9 ms = 4.6× and token 7.9 ms = 5.2× the bare view
-  of the same round (1.51 ms); userinfo 0.57× [0.45–0.62] the bare view, 0.93× the bare view behind
-  the same bearer check; at 12:39 the same day, before this stop's changes: 9.1 ms, 11.1 ms, 0.44×).
+- **P9** (2026-11-29 15:56 UTC: **met** — authorize 8.1 ms = 4.5× and token 8.6 ms = 5.1× the bare view
+  of the same round (1.79 ms); userinfo 0.52× [0.44–0.53] the bare view, 0.74× the bare view behind
+  the same bearer check. A run at 15:32 on the same code: 6.9 ms, 7.9 ms (bare view 1.51 ms), userinfo
+  0.57× [0.45–0.62]. At 12:39 the same day, before this stop's changes: 9.1 ms, 11.1 ms, 0.44×. The
+  userinfo ratio is met by its median, not by every round: single rounds swing by ±0.1 with the
+  machine.)
   On this machine a PostgreSQL round trip costs 0.15–0.45 ms (it varies with the load), so the
   statements count most. An authorization request writes its grant, hand-off and audit event, and a
   token request its ID token, access token, the hand-off's link, the audit event and the spent grant,
