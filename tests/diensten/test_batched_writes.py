@@ -5,85 +5,35 @@ writes them one by one, and the ORM's way wherever a signal receiver would miss 
 import base64
 import hashlib
 import json
-import secrets
 from datetime import timedelta
 from unittest import mock
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
 from django.db.models import signals
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
-from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, IDToken
 
 from accounts.constants import AuditAction, AuditResult
-from accounts.models import AuditEvent, Rol
+from accounts.models import AuditEvent
 from diensten import batched_writes
-from diensten.models import Dienst, Handoff
-from diensten.services import dienst_client_save
-from tests.factories import AccountFactory, KenmerkFactory, grant_rol
+from diensten.models import Handoff
+from tests.diensten.test_token_transaction import _code, _dienst_for_a_logged_in_user, _token_request
 
 pytestmark = pytest.mark.django_db
-
-REDIRECT_URI = "https://osr.dienst.example/oidc/callback"
 
 
 @pytest.fixture
 def flow():
     """A Dienst, its secret, and a logged-in browser of a user holding its rol."""
-    rol = Rol.objects.order_by("code").first()
-    dienst, secret = dienst_client_save(
-        dienst=Dienst(
-            code="osr", naam_nl="OSR", naam_en="OSR", launch_url="https://osr.dienst.example/", enabled=True
-        ),
-        redirect_uris=REDIRECT_URI,
-        post_logout_redirect_uris="",
-    )
-    dienst.rollen.set([rol])
-    account = AccountFactory()
-    grant_rol(account, rol.code, KenmerkFactory(organisatie=account.organisatie))
-    browser = Client()
-    browser.force_login(account)
-    return dienst, secret, browser
-
-
-def _code(dienst, browser) -> tuple[str, str]:
-    """An authorization request's code, and its PKCE verifier."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    response = browser.get(
-        "/o/authorize/",
-        {
-            "response_type": "code",
-            "client_id": dienst.application.client_id,
-            "redirect_uri": REDIRECT_URI,
-            "scope": "openid duo",
-            "state": "s",
-            "nonce": "n",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
-    )
-    assert response.status_code == 302, response.content
-    return parse_qs(urlsplit(response["Location"]).query)["code"][0], verifier
+    return _dienst_for_a_logged_in_user()
 
 
 def _tokens(dienst, secret, browser) -> dict:
     code, verifier = _code(dienst, browser)
-    auth = base64.b64encode(f"{dienst.application.client_id}:{secret}".encode()).decode()
-    response = Client().post(
-        "/o/token/",
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        HTTP_AUTHORIZATION=f"Basic {auth}",
-    )
+    response = _token_request(dienst, secret, code, verifier)
     assert response.status_code == 200, response.content
     assert not Grant.objects.filter(code=code).exists()  # the code is spent
     return {**response.json(), "code": code}

@@ -2,7 +2,6 @@
 as its client library reads every other answer there; the provider's browser pages keep the portal's
 500 page."""
 
-import base64
 from unittest import mock
 
 import pytest
@@ -10,28 +9,20 @@ from django.test import Client, RequestFactory
 from django.urls import resolve
 
 from mijnduo.errors import server_error
-from tests.diensten.test_token_transaction import REDIRECT_URI, _code_for_a_logged_in_user
+from tests.diensten.test_token_transaction import _code_for_a_logged_in_user, _token_request
 
 pytestmark = pytest.mark.django_db
 
 
 def test_an_internal_failure_at_the_token_endpoint_is_a_json_server_error():
     dienst, secret, code, verifier = _code_for_a_logged_in_user()
-    auth = base64.b64encode(f"{dienst.application.client_id}:{secret}".encode()).decode()
     failing = mock.Mock(side_effect=RuntimeError("audit trail unavailable"))
     with (
         mock.patch("diensten.validators.audit_log", failing),
         mock.patch("diensten.validators.audit_event", failing),
     ):
-        response = Client(raise_request_exception=False).post(
-            "/o/token/",
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT_URI,
-                "code_verifier": verifier,
-            },
-            HTTP_AUTHORIZATION=f"Basic {auth}",
+        response = _token_request(
+            dienst, secret, code, verifier, client=Client(raise_request_exception=False)
         )
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"

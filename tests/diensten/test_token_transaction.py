@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 REDIRECT_URI = "https://osr.dienst.example/oidc/callback"
 
 
-def _code_for_a_logged_in_user() -> tuple[Dienst, str, str, str]:
+def _dienst_for_a_logged_in_user() -> tuple[Dienst, str, Client]:
+    """A Dienst, its secret, and a logged-in browser of a user holding its rol."""
     rol = Rol.objects.order_by("code").first()
     dienst, secret = dienst_client_save(
         dienst=Dienst(
@@ -37,6 +38,11 @@ def _code_for_a_logged_in_user() -> tuple[Dienst, str, str, str]:
     grant_rol(account, rol.code, KenmerkFactory(organisatie=account.organisatie))
     browser = Client()
     browser.force_login(account)
+    return dienst, secret, browser
+
+
+def _code(dienst: Dienst, browser: Client) -> tuple[str, str]:
+    """An authorization request's code, and its PKCE verifier."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     response = browser.get(
@@ -53,13 +59,17 @@ def _code_for_a_logged_in_user() -> tuple[Dienst, str, str, str]:
         },
     )
     assert response.status_code == 302, response.content
-    code = parse_qs(urlsplit(response["Location"]).query)["code"][0]
-    return dienst, secret, code, verifier
+    return parse_qs(urlsplit(response["Location"]).query)["code"][0], verifier
 
 
-def _token_request(dienst: Dienst, secret: str, code: str, verifier: str):
+def _code_for_a_logged_in_user() -> tuple[Dienst, str, str, str]:
+    dienst, secret, browser = _dienst_for_a_logged_in_user()
+    return dienst, secret, *_code(dienst, browser)
+
+
+def _token_request(dienst: Dienst, secret: str, code: str, verifier: str, *, client: Client | None = None):
     auth = base64.b64encode(f"{dienst.application.client_id}:{secret}".encode()).decode()
-    return Client().post(
+    return (client or Client()).post(
         "/o/token/",
         {
             "grant_type": "authorization_code",
