@@ -383,7 +383,8 @@ def test_every_refusal_at_the_token_endpoint_is_audited(
     flow.verifier = right_verifier[:-1] + ("A" if right_verifier[-1] != "A" else "B")
     with pytest.raises(OAuth2Error):
         flow.token(location)  # wrong PKCE verifier
-    flow.client.client_secret = registered.secret[:-1] + "x"
+    # Another last character: a secret that already ends in "x" (1 in 62) stayed right with "x".
+    flow.client.client_secret = registered.secret[:-1] + ("x" if registered.secret[-1] != "x" else "y")
     flow.verifier = right_verifier
     with pytest.raises(OAuth2Error) as refused:
         flow.token(location)  # wrong client secret
